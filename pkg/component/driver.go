@@ -1,0 +1,170 @@
+package component
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/rs/zerolog"
+
+	"github.com/osiris-go/osiris/workspace"
+)
+
+// Extractor produces a stream of Arrow record batches. The engine tees the
+// stream to the parquet artifact and the memory cache; the driver never
+// writes artifacts itself. The returned reader is released by the engine.
+type Extractor interface {
+	Extract(ctx context.Context, req *Request) (array.RecordReader, error)
+}
+
+// Transformer turns input tables into one output stream.
+type Transformer interface {
+	Transform(ctx context.Context, req *Request, in Inputs) (array.RecordReader, error)
+}
+
+// Writer consumes one input table and stores it in a target.
+type Writer interface {
+	Write(ctx context.Context, req *Request, in Table) (WriteResult, error)
+}
+
+// Request is everything a driver gets besides its inputs.
+type Request struct {
+	StepID    string
+	Component string
+	Mode      string
+	// Config is the step's effective config: defaults filled, params
+	// resolved; the `connection` key keeps its reference.
+	Config Config
+	// Conn is the resolved connection (secrets in memory only), or nil.
+	Conn *workspace.Connection
+	// Files resolves workspace-relative paths, refusing escapes.
+	Files *workspace.Files
+	// BatchRows is the target number of rows per record batch.
+	BatchRows int
+	Alloc     memory.Allocator
+	Log       zerolog.Logger
+	// Warn reports a data warning (e.g. zero dates turned into NULL); the
+	// engine turns it into a `step_warning` event. Never nil.
+	Warn func(code, message string)
+	// TempDir is a private scratch directory for the step (removed after).
+	TempDir string
+}
+
+// Table is what a consumer receives for one upstream output: held in memory
+// when the hybrid cache kept it, otherwise backed by the parquet artifact.
+type Table interface {
+	StepID() string
+	Schema() *arrow.Schema
+	// Open returns a fresh reader over all rows (memory if held, else parquet).
+	Open(ctx context.Context) (array.RecordReader, error)
+	Rows() int64
+	// ParquetPath is the absolute path of the artifact (always present).
+	ParquetPath() string
+}
+
+// Input is one upstream table with the names a transform may use for it.
+type Input struct {
+	// Names: every name under which the input is visible, e.g. "df_extract_movies",
+	// the `inputs:` name, and "input_df" when it is the only input.
+	Names []string
+	Table Table
+}
+
+// Inputs are a step's upstream tables in manifest order.
+type Inputs []Input
+
+// WriteResult is what a writer reports.
+type WriteResult struct {
+	RowsWritten int64
+	// Files are workspace-relative paths written by the step (CSV, parquet,
+	// DuckDB files); a remote run brings them back.
+	Files []string
+}
+
+// Config is a step's effective config with typed accessors. Values come from
+// JSON/YAML, so numbers may be float64, int, int64 or json.Number.
+type Config map[string]any
+
+// Has reports whether key is set to a non-nil value.
+func (c Config) Has(key string) bool { v, ok := c[key]; return ok && v != nil }
+
+// String returns key as text ("" when unset).
+func (c Config) String(key string) string {
+	switch v := c[key].(type) {
+	case nil:
+		return ""
+	case string:
+		return v
+	default:
+		return fmt.Sprint(v)
+	}
+}
+
+// Int returns key as an integer, or def when unset or not a number.
+func (c Config) Int(key string, def int64) int64 {
+	switch v := c[key].(type) {
+	case int:
+		return int64(v)
+	case int64:
+		return v
+	case uint64:
+		return int64(v)
+	case float64:
+		return int64(v)
+	case interface{ Int64() (int64, error) }:
+		if n, err := v.Int64(); err == nil {
+			return n
+		}
+	case string:
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+			return n
+		}
+	}
+	return def
+}
+
+// Bool returns key as a boolean, or def when unset.
+func (c Config) Bool(key string, def bool) bool {
+	switch v := c[key].(type) {
+	case bool:
+		return v
+	case string:
+		if b, err := strconv.ParseBool(v); err == nil {
+			return b
+		}
+	}
+	return def
+}
+
+// Strings returns key as a list of strings; a single string is a one-element list.
+func (c Config) Strings(key string) []string {
+	switch v := c[key].(type) {
+	case nil:
+		return nil
+	case string:
+		return []string{v}
+	case []string:
+		return v
+	case []any:
+		out := make([]string, 0, len(v))
+		for _, x := range v {
+			out = append(out, fmt.Sprint(x))
+		}
+		return out
+	}
+	return nil
+}
+
+// Duration returns key parsed as a Go duration, or def.
+func (c Config) Duration(key string, def time.Duration) time.Duration {
+	if s := c.String(key); s != "" {
+		if d, err := time.ParseDuration(s); err == nil {
+			return d
+		}
+	}
+	return def
+}

@@ -1,0 +1,47 @@
+package mysql
+
+import "github.com/osiris-go/osiris/pkg/component"
+
+// ExtractorSpec is mysql.extractor.
+var ExtractorSpec = component.Spec{
+	Name:               "mysql.extractor",
+	Description:        "Streams a MySQL/MariaDB query or table into Arrow batches (binary protocol).",
+	Role:               component.RoleExtract,
+	Modes:              []string{"read"},
+	Families:           []string{"mysql"},
+	ConnectionRequired: true,
+	Fields: []component.Field{
+		component.ConnectionField(),
+		{Name: "query", Type: component.TypeString, Doc: "SQL to run"},
+		{Name: "table", Type: component.TypeString, Doc: "table to read (with columns/where/limit)"},
+		{Name: "columns", Type: component.TypeStringList, Doc: "columns to read from table (default all)"},
+		{Name: "where", Type: component.TypeString, Doc: "filter for table"},
+		{Name: "limit", Type: component.TypeInteger, Min: component.Ptr(0), Doc: "maximum rows to read from table"},
+		{Name: "schema", Type: component.TypeString, Doc: "database of table when not the connection's"},
+		component.CompatField("batch_size", component.TypeInteger),
+		component.CompatField("pool_size", component.TypeInteger),
+		component.CompatField("pool_recycle", component.TypeInteger),
+		component.CompatField("echo", component.TypeBoolean),
+		component.CompatField("offset", component.TypeInteger),
+	},
+	ExactlyOneOf: [][]string{{"query", "table"}},
+}
+
+// WriterSpec is mysql.writer.
+var WriterSpec = component.Spec{
+	Name:               "mysql.writer",
+	Description:        "Loads a table into MySQL/MariaDB (LOAD DATA LOCAL INFILE streamed from Arrow, or multi-row INSERT); replace and upsert are atomic.",
+	Role:               component.RoleWrite,
+	Modes:              []string{"write"},
+	Families:           []string{"mysql"},
+	ConnectionRequired: true,
+	Fields: []component.Field{
+		component.ConnectionField(),
+		{Name: "table", Type: component.TypeString, Required: true, Doc: "target table"},
+		component.WriteModeField("append", "replace", "upsert"),
+		component.PrimaryKeyField(),
+		component.CreateIfMissingField(),
+		component.CompatField("batch_size", component.TypeInteger),
+	},
+	PrimaryKeyFor: []string{"upsert"},
+}

@@ -1,0 +1,59 @@
+package postgres
+
+import "github.com/osiris-go/osiris/pkg/component"
+
+func writerSpec(name, aliasOf string) component.Spec {
+	return component.Spec{
+		Name:               name,
+		AliasOf:            aliasOf,
+		Description:        "Loads a table into PostgreSQL/Supabase with binary COPY; replace and upsert go through a staging table in one transaction.",
+		Role:               component.RoleWrite,
+		Modes:              []string{"write"},
+		Families:           []string{"supabase", "postgres"},
+		ConnectionRequired: true,
+		Fields: []component.Field{
+			component.ConnectionField(),
+			{Name: "table", Type: component.TypeString, Required: true, Doc: "target table"},
+			{Name: "schema", Type: component.TypeString, Default: "public", Doc: "target schema"},
+			component.WriteModeField("append", "replace", "upsert"),
+			component.PrimaryKeyField(),
+			component.CreateIfMissingField(),
+			component.CompatField("batch_size", component.TypeInteger),
+			component.CompatField("returning", component.TypeString),
+			component.CompatField("prefer", component.TypeString),
+			component.CompatField("timeout", component.TypeInteger),
+			component.CompatField("retries", component.TypeInteger),
+		},
+		PrimaryKeyFor: []string{"upsert"},
+	}
+}
+
+func extractorSpec(name, aliasOf string) component.Spec {
+	return component.Spec{
+		Name:               name,
+		AliasOf:            aliasOf,
+		Description:        "Streams a PostgreSQL/Supabase query or table into Arrow batches.",
+		Role:               component.RoleExtract,
+		Modes:              []string{"read"},
+		Families:           []string{"supabase", "postgres"},
+		ConnectionRequired: true,
+		Fields: []component.Field{
+			component.ConnectionField(),
+			{Name: "query", Type: component.TypeString, Doc: "SQL to run"},
+			{Name: "table", Type: component.TypeString, Doc: "table to read"},
+			{Name: "schema", Type: component.TypeString, Default: "public", Doc: "schema of table"},
+			{Name: "columns", Type: component.TypeStringList, Doc: "columns to read from table (default all)"},
+			{Name: "where", Type: component.TypeString, Doc: "filter for table"},
+			{Name: "limit", Type: component.TypeInteger, Min: component.Ptr(0), Doc: "maximum rows to read from table"},
+			component.CompatField("batch_size", component.TypeInteger),
+		},
+		ExactlyOneOf: [][]string{{"query", "table"}},
+	}
+}
+
+var (
+	SupabaseWriterSpec    = writerSpec("supabase.writer", "")
+	PostgresWriterSpec    = writerSpec("postgres.writer", "supabase.writer")
+	SupabaseExtractorSpec = extractorSpec("supabase.extractor", "")
+	PostgresExtractorSpec = extractorSpec("postgres.extractor", "supabase.extractor")
+)

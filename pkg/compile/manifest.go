@@ -44,7 +44,7 @@ type Step struct {
 	// default filled in), or "" for none. Never the connection's values.
 	Connection string `json:"connection,omitempty" yaml:"connection,omitempty"`
 	// Config is the effective config: defaults filled, params resolved.
-	Config map[string]any `json:"config" yaml:"config"`
+	Config  map[string]any `json:"config" yaml:"config"`
 	Cache   string         `json:"cache" yaml:"cache"`                         // "auto", "off" or a duration
 	Timeout string         `json:"timeout,omitempty" yaml:"timeout,omitempty"` // duration or ""
 	// CfgPath is "cfg/<id>.json", relative to the manifest directory.

@@ -53,7 +53,8 @@ func PGPort() string     { return env("OSIRIS_TEST_PG_PORT", "5432") }
 func PGUser() string     { return env("OSIRIS_TEST_PG_USER", "postgres") }
 func PGPassword() string { return os.Getenv("OSIRIS_TEST_PG_PASSWORD") }
 
-func reachable(host, port string) bool {
+// Reachable reports whether a TCP connection to host:port succeeds.
+func Reachable(host, port string) bool {
 	c, err := net.DialTimeout("tcp", net.JoinHostPort(host, port), 2*time.Second)
 	if err != nil {
 		return false
@@ -66,7 +67,7 @@ func reachable(host, port string) bool {
 // or skips/fails when MariaDB is not reachable.
 func MySQLDSN(t testing.TB, db string) string {
 	t.Helper()
-	if !reachable(MySQLHost(), MySQLPort()) {
+	if !Reachable(MySQLHost(), MySQLPort()) {
 		Need(t, fmt.Sprintf("MariaDB/MySQL on %s:%s (user %s); start it with: start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd", MySQLHost(), MySQLPort(), MySQLUser()))
 	}
 	base := fmt.Sprintf("%s:%s@tcp(%s)/", MySQLUser(), MySQLPassword(), net.JoinHostPort(MySQLHost(), MySQLPort()))
@@ -98,7 +99,7 @@ func MySQLDB(t testing.TB, db string) *sql.DB {
 // skips/fails when PostgreSQL is not reachable.
 func PGConnString(t testing.TB, db string) string {
 	t.Helper()
-	if !reachable(PGHost(), PGPort()) {
+	if !Reachable(PGHost(), PGPort()) {
 		Need(t, fmt.Sprintf("PostgreSQL on %s:%s (user %s, trust auth); start it with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start", PGHost(), PGPort(), PGUser()))
 	}
 	url := func(d string) string {

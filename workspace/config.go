@@ -1,0 +1,635 @@
+package workspace
+
+import (
+	"fmt"
+	"math"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/osiris-go/osiris/pkg/diag"
+)
+
+// Defaults of osiris.toml (01-workspace-cli.md).
+const (
+	DefaultProfile             = "dev"
+	DefaultMemoryBudget        = "512MiB"
+	DefaultParquetCompression  = "zstd"
+	DefaultMaxParallelSteps    = 2
+	DefaultBatchRows           = 65536
+	DefaultRunLogsDays         = 14
+	DefaultKeepRunsPerPipeline = 100
+	DefaultDebounce            = "300ms"
+)
+
+// ParquetCompressions are the accepted run.parquet_compression values.
+var ParquetCompressions = []string{"zstd", "snappy", "gzip", "none"}
+
+// RemoteKinds are the accepted remote.<name>.kind values.
+var RemoteKinds = []string{"local", "ssh"}
+
+// Config is osiris.toml after validation, defaults filled in.
+type Config struct {
+	Project   ProjectConfig
+	Paths     PathsConfig
+	Run       RunConfig
+	Retention RetentionConfig
+	Watch     WatchConfig
+	// Connections: family → alias. From osiris.toml's [connections], or
+	// from osiris_connections.yaml when osiris.toml has none.
+	Connections map[string]map[string]*ConnectionConfig
+	// Remote: sandbox name → its config.
+	Remote map[string]*RemoteConfig
+}
+
+// ProjectConfig is [project].
+type ProjectConfig struct {
+	Name    string // required
+	Profile string // default "dev"; --profile overrides
+}
+
+// PathsConfig is [paths]; values are relative to the workspace root (see
+// Workspace.Path).
+type PathsConfig struct {
+	Pipelines string
+	Build     string
+	RunLogs   string
+	State     string
+}
+
+// RunConfig is [run].
+type RunConfig struct {
+	MemoryBudget       string // as written; see MemoryBudgetBytes
+	ParquetCompression string
+	MaxParallelSteps   int
+	BatchRows          int
+}
+
+// RetentionConfig is [retention].
+type RetentionConfig struct {
+	RunLogsDays         int
+	KeepRunsPerPipeline int
+}
+
+// WatchConfig is [watch].
+type WatchConfig struct {
+	Debounce string // Go duration
+	Poll     string // "" = file notifications; else a Go duration to poll at
+}
+
+// DebounceDuration returns Debounce parsed (validated at load).
+func (w WatchConfig) DebounceDuration() time.Duration {
+	d, err := time.ParseDuration(w.Debounce)
+	if err != nil {
+		d, _ = time.ParseDuration(DefaultDebounce)
+	}
+	return d
+}
+
+// PollInterval returns Poll parsed; 0 means use file notifications.
+func (w WatchConfig) PollInterval() time.Duration {
+	if w.Poll == "" {
+		return 0
+	}
+	d, _ := time.ParseDuration(w.Poll)
+	return d
+}
+
+// RemoteConfig is one [remote.<name>] sandbox. String values may hold
+// ${VAR}; ResolveRemote expands them.
+type RemoteConfig struct {
+	Name       string
+	Kind       string // "local" | "ssh"
+	Host       string
+	Port       int
+	Identity   string
+	SSHOptions []string
+	Dir        string
+	Binary     string
+	PassEnv    []string
+	Default    bool
+	Line       int // of the table in osiris.toml
+}
+
+// DefaultConfig returns the configuration of an osiris.toml holding only
+// [project].name.
+func DefaultConfig(projectName string) Config {
+	return Config{
+		Project: ProjectConfig{Name: projectName, Profile: DefaultProfile},
+		Paths:   PathsConfig{Pipelines: "pipelines", Build: "build", RunLogs: "run_logs", State: ".osiris"},
+		Run: RunConfig{MemoryBudget: DefaultMemoryBudget, ParquetCompression: DefaultParquetCompression,
+			MaxParallelSteps: DefaultMaxParallelSteps, BatchRows: DefaultBatchRows},
+		Retention:   RetentionConfig{RunLogsDays: DefaultRunLogsDays, KeepRunsPerPipeline: DefaultKeepRunsPerPipeline},
+		Watch:       WatchConfig{Debounce: DefaultDebounce},
+		Connections: map[string]map[string]*ConnectionConfig{},
+		Remote:      map[string]*RemoteConfig{},
+	}
+}
+
+// configLoader validates the decoded TOML tree by hand rather than with
+// toml's struct decoding: struct decoding stops at the first wrong type,
+// and users should see every problem of their file at once.
+type configLoader struct {
+	file  string // as shown in diagnostics
+	pos   map[string]keyPos
+	diags diag.List
+}
+
+// at returns the position of path, or of its longest written prefix.
+func (l *configLoader) at(path []string) keyPos {
+	for n := len(path); n > 0; n-- {
+		if p, ok := l.pos[pathKey(path[:n]...)]; ok {
+			return p
+		}
+	}
+	return keyPos{Line: 1, Col: 1}
+}
+
+func (l *configLoader) report(code string, path []string, hint, format string, args ...any) {
+	p := l.at(path)
+	l.diags = append(l.diags, diag.Diagnostic{File: l.file, Line: p.Line, Col: p.Col, Severity: diag.Error,
+		Code: code, Message: fmt.Sprintf(format, args...), Hint: hint})
+}
+
+// dotted renders a key path the way it is written in TOML.
+func dotted(path []string) string {
+	parts := make([]string, len(path))
+	for i, p := range path {
+		if bareKey.MatchString(p) {
+			parts[i] = p
+		} else {
+			parts[i] = strconv.Quote(p)
+		}
+	}
+	return strings.Join(parts, ".")
+}
+
+var bareKey = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+
+// sortedKeys returns t's keys in the order they are written in the file.
+func (l *configLoader) sortedKeys(t map[string]any, path []string) []string {
+	keys := make([]string, 0, len(t))
+	for k := range t {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		a, b := l.at(append(path[:len(path):len(path)], keys[i])), l.at(append(path[:len(path):len(path)], keys[j]))
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		if a.Col != b.Col {
+			return a.Col < b.Col
+		}
+		return keys[i] < keys[j]
+	})
+	return keys
+}
+
+func child(path []string, k string) []string {
+	return append(path[:len(path):len(path)], k)
+}
+
+// describe names a TOML value's type for messages; values are shown only
+// for short scalars of non-secret settings.
+func describe(v any) string {
+	switch x := v.(type) {
+	case string:
+		if len(x) <= 40 {
+			return fmt.Sprintf("string %q", x)
+		}
+		return "a string"
+	case int64:
+		return fmt.Sprintf("integer %d", x)
+	case float64:
+		return fmt.Sprintf("float %v", x)
+	case bool:
+		return fmt.Sprintf("boolean %v", x)
+	case []any, []map[string]any:
+		return "an array"
+	case map[string]any:
+		return "a table"
+	case nil:
+		return "nothing"
+	default:
+		return fmt.Sprintf("a %T", v)
+	}
+}
+
+func (l *configLoader) table(path []string, v any) (map[string]any, bool) {
+	t, ok := v.(map[string]any)
+	if !ok {
+		l.report("config-type", path, fmt.Sprintf("write it as a table: [%s]", dotted(path)),
+			"%s must be a table, got %s", dotted(path), describe(v))
+	}
+	return t, ok
+}
+
+func (l *configLoader) str(path []string, v any, dst *string) bool {
+	s, ok := v.(string)
+	if !ok {
+		l.report("config-type", path, "quote the value", "%s must be a string, got %s", dotted(path), describe(v))
+		return false
+	}
+	*dst = s
+	return true
+}
+
+func (l *configLoader) integer(path []string, v any, dst *int, min int) bool {
+	n, ok := v.(int64)
+	if !ok {
+		l.report("config-type", path, fmt.Sprintf("write a whole number without quotes, e.g. %s = %d", path[len(path)-1], max(min, 1)),
+			"%s must be an integer, got %s", dotted(path), describe(v))
+		return false
+	}
+	if n < int64(min) || n > math.MaxInt32 {
+		l.report("config-value", path, fmt.Sprintf("use a whole number from %d", min),
+			"%s is %d, out of range", dotted(path), n)
+		return false
+	}
+	*dst = int(n)
+	return true
+}
+
+func (l *configLoader) boolean(path []string, v any, dst *bool) bool {
+	b, ok := v.(bool)
+	if !ok {
+		l.report("config-type", path, "write true or false without quotes", "%s must be a boolean, got %s", dotted(path), describe(v))
+		return false
+	}
+	*dst = b
+	return true
+}
+
+// stringList accepts an array of strings, or one string as a one-element list.
+func (l *configLoader) stringList(path []string, v any, dst *[]string) bool {
+	switch x := v.(type) {
+	case string:
+		*dst = []string{x}
+		return true
+	case []any:
+		out := make([]string, 0, len(x))
+		for i, e := range x {
+			s, ok := e.(string)
+			if !ok {
+				l.report("config-type", path, `write a list of strings, e.g. ["A", "B"]`,
+					"%s[%d] must be a string, got %s", dotted(path), i, describe(e))
+				return false
+			}
+			out = append(out, s)
+		}
+		*dst = out
+		return true
+	}
+	l.report("config-type", path, `write a list of strings, e.g. ["A", "B"]`,
+		"%s must be a list of strings, got %s", dotted(path), describe(v))
+	return false
+}
+
+func (l *configLoader) unknown(path []string, known []string) {
+	key := path[len(path)-1]
+	hint := ""
+	if s := suggest(key, known); s != "" {
+		hint = fmt.Sprintf("did you mean %q?", s)
+	} else if len(known) > 0 {
+		where := "at the top level"
+		if len(path) > 1 {
+			where = "in [" + dotted(path[:len(path)-1]) + "]"
+		}
+		hint = "known keys " + where + ": " + strings.Join(known, ", ")
+	}
+	l.report("unknown-config-key", path, hint, "unknown key %q", dotted(path))
+}
+
+// fields dispatches each key of t to its setter; unknown keys are reported.
+func (l *configLoader) fields(path []string, t map[string]any, setters map[string]func(p []string, v any)) {
+	known := make([]string, 0, len(setters))
+	for k := range setters {
+		known = append(known, k)
+	}
+	sort.Strings(known)
+	for _, k := range l.sortedKeys(t, path) {
+		set, ok := setters[k]
+		if !ok {
+			l.unknown(child(path, k), known)
+			continue
+		}
+		set(child(path, k), t[k])
+	}
+}
+
+// parseConfig validates osiris.toml text into a Config. hasConnections
+// reports whether the file has a [connections] key at all (so that
+// osiris_connections.yaml is not consulted).
+func parseConfig(file, text string) (cfg Config, hasConnections bool, diags diag.List) {
+	cfg = DefaultConfig("")
+	var raw map[string]any
+	if _, err := toml.Decode(text, &raw); err != nil {
+		d := diag.Diagnostic{File: file, Line: 1, Col: 1, Severity: diag.Error, Code: "config-syntax",
+			Message: "not valid TOML: " + err.Error(),
+			Hint:    "fix the syntax; see https://toml.io"}
+		if pe, ok := err.(toml.ParseError); ok {
+			d.Line, d.Col, d.Message = pe.Position.Line, pe.Position.Col, "not valid TOML: "+pe.Message
+			if d.Line < 1 {
+				d.Line = 1
+			}
+			if d.Col < 1 {
+				d.Col = 1
+			}
+		}
+		return cfg, false, diag.List{d}
+	}
+	l := &configLoader{file: file, pos: tomlKeyPositions(text)}
+	c := &cfg
+	nameSet := false
+	top := map[string]func(p []string, v any){
+		"project": func(p []string, v any) {
+			t, ok := l.table(p, v)
+			if !ok {
+				nameSet = true // reported already; do not pile on
+				return
+			}
+			l.fields(p, t, map[string]func([]string, any){
+				"name": func(p []string, v any) {
+					nameSet = true
+					if l.str(p, v, &c.Project.Name) && strings.TrimSpace(c.Project.Name) == "" {
+						l.report("missing-project-name", p, `write name = "<your project>"`, "[project].name is empty")
+					}
+				},
+				"profile": func(p []string, v any) {
+					if l.str(p, v, &c.Project.Profile) && c.Project.Profile == "" {
+						c.Project.Profile = DefaultProfile
+					}
+				},
+			})
+		},
+		"paths": func(p []string, v any) {
+			t, ok := l.table(p, v)
+			if !ok {
+				return
+			}
+			path := func(dst *string) func([]string, any) {
+				return func(p []string, v any) {
+					if l.str(p, v, dst) && strings.TrimSpace(*dst) == "" {
+						l.report("config-value", p, "remove the key to use the default", "%s is empty", dotted(p))
+					}
+				}
+			}
+			l.fields(p, t, map[string]func([]string, any){
+				"pipelines": path(&c.Paths.Pipelines),
+				"build":     path(&c.Paths.Build),
+				"run_logs":  path(&c.Paths.RunLogs),
+				"state":     path(&c.Paths.State),
+			})
+		},
+		"run": func(p []string, v any) {
+			t, ok := l.table(p, v)
+			if !ok {
+				return
+			}
+			l.fields(p, t, map[string]func([]string, any){
+				"memory_budget": func(p []string, v any) {
+					switch x := v.(type) {
+					case int64:
+						c.Run.MemoryBudget = strconv.FormatInt(x, 10)
+					case string:
+						c.Run.MemoryBudget = x
+					default:
+						l.report("config-type", p, `write a size such as "512MiB"`, "%s must be a size, got %s", dotted(p), describe(v))
+						return
+					}
+					if _, err := c.Run.MemoryBudgetBytes(); err != nil {
+						l.report("bad-size", p, `write a size such as "512MiB" or "2GB", "0" (nothing in memory) or "unlimited"`,
+							"%s: %v", dotted(p), err)
+					}
+				},
+				"parquet_compression": func(p []string, v any) {
+					if l.str(p, v, &c.Run.ParquetCompression) && !containsString(ParquetCompressions, c.Run.ParquetCompression) {
+						l.report("config-value", p, "use one of "+strings.Join(ParquetCompressions, ", "),
+							"%s: unknown compression %q", dotted(p), c.Run.ParquetCompression)
+					}
+				},
+				"max_parallel_steps": func(p []string, v any) { l.integer(p, v, &c.Run.MaxParallelSteps, 1) },
+				"batch_rows":         func(p []string, v any) { l.integer(p, v, &c.Run.BatchRows, 1) },
+			})
+		},
+		"retention": func(p []string, v any) {
+			t, ok := l.table(p, v)
+			if !ok {
+				return
+			}
+			l.fields(p, t, map[string]func([]string, any){
+				"run_logs_days":          func(p []string, v any) { l.integer(p, v, &c.Retention.RunLogsDays, 0) },
+				"keep_runs_per_pipeline": func(p []string, v any) { l.integer(p, v, &c.Retention.KeepRunsPerPipeline, 0) },
+			})
+		},
+		"watch": func(p []string, v any) {
+			t, ok := l.table(p, v)
+			if !ok {
+				return
+			}
+			l.fields(p, t, map[string]func([]string, any){
+				"debounce": func(p []string, v any) {
+					if l.str(p, v, &c.Watch.Debounce) {
+						if d, err := time.ParseDuration(c.Watch.Debounce); err != nil || d < 0 {
+							l.report("bad-duration", p, `write a duration such as "300ms" or "1s"`,
+								"%s: %q is not a duration", dotted(p), c.Watch.Debounce)
+						}
+					}
+				},
+				"poll": func(p []string, v any) {
+					if l.str(p, v, &c.Watch.Poll) && c.Watch.Poll != "" {
+						if d, err := time.ParseDuration(c.Watch.Poll); err != nil || d <= 0 {
+							l.report("bad-duration", p, `write a duration such as "1s", or "" to use file notifications`,
+								"%s: %q is not a positive duration", dotted(p), c.Watch.Poll)
+						}
+					}
+				},
+			})
+		},
+		"connections": func(p []string, v any) {
+			hasConnections = true
+			t, ok := l.table(p, v)
+			if !ok {
+				return
+			}
+			c.Connections = l.connections(p, t)
+		},
+		"remote": func(p []string, v any) {
+			t, ok := l.table(p, v)
+			if !ok {
+				return
+			}
+			c.Remote = l.remotes(p, t)
+		},
+	}
+	l.fields(nil, raw, top)
+	if !nameSet {
+		l.report("missing-project-name", []string{"project"}, `add name = "<your project>" under [project]`,
+			"[project].name is required")
+	}
+	return cfg, hasConnections, l.diags
+}
+
+var nameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*$`)
+
+// connections reads [connections.<family>.<alias>] tables. Their fields
+// are free-form (each driver knows its own); only `default` is checked.
+func (l *configLoader) connections(path []string, t map[string]any) map[string]map[string]*ConnectionConfig {
+	out := map[string]map[string]*ConnectionConfig{}
+	for _, family := range l.sortedKeys(t, path) {
+		fp := child(path, family)
+		ft, ok := l.table(fp, t[family])
+		if !ok {
+			continue
+		}
+		if !nameRE.MatchString(family) {
+			l.report("config-value", fp, "use letters, digits, _ and -", "connection family %q is not a valid name", family)
+			continue
+		}
+		aliases := map[string]*ConnectionConfig{}
+		for _, alias := range l.sortedKeys(ft, fp) {
+			ap := child(fp, alias)
+			at, ok := ft[alias].(map[string]any)
+			if !ok {
+				l.report("config-type", ap, fmt.Sprintf("write it as a table: [%s]", dotted(ap)),
+					"connection %s must be a table of fields, got %s", dotted(ap), typeOnly(ft[alias]))
+				continue
+			}
+			if !nameRE.MatchString(alias) {
+				l.report("config-value", ap, "use letters, digits, _ and -", "connection alias %q is not a valid name", alias)
+				continue
+			}
+			cc := &ConnectionConfig{Family: family, Alias: alias, Fields: map[string]any{}, File: l.file, Line: l.at(ap).Line}
+			for k, v := range at {
+				if k == "default" {
+					l.boolean(child(ap, k), v, &cc.Default)
+					continue
+				}
+				cc.Fields[k] = v
+			}
+			aliases[alias] = cc
+		}
+		l.checkOneDefault(family, aliases)
+		out[family] = aliases
+	}
+	return out
+}
+
+// typeOnly describes a value without showing it (connection values may be secret).
+func typeOnly(v any) string {
+	switch v.(type) {
+	case string:
+		return "a string"
+	case int64, float64:
+		return "a number"
+	case bool:
+		return "a boolean"
+	}
+	return describe(v)
+}
+
+func (l *configLoader) checkOneDefault(family string, aliases map[string]*ConnectionConfig) {
+	var defaults []*ConnectionConfig
+	for _, c := range aliases {
+		if c.Default {
+			defaults = append(defaults, c)
+		}
+	}
+	if len(defaults) < 2 {
+		return
+	}
+	sort.Slice(defaults, func(i, j int) bool { return defaults[i].Line < defaults[j].Line })
+	first := defaults[0]
+	for _, c := range defaults[1:] {
+		l.report("duplicate-default", []string{"connections", family, c.Alias, "default"},
+			"keep default = true on one connection of the family",
+			"family %q has more than one default connection: %s (line %d) and %s", family, first.Ref(), first.Line, c.Ref())
+	}
+}
+
+func (l *configLoader) remotes(path []string, t map[string]any) map[string]*RemoteConfig {
+	out := map[string]*RemoteConfig{}
+	var defaults []string
+	for _, name := range l.sortedKeys(t, path) {
+		rp := child(path, name)
+		rt, ok := l.table(rp, t[name])
+		if !ok {
+			continue
+		}
+		r := &RemoteConfig{Name: name, Line: l.at(rp).Line}
+		l.fields(rp, rt, map[string]func([]string, any){
+			"kind": func(p []string, v any) {
+				if l.str(p, v, &r.Kind) && !containsString(RemoteKinds, r.Kind) {
+					l.report("config-value", p, "use one of "+strings.Join(RemoteKinds, ", "), "%s: unknown sandbox kind %q", dotted(p), r.Kind)
+				}
+			},
+			"host":        func(p []string, v any) { l.str(p, v, &r.Host) },
+			"port":        func(p []string, v any) { l.integer(p, v, &r.Port, 1) },
+			"identity":    func(p []string, v any) { l.str(p, v, &r.Identity) },
+			"ssh_options": func(p []string, v any) { l.stringList(p, v, &r.SSHOptions) },
+			"dir":         func(p []string, v any) { l.str(p, v, &r.Dir) },
+			"binary":      func(p []string, v any) { l.str(p, v, &r.Binary) },
+			"pass_env":    func(p []string, v any) { l.stringList(p, v, &r.PassEnv) },
+			"default":     func(p []string, v any) { l.boolean(p, v, &r.Default) },
+		})
+		if _, ok := rt["kind"]; !ok {
+			l.report("config-value", rp, `add kind = "local" or kind = "ssh"`, "[%s] has no kind", dotted(rp))
+		}
+		if r.Kind == "ssh" && r.Host == "" {
+			l.report("config-value", rp, `add host = "user@machine"`, "[%s] is an ssh sandbox without host", dotted(rp))
+		}
+		if r.Default {
+			defaults = append(defaults, name)
+		}
+		out[name] = r
+	}
+	if len(defaults) > 1 {
+		l.report("duplicate-default", child(child(path, defaults[1]), "default"), "keep default = true on one sandbox",
+			"more than one default sandbox: %s and %s", defaults[0], defaults[1])
+	}
+	return out
+}
+
+// suggest returns the known key closest to key when it is close enough to
+// be a typo, else "".
+func suggest(key string, known []string) string {
+	best, bestDist := "", math.MaxInt
+	for _, k := range known {
+		if d := editDistance(strings.ToLower(key), k); d < bestDist {
+			best, bestDist = k, d
+		}
+	}
+	limit := 2
+	if len(key) >= 10 {
+		limit = 3
+	}
+	if bestDist <= limit && bestDist < len(key) {
+		return best
+	}
+	return ""
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}

@@ -1,0 +1,219 @@
+package mysql
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+
+	gomysql "github.com/go-sql-driver/mysql"
+
+	"github.com/osiris-go/osiris/workspace"
+)
+
+// dsnFor turns a resolved connection into a go-sql-driver DSN: `dsn` or
+// `url` as given (mysql:// and mariadb:// URLs converted), else the
+// host/port/database/user/password fields. Errors never contain the
+// password.
+//
+// TODO(reconcile): workspace is getting (*Connection).MySQLDSN(); switch to it
+// once it lands.
+func dsnFor(conn *workspace.Connection) (string, error) {
+	if conn == nil {
+		return "", errors.New("no connection resolved")
+	}
+	for _, key := range []string{"dsn", "url"} {
+		v := strings.TrimSpace(conn.Get(key))
+		if v == "" {
+			continue
+		}
+		if strings.HasPrefix(v, "mysql://") || strings.HasPrefix(v, "mariadb://") {
+			return dsnFromURL(v)
+		}
+		return v, nil
+	}
+	cfg := gomysql.NewConfig()
+	cfg.User = conn.Get("user")
+	if cfg.User == "" {
+		cfg.User = conn.Get("username")
+	}
+	cfg.Passwd = conn.Get("password")
+	host := conn.Get("host")
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	port := conn.Get("port")
+	if port == "" {
+		port = "3306"
+	}
+	if sock := conn.Get("socket"); sock != "" {
+		cfg.Net, cfg.Addr = "unix", sock
+	} else {
+		cfg.Net, cfg.Addr = "tcp", net.JoinHostPort(host, port)
+	}
+	cfg.DBName = conn.Get("database")
+	if cfg.DBName == "" {
+		cfg.DBName = conn.Get("schema")
+	}
+	return cfg.FormatDSN(), nil
+}
+
+// dsnFromURL converts mysql://user:pass@host:port/db?param=v into a DSN.
+func dsnFromURL(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		// url.Error repeats the whole URL, password included: keep only the reason.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return "", fmt.Errorf("connection url is not a valid mysql:// URL: %v", err)
+	}
+	cfg := gomysql.NewConfig()
+	if u.User != nil {
+		cfg.User = u.User.Username()
+		cfg.Passwd, _ = u.User.Password()
+	}
+	host, port := u.Hostname(), u.Port()
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	if port == "" {
+		port = "3306"
+	}
+	cfg.Net, cfg.Addr = "tcp", net.JoinHostPort(host, port)
+	cfg.DBName = strings.TrimPrefix(u.Path, "/")
+	dsn := cfg.FormatDSN()
+	if q := u.RawQuery; q != "" {
+		if strings.Contains(dsn, "?") {
+			dsn += "&" + q
+		} else {
+			dsn += "?" + q
+		}
+	}
+	return dsn, nil
+}
+
+// configFor parses the connection's DSN and forces the options the drivers
+// rely on: raw date bytes (parsed here, exactly), no client-side
+// interpolation (so queries use the binary protocol), plain affected-row
+// counts.
+func configFor(conn *workspace.Connection) (*gomysql.Config, error) {
+	dsn, err := dsnFor(conn)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := gomysql.ParseDSN(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("connection %s: %w", connRef(conn), err)
+	}
+	cfg.ParseTime = false
+	cfg.InterpolateParams = false
+	cfg.ClientFoundRows = false
+	cfg.ColumnsWithAlias = false
+	cfg.MultiStatements = false
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 30 * time.Second
+	}
+	// The driver's default logger prints to stderr; errors reach the caller
+	// as return values anyway.
+	cfg.Logger = quietLogger{}
+	return cfg, nil
+}
+
+type quietLogger struct{}
+
+func (quietLogger) Print(...any) {}
+
+func connRef(conn *workspace.Connection) string {
+	if conn == nil {
+		return "(none)"
+	}
+	return conn.Ref()
+}
+
+// sessionSetup is run on every connection the drivers open.
+//   - time_zone '+00:00': TIMESTAMP values are read and written as UTC, once,
+//     explicitly, whatever the server's or the machine's zone.
+//   - net_write_timeout: the extractor reads lazily, one batch per Next, and a
+//     slow consumer must not make the server drop the result after 60 s.
+var sessionSetup = []string{
+	"SET time_zone = '+00:00'",
+	"SET SESSION net_write_timeout = 3600",
+}
+
+// connect opens one driver-level connection (no database/sql pool) and
+// prepares its session.
+func connect(ctx context.Context, cfg *gomysql.Config) (driver.Conn, error) {
+	connector, err := gomysql.NewConnector(cfg)
+	if err != nil {
+		return nil, err
+	}
+	dc, err := connector.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	exec, ok := dc.(driver.ExecerContext)
+	if !ok {
+		dc.Close()
+		return nil, errors.New("go-sql-driver connection does not implement ExecerContext")
+	}
+	for _, q := range sessionSetup {
+		if _, err := exec.ExecContext(ctx, q, nil); err != nil {
+			dc.Close()
+			return nil, fmt.Errorf("%s: %w", q, err)
+		}
+	}
+	return dc, nil
+}
+
+// quoteIdent quotes a MySQL identifier with backticks.
+func quoteIdent(name string) string {
+	return "`" + strings.ReplaceAll(name, "`", "``") + "`"
+}
+
+// splitTable returns (schema, table). A `schema` config wins; otherwise
+// "db.table" is split at its only dot.
+func splitTable(schema, table string) (string, string) {
+	if schema != "" {
+		return schema, table
+	}
+	if i := strings.IndexByte(table, '.'); i > 0 && strings.Count(table, ".") == 1 {
+		return table[:i], table[i+1:]
+	}
+	return "", table
+}
+
+// qualified is `schema`.`table` or `table`.
+func qualified(schema, table string) string {
+	if schema == "" {
+		return quoteIdent(table)
+	}
+	return quoteIdent(schema) + "." + quoteIdent(table)
+}
+
+// mysqlErrorNumber returns the server error number of err, or 0.
+func mysqlErrorNumber(err error) uint16 {
+	var me *gomysql.MySQLError
+	if errors.As(err, &me) {
+		return me.Number
+	}
+	return 0
+}
+
+// localInfileForbidden reports whether err says the server (or the client
+// library) refuses LOAD DATA LOCAL INFILE.
+func localInfileForbidden(err error) bool {
+	switch mysqlErrorNumber(err) {
+	case 1148, // ER_NOT_ALLOWED_COMMAND (MariaDB, MySQL 5.x)
+		3948, // ER_CLIENT_LOCAL_FILES_DISABLED (MySQL 8)
+		3950, // ER_LOAD_INFILE_CAPABILITY_DISABLED (MySQL 8)
+		4166: // ER_LOAD_INFILE_CAPABILITY_DISABLED (MariaDB)
+		return true
+	}
+	return false
+}

@@ -1,0 +1,43 @@
+// Package mysql holds the MySQL/MariaDB drivers: mysql.extractor streams a
+// query or table into Arrow record batches and mysql.writer loads an Arrow
+// table into a MySQL table (append, atomic replace, atomic upsert).
+//
+// The extractor talks to go-sql-driver/mysql at the database/sql/driver
+// level (its own driver.Conn, a prepared statement so the server answers in
+// the binary protocol) and appends each row straight into typed Arrow
+// builders, one batch at a time: nothing is buffered beyond one batch and
+// database/sql's per-cell Scan conversions are never paid. Type mapping
+// (MySQL → Arrow):
+//
+//	TINYINT…BIGINT            int8/int16/int32/int64 (MEDIUMINT → int32)
+//	… UNSIGNED                uint8/uint16/uint32/uint64
+//	DECIMAL(p,s)              decimal128(p,s) for p ≤ 38, decimal256(p,s) above (never a float)
+//	FLOAT / DOUBLE            float32 / float64
+//	CHAR, VARCHAR, *TEXT      utf8 (also ENUM, SET and JSON)
+//	BINARY, VARBINARY, *BLOB  binary
+//	GEOMETRY                  binary WKB (MySQL's 4-byte SRID prefix is stripped, the SRID is lost)
+//	BIT(n)                    uint64
+//	YEAR                      int16
+//	DATE                      date32
+//	DATETIME                  timestamp[µs] without zone: the wall clock exactly as stored
+//	TIMESTAMP                 timestamp[µs, UTC] (the session runs with time_zone '+00:00')
+//	TIME                      duration[µs] (negative and > 24 h kept)
+//
+// Zero dates ('0000-00-00', zero month or day) and invalid dates stored under
+// ALLOW_INVALID_DATES become NULL; they are counted per column and reported
+// once per step through Request.Warn with code "zero-dates".
+//
+// The writer streams the Arrow batches as TSV into LOAD DATA LOCAL INFILE
+// (a registered io.Reader, no temporary file) and falls back to multi-row
+// INSERT statements when the server forbids local infile. replace loads a
+// staging table <table>__osiris_new and swaps it in with one RENAME TABLE;
+// upsert loads a temporary staging table and merges it with INSERT … SELECT …
+// ON DUPLICATE KEY UPDATE in one transaction; append loads inside one
+// transaction. Every path fails the step, leaving the target untouched, when
+// the server drops or changes a row (LOAD DATA LOCAL turns errors into
+// warnings, so warnings are checked too) or when the rows written differ from
+// the rows received. Atomicity needs a transactional engine (InnoDB).
+//
+// The package is not a general MySQL client: no schema migration, no
+// parallel readers, no CDC.
+package mysql

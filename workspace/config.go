@@ -241,7 +241,7 @@ func (l *configLoader) str(path []string, v any, dst *string) bool {
 func (l *configLoader) integer(path []string, v any, dst *int, min int) bool {
 	n, ok := v.(int64)
 	if !ok {
-		l.report("config-type", path, fmt.Sprintf("write a whole number without quotes, e.g. %s = %d", path[len(path)-1], max(min, 1)),
+		l.report("config-type", path, "write a whole number without quotes",
 			"%s must be an integer, got %s", dotted(path), describe(v))
 		return false
 	}

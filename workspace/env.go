@@ -135,7 +135,8 @@ func parseDotEnv(text string) ([]dotEnvVar, diag.List) {
 		}
 		eq := strings.IndexByte(s, '=')
 		if eq < 0 {
-			bad(lineNo, indent+1, fmt.Sprintf("line has no '=': %q", firstWord(s)), "write NAME=value")
+			// The line is not echoed: it may be a pasted secret.
+			bad(lineNo, indent+1, "line has no '='", "write NAME=value")
 			continue
 		}
 		name := strings.TrimRight(s[:eq], " \t")
@@ -226,16 +227,6 @@ func parseDotEnv(text string) ([]dotEnvVar, diag.List) {
 func onlyComment(s string) bool {
 	s = strings.TrimLeft(s, " \t")
 	return s == "" || s[0] == '#'
-}
-
-func firstWord(s string) string {
-	if i := strings.IndexAny(s, " \t"); i >= 0 {
-		s = s[:i]
-	}
-	if len(s) > 40 {
-		s = s[:40] + "…"
-	}
-	return s
 }
 
 func validVarName(s string) bool {

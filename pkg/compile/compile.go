@@ -1,0 +1,173 @@
+package compile
+
+import (
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/osiris-go/osiris/pkg/component"
+)
+
+// Slug is the pipeline file's name without directory and extension; it
+// names the pipeline's folder under build/ and run_logs/.
+func Slug(file string) string {
+	base := path.Base(strings.ReplaceAll(file, `\`, "/"))
+	if ext := path.Ext(base); ext != "" && ext != base {
+		base = strings.TrimSuffix(base, ext)
+	}
+	return base
+}
+
+// ComputeHash returns manifest_hash: the fingerprint of the manifest with
+// ManifestHash left out.
+func (m *Manifest) ComputeHash() (string, error) {
+	c := *m
+	c.ManifestHash = ""
+	return Fingerprint(&c)
+}
+
+// manifest builds the manifest of a pipeline that validated without errors.
+func (v *validator) manifest() (*Manifest, error) {
+	order, err := v.order()
+	if err != nil {
+		return nil, err
+	}
+	m := &Manifest{
+		Format:  ManifestFormat,
+		Profile: v.profile,
+		Params:  map[string]any{},
+		Steps:   make([]Step, 0, len(order)),
+	}
+	for k, val := range v.paramValues {
+		m.Params[k] = val
+	}
+	m.Pipeline = ManifestPipeline{Slug: Slug(v.file), File: v.file}
+	m.Pipeline.Name, _ = v.root.get("name").val.str()
+	if d := v.root.get("description"); d != nil {
+		m.Pipeline.Description, _ = d.val.str()
+	}
+	if md := v.root.get("metadata"); md != nil && md.val.kind == kindMap && len(md.val.entries) > 0 {
+		m.Pipeline.Metadata, _ = md.val.plain().(map[string]any)
+	}
+
+	stepFps := make(map[string]string, len(order))
+	for _, st := range order {
+		s := Step{
+			ID:            st.id,
+			Component:     st.component,
+			Mode:          st.mode,
+			Needs:         append([]string{}, st.needs...),
+			ImplicitNeeds: st.implicit,
+			Inputs:        st.inputs,
+			Connection:    st.connection,
+			Config:        st.effective,
+			Cache:         st.cache,
+			Timeout:       st.timeout,
+			CfgPath:       "cfg/" + st.id + ".json",
+		}
+		fp, err := stepFingerprint(&s, stepFps)
+		if err != nil {
+			return nil, fmt.Errorf("step %q: %w", st.id, err)
+		}
+		s.Fingerprint = fp
+		stepFps[st.id] = fp
+		m.Steps = append(m.Steps, s)
+	}
+
+	fps := Fingerprints{StepFp: stepFps}
+	if fps.OMLFp, err = Fingerprint(v.omlDocument()); err != nil {
+		return nil, fmt.Errorf("oml_fp: %w", err)
+	}
+	if fps.ParamsFp, err = Fingerprint(m.Params); err != nil {
+		return nil, fmt.Errorf("params_fp: %w", err)
+	}
+	if fps.RegistryFp, err = registryFingerprint(m.Steps); err != nil {
+		return nil, fmt.Errorf("registry_fp: %w", err)
+	}
+	if fps.CompilerFp, err = CompilerFingerprint(); err != nil {
+		return nil, fmt.Errorf("compiler_fp: %w", err)
+	}
+	m.Fingerprints = fps
+	if m.ManifestHash, err = m.ComputeHash(); err != nil {
+		return nil, fmt.Errorf("manifest_hash: %w", err)
+	}
+	return m, nil
+}
+
+// stepFingerprint is step_fp: component, mode, effective config, the named
+// inputs and the upstream steps' ids and step_fps in needs order.
+func stepFingerprint(s *Step, upstream map[string]string) (string, error) {
+	type up struct {
+		Step string `json:"step"`
+		Fp   string `json:"fp"`
+	}
+	ups := make([]up, len(s.Needs))
+	for i, n := range s.Needs {
+		ups[i] = up{Step: n, Fp: upstream[n]}
+	}
+	inputs := s.Inputs
+	if inputs == nil {
+		inputs = []NamedInput{}
+	}
+	return Fingerprint(map[string]any{
+		"component": s.Component,
+		"mode":      s.Mode,
+		"config":    s.Config,
+		"inputs":    inputs,
+		"upstream":  ups,
+	})
+}
+
+// omlDocument is what oml_fp hashes: the pipeline as parsed, with params
+// resolved in the steps, without the params and profiles sections.
+func (v *validator) omlDocument() map[string]any {
+	doc, _ := v.root.plain().(map[string]any)
+	delete(doc, "params")
+	delete(doc, "profiles")
+	steps := make([]any, 0, len(v.steps))
+	for _, st := range v.steps {
+		sd, _ := st.node.plain().(map[string]any)
+		if _, ok := sd["config"]; ok {
+			sd["config"] = st.resolved
+		}
+		if _, ok := sd["cache"]; ok {
+			sd["cache"] = st.cache
+		}
+		if _, ok := sd["timeout"]; ok {
+			sd["timeout"] = st.timeout
+		}
+		steps = append(steps, sd)
+	}
+	doc["steps"] = steps
+	return doc
+}
+
+// registryFingerprint is registry_fp: the specs of the components used,
+// sorted by name.
+func registryFingerprint(steps []Step) (string, error) {
+	seen := map[string]bool{}
+	var names []string
+	for _, s := range steps {
+		if !seen[s.Component] {
+			seen[s.Component] = true
+			names = append(names, s.Component)
+		}
+	}
+	sort.Strings(names)
+	specs := make([]component.Spec, 0, len(names))
+	for _, n := range names {
+		spec, ok := component.Lookup(n)
+		if !ok {
+			return "", fmt.Errorf("component %q is not registered", n)
+		}
+		specs = append(specs, spec)
+	}
+	return Fingerprint(specs)
+}
+
+// CompilerFingerprint is compiler_fp: the osiris version and the manifest
+// format.
+func CompilerFingerprint() (string, error) {
+	return Fingerprint(map[string]string{"osiris_version": Version, "manifest_format": ManifestFormat})
+}

@@ -1,0 +1,30 @@
+// Package compile turns an OML 0.1.0 pipeline file into a deterministic,
+// secret-free Manifest and writes it under build/.
+//
+// It owns the whole front end: reading the YAML with positions (goccy/go-yaml
+// AST, never a plain Unmarshal, so every problem carries file:line:col),
+// the single validator shared by validate, compile, run and watch (all
+// problems in one pass, as diag.Diagnostic with stable codes), params and
+// profiles, dependency resolution and the topological order, canonical JSON
+// and the fingerprints (oml_fp, params_fp, registry_fp, compiler_fp, step_fp,
+// manifest_hash), and the build/ writer and reader.
+//
+// It is not the engine: it never connects to a database, never resolves a
+// connection's values (the manifest keeps "@family.alias"), and never reads
+// files named in a config (symlink checks happen at run time through
+// workspace.Files). Component names are never hard-coded here: everything
+// about a component comes from its registered component.Spec.
+//
+// Choices where the spec is silent:
+//   - A step with `inputs` but no `needs` depends on its inputs only (not also
+//     on the previous step); the previous-step rule applies when neither is
+//     written.
+//   - A write step must have exactly one upstream step: the table it writes.
+//   - step_fp also covers the upstream step ids and the `inputs` names,
+//     because a DuckDB processor sees its inputs under those names.
+//   - oml_fp hashes the pipeline after params resolution without its
+//     `params` and `profiles` sections: their effect is in the resolved steps
+//     and in params_fp.
+//   - A pipeline outside the workspace is recorded by its base name only, so
+//     no absolute path reaches build/.
+package compile

@@ -1,6 +1,7 @@
 package workspace
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"regexp"
@@ -328,19 +329,7 @@ func parseConfig(file, text string) (cfg Config, hasConnections bool, diags diag
 	cfg = DefaultConfig("")
 	var raw map[string]any
 	if _, err := toml.Decode(text, &raw); err != nil {
-		d := diag.Diagnostic{File: file, Line: 1, Col: 1, Severity: diag.Error, Code: "config-syntax",
-			Message: "not valid TOML: " + err.Error(),
-			Hint:    "fix the syntax; see https://toml.io"}
-		if pe, ok := err.(toml.ParseError); ok {
-			d.Line, d.Col, d.Message = pe.Position.Line, pe.Position.Col, "not valid TOML: "+pe.Message
-			if d.Line < 1 {
-				d.Line = 1
-			}
-			if d.Col < 1 {
-				d.Col = 1
-			}
-		}
-		return cfg, false, diag.List{d}
+		return cfg, false, diag.List{syntaxDiag(file, text, err)}
 	}
 	l := &configLoader{file: file, pos: tomlKeyPositions(text)}
 	c := &cfg
@@ -472,6 +461,41 @@ func parseConfig(file, text string) (cfg Config, hasConnections bool, diags diag
 			"[project].name is required")
 	}
 	return cfg, hasConnections, l.diags
+}
+
+// quotedInMessage matches the bits of input the TOML parser quotes in its
+// messages ("found \"hunter\" instead"); they may be part of a password.
+var quotedInMessage = regexp.MustCompile(`"[^"]*"|'[^']*'`)
+
+// syntaxDiag turns a TOML parse error into a diagnostic. The parser's
+// message may quote part of a value, which in [connections] or [remote]
+// may be a secret, so quoted input is dropped there.
+func syntaxDiag(file, text string, err error) diag.Diagnostic {
+	d := diag.Diagnostic{File: file, Line: 1, Col: 1, Severity: diag.Error, Code: "config-syntax",
+		Message: "not valid TOML: " + err.Error(), Hint: "fix the syntax; see https://toml.io"}
+	var pe toml.ParseError
+	if !errors.As(err, &pe) {
+		return d
+	}
+	msg := pe.Message
+	first, _, _ := strings.Cut(pe.LastKey, ".")
+	last := pe.LastKey[strings.LastIndex(pe.LastKey, ".")+1:]
+	if first == "connections" || first == "remote" || IsSecretKey(last) {
+		msg = quotedInMessage.ReplaceAllString(msg, "…")
+	}
+	if strings.HasPrefix(pe.Message, "expected value but found") {
+		d.Hint = `quote text values: key = "text"`
+	}
+	d.Message = "not valid TOML: " + msg
+	if pe.Position.Line > 0 {
+		d.Line = pe.Position.Line
+		lineStart := 0
+		if pe.Position.Start <= len(text) {
+			lineStart = strings.LastIndexByte(text[:pe.Position.Start], '\n') + 1
+		}
+		d.Col = max(pe.Position.Start-lineStart+1, 1)
+	}
+	return d
 }
 
 var nameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*$`)

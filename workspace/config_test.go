@@ -136,6 +136,8 @@ func TestLoadBadConfig(t *testing.T) {
 	}{
 		{"not TOML", "[project]\nname = \"x\"\nthis is not toml\n",
 			[]wantDiag{{"config-syntax", 3, 0, "osiris.toml:3:"}}},
+		{"unquoted password is not echoed", "[project]\nname = \"x\"\n[connections.mysql.a]\n  password = hunter22\n",
+			[]wantDiag{{"config-syntax", 4, 14, `not valid TOML: expected value but found … instead (quote text values`}}},
 		{"duplicate key", "[project]\nname = \"x\"\nname = \"y\"\n",
 			[]wantDiag{{"config-syntax", 3, 0, "not valid TOML"}}},
 		{"unknown key with suggestion", "[project]\nname = \"x\"\n\n[run]\nbatch_rows = 10\n\nmemory_budgt = \"1GiB\"\n",

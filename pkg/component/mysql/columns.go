@@ -135,6 +135,11 @@ func signedAppender[T int8 | int16 | int32 | int64](name string, b nullAppender[
 				return fmt.Errorf("column %q: %d out of range for int%d", name, x, bits)
 			}
 			b.Append(T(x))
+		case uint64:
+			if x > uint64(hi) {
+				return fmt.Errorf("column %q: %d out of range for int%d", name, x, bits)
+			}
+			b.Append(T(x))
 		case []byte:
 			n, err := parseInt(x)
 			if err != nil || n < lo || n > hi {
@@ -159,6 +164,11 @@ func unsignedAppender[T uint8 | uint16 | uint32 | uint64](name string, b nullApp
 			b.AppendNull()
 		case int64:
 			if x < 0 || uint64(x) > hi {
+				return fmt.Errorf("column %q: %d out of range for uint%d", name, x, bits)
+			}
+			b.Append(T(x))
+		case uint64: // text protocol
+			if x > hi {
 				return fmt.Errorf("column %q: %d out of range for uint%d", name, x, bits)
 			}
 			b.Append(T(x))

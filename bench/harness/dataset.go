@@ -104,9 +104,11 @@ func ensureDataset(ctx context.Context, s servers, sharedDir string, rows int64,
 	args := append(s.mysqlArgs(), fmt.Sprintf("--init-command=SET @rows=%d", rows))
 	cmd := exec.CommandContext(ctx, "mysql", args...)
 	cmd.Stdin = f
-	if _, err := runProcess(cmd, "mysql < "+script); err != nil {
+	res, err := runProcess(cmd, "mysql < "+script)
+	if err != nil {
 		return fmt.Errorf("loading the dataset: %w", err)
 	}
+	progress("dataset: loaded in %.1f s", res.wall.Seconds())
 	movies, directors, err = s.datasetRows(ctx)
 	if err != nil {
 		return fmt.Errorf("after loading the dataset: %w", err)

@@ -309,15 +309,15 @@ func TestParseConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Rows != 2_000_000 || cfg.Runs != 3 || cfg.Osiris != "/repo/bin/osiris" || !cfg.Build ||
+	if cfg.Rows != 2_000_000 || cfg.Runs != 3 || cfg.Osiris != "/repo/bin/osiris" || cfg.Build ||
 		cfg.SharedDir != "/shared" || cfg.ResultsDir != "/repo/bench/results" || cfg.Only != nil {
 		t.Errorf("defaults: %+v", cfg)
 	}
-	cfg, err = parseConfig([]string{"-only", "w1, W5", "-build=false"}, env(map[string]string{"BENCH_ROWS": "50_000", "BENCH_RUNS": "5", "OSIRIS_SHARED_DIR": "/s"}), "/repo")
+	cfg, err = parseConfig([]string{"-only", "w1, W5", "-build"}, env(map[string]string{"BENCH_ROWS": "50_000", "BENCH_RUNS": "5", "OSIRIS_SHARED_DIR": "/s"}), "/repo")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Rows != 50000 || cfg.Runs != 5 || cfg.SharedDir != "/s" || cfg.Build || !cfg.Only["W1"] || !cfg.Only["W5"] || len(cfg.Only) != 2 {
+	if cfg.Rows != 50000 || cfg.Runs != 5 || cfg.SharedDir != "/s" || !cfg.Only["W1"] || !cfg.Only["W5"] || len(cfg.Only) != 2 || !cfg.Build {
 		t.Errorf("env and flags: %+v", cfg)
 	}
 	for _, bad := range []struct {

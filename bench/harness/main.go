@@ -20,7 +20,7 @@ type config struct {
 	Rows       int64
 	Runs       int
 	Osiris     string // path of the binary measured
-	Build      bool   // build Osiris from ./cmd/osiris first
+	Build      bool   // build osiris from ./cmd/osiris even when the binary exists
 	ResultsDir string
 	SharedDir  string
 	Only       map[string]bool // workload ids to run; nil = all
@@ -97,7 +97,7 @@ func parseConfig(args []string, getenv func(string) string, root string) (config
 	fs.Int64Var(&cfg.Rows, "rows", cfg.Rows, "movies rows (default: BENCH_ROWS or 2000000)")
 	fs.IntVar(&cfg.Runs, "runs", cfg.Runs, "measured runs per command after one warm-up (default: BENCH_RUNS or 3)")
 	fs.StringVar(&cfg.Osiris, "osiris", filepath.Join(root, "bin", "osiris"), "the osiris binary to measure")
-	fs.BoolVar(&cfg.Build, "build", true, "go build -tags duckdb_arrow ./cmd/osiris to the -osiris path first")
+	fs.BoolVar(&cfg.Build, "build", false, "go build -tags duckdb_arrow ./cmd/osiris to the -osiris path first (done anyway when it does not exist)")
 	fs.StringVar(&cfg.ResultsDir, "results", filepath.Join(root, "bench", "results"), "where the JSON results go")
 	fs.StringVar(&cfg.SharedDir, "shared", shared, "the shared dir holding bench/movies.sql (default: OSIRIS_SHARED_DIR or ../shared)")
 	only := fs.String("only", "", "comma-separated workload ids to run, e.g. W1,W5 (default all)")
@@ -178,12 +178,13 @@ func runBench(ctx context.Context, cfg config, root string, progress progressFun
 		progress("/usr/bin/time is not installed: pipeline RSS is bash's wait4 Maxrss (largest process, no per-stage split)")
 	}
 
-	if cfg.Build {
+	_, statErr := os.Stat(cfg.Osiris)
+	if cfg.Build || errors.Is(statErr, os.ErrNotExist) {
 		progress("building %s", cfg.Osiris)
 		build := exec.CommandContext(ctx, "go", "build", "-tags", "duckdb_arrow", "-o", cfg.Osiris, "./cmd/osiris")
 		build.Dir = root
 		if _, err := runProcess(build, "go build ./cmd/osiris"); err != nil {
-			return nil, fmt.Errorf("building osiris (use -build=false -osiris PATH for a prebuilt binary): %w", err)
+			return nil, fmt.Errorf("building osiris: %w", err)
 		}
 	}
 	if _, err := os.Stat(cfg.Osiris); err != nil {
@@ -218,9 +219,11 @@ func runBench(ctx context.Context, cfg config, root string, progress progressFun
 	if cfg.Only == nil || cfg.Only["W4"] {
 		csv := filepath.Join(ws[budgetDefault], filepath.FromSlash(w4CSV))
 		progress("exporting bench.movies to %s for W4", csv)
+		exportStart := time.Now()
 		if err := exportMoviesCSV(ctx, s, csv); err != nil {
 			return nil, fmt.Errorf("W4 input: %w", err)
 		}
+		progress("exported in %.1f s", time.Since(exportStart).Seconds())
 		if err := shareFile(csv, filepath.Join(ws[budgetZero], filepath.FromSlash(w4CSV))); err != nil {
 			return nil, fmt.Errorf("W4 input: %w", err)
 		}

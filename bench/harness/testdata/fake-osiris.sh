@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A stand-in for the osiris binary, for trying the harness before cmd/osiris
-# exists: `go run ./bench/harness -build=false -osiris bench/harness/testdata/fake-osiris.sh`.
+# exists: `go run ./bench/harness -osiris bench/harness/testdata/fake-osiris.sh`.
 # It does each workload's work with the mysql/psql clients (so the harness's
 # row checks pass) and prints a run --json summary. Its figures mean nothing.
 set -euo pipefail

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -432,8 +433,13 @@ func canEncodeDirect(dt arrow.DataType, target uint32) bool {
 
 // copyStream is an io.Reader producing a binary COPY stream from a record
 // reader: header, rows of all batches, trailer. It is read by pgconn's
-// CopyFrom goroutine only.
+// CopyFrom goroutine. pgconn can return from CopyFrom (server error, dead
+// connection) while that goroutine is still inside Read, so Read runs under
+// mu and stop() waits for it: after stop the source may be released.
 type copyStream struct {
+	mu      sync.Mutex
+	stopped bool
+
 	ctx     context.Context
 	src     array.RecordReader
 	targets []uint32 // target type per input column
@@ -457,7 +463,23 @@ func newCopyStream(ctx context.Context, src array.RecordReader, names []string, 
 	return &copyStream{ctx: ctx, src: src, names: names, targets: targets, buf: make([]byte, 0, copyChunk+64<<10)}
 }
 
+// errStreamStopped is returned by Read after stop.
+var errStreamStopped = errors.New("copy stream stopped")
+
+// stop waits for a Read in progress and makes later ones fail.
+func (s *copyStream) stop() {
+	s.mu.Lock()
+	s.stopped = true
+	s.releaseBatch()
+	s.mu.Unlock()
+}
+
 func (s *copyStream) Read(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped {
+		return 0, errStreamStopped
+	}
 	for s.off >= len(s.buf) {
 		if s.err != nil {
 			return 0, s.err

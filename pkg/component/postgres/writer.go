@@ -397,6 +397,7 @@ func copyInto(ctx context.Context, req *component.Request, tx pgx.Tx, table, col
 	stream := newCopyStream(ctx, src, names, targets)
 	sql := fmt.Sprintf("COPY %s (%s) FROM STDIN (FORMAT binary)", table, colList)
 	tag, err := tx.Conn().PgConn().CopyFrom(ctx, stream, sql)
+	stream.stop()
 	if stream.err != nil && !errors.Is(stream.err, io.EOF) {
 		// Our own failure (input, encoding, cancel) is the cause; the
 		// server's "COPY from stdin failed" only echoes it.

@@ -1,0 +1,167 @@
+package duckdb
+
+import (
+	"fmt"
+	"sync/atomic"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+)
+
+// Rebatch returns a reader that yields batches of exactly rows rows (the
+// last one may be shorter) from src, whatever sizes src produces. DuckDB
+// hands results over in chunks of 2048 rows; the engine wants
+// run.batch_rows per batch (one parquet row group, fewer events), so small
+// chunks are concatenated (one copy) and large ones sliced (no copy).
+// Empty batches are dropped. Rebatch takes over the caller's reference to
+// src. rows <= 0 returns src unchanged.
+func Rebatch(src array.RecordReader, rows int, alloc memory.Allocator) array.RecordReader {
+	if rows <= 0 {
+		return src
+	}
+	if alloc == nil {
+		alloc = memory.DefaultAllocator
+	}
+	return &rebatcher{src: src, rows: int64(rows), alloc: alloc, refs: 1}
+}
+
+type rebatcher struct {
+	src   array.RecordReader
+	rows  int64
+	alloc memory.Allocator
+	refs  int64
+
+	pending     []arrow.RecordBatch // retained, in order
+	pendingRows int64
+	cur         arrow.RecordBatch
+	err         error
+	srcDone     bool
+}
+
+func (r *rebatcher) Retain() { atomic.AddInt64(&r.refs, 1) }
+
+func (r *rebatcher) Release() {
+	if atomic.AddInt64(&r.refs, -1) != 0 {
+		return
+	}
+	r.releaseCurrent()
+	for _, p := range r.pending {
+		p.Release()
+	}
+	r.pending = nil
+	r.src.Release()
+}
+
+func (r *rebatcher) Schema() *arrow.Schema { return r.src.Schema() }
+
+func (r *rebatcher) Err() error { return r.err }
+
+func (r *rebatcher) RecordBatch() arrow.RecordBatch { return r.cur }
+
+// Record is the deprecated name of RecordBatch.
+func (r *rebatcher) Record() arrow.RecordBatch { return r.cur }
+
+func (r *rebatcher) releaseCurrent() {
+	if r.cur != nil {
+		r.cur.Release()
+		r.cur = nil
+	}
+}
+
+func (r *rebatcher) Next() bool {
+	r.releaseCurrent()
+	if r.err != nil {
+		return false
+	}
+	for !r.srcDone && r.pendingRows < r.rows {
+		if !r.src.Next() {
+			r.srcDone = true
+			if err := r.src.Err(); err != nil {
+				r.err = err
+				return false
+			}
+			break
+		}
+		rec := r.src.RecordBatch()
+		if rec.NumRows() == 0 {
+			continue
+		}
+		rec.Retain()
+		r.pending = append(r.pending, rec)
+		r.pendingRows += rec.NumRows()
+	}
+	if r.pendingRows == 0 {
+		return false
+	}
+	out, err := r.take(min(r.rows, r.pendingRows))
+	if err != nil {
+		r.err = err
+		return false
+	}
+	r.cur = out
+	return true
+}
+
+// take removes n rows from the front of pending and returns them as one batch.
+func (r *rebatcher) take(n int64) (arrow.RecordBatch, error) {
+	first := r.pending[0]
+	if first.NumRows() >= n {
+		// One source batch covers the output: slice, no copy.
+		var out arrow.RecordBatch
+		if first.NumRows() == n {
+			out = first
+			r.pending = r.pending[1:]
+		} else {
+			out = first.NewSlice(0, n)
+			rest := first.NewSlice(n, first.NumRows())
+			first.Release()
+			r.pending[0] = rest
+		}
+		r.pendingRows -= n
+		return out, nil
+	}
+	var parts []arrow.RecordBatch
+	defer func() {
+		for _, p := range parts {
+			p.Release()
+		}
+	}()
+	need := n
+	for need > 0 {
+		p := r.pending[0]
+		if p.NumRows() <= need {
+			parts = append(parts, p)
+			r.pending = r.pending[1:]
+			need -= p.NumRows()
+			continue
+		}
+		parts = append(parts, p.NewSlice(0, need))
+		rest := p.NewSlice(need, p.NumRows())
+		p.Release()
+		r.pending[0] = rest
+		need = 0
+	}
+	r.pendingRows -= n
+	schema := r.src.Schema()
+	cols := make([]arrow.Array, schema.NumFields())
+	defer func() {
+		for _, c := range cols {
+			if c != nil {
+				c.Release()
+			}
+		}
+	}()
+	chunks := make([]arrow.Array, len(parts))
+	for i := range cols {
+		for j, p := range parts {
+			chunks[j] = p.Column(i)
+		}
+		c, err := array.Concatenate(chunks, r.alloc)
+		if err != nil {
+			return nil, fmt.Errorf("joining batches of column %q: %w", schema.Field(i).Name, err)
+		}
+		cols[i] = c
+	}
+	return array.NewRecordBatch(schema, cols, n), nil
+}

@@ -1,0 +1,21 @@
+// Package duckdb holds the DuckDB components (duckdb.processor,
+// duckdb.writer, duckdb.extractor) and the DuckDB plumbing other drivers
+// share: a Session (one database, one connection, its Arrow handle), Arrow
+// views over record readers, queries returned as Arrow streams that keep the
+// database alive until released, and Rebatch.
+//
+// Data crosses between Go and DuckDB only as Arrow (the C data interface):
+// never row by row through database/sql.
+//
+// Types through DuckDB (input Arrow type → what a SELECT * returns):
+// intN/uintN, float32/64, bool, utf8, binary, date32 and decimal128(p≤38)
+// come back unchanged (uint64 stays uint64 via UBIGINT); large_utf8 comes
+// back as utf8; timestamp[s|ms|us|ns] keeps its unit; a timestamp with any
+// time zone becomes TIMESTAMPTZ and comes back as timestamp[us, tz=UTC]
+// (the same instants; the session time zone is always UTC). DuckDB's own
+// HUGEINT/UHUGEINT come out as decimal128(38,0).
+//
+// The package needs the duckdb_arrow build tag.
+//
+// It is not the engine: it never writes artifacts or counts rows for events.
+package duckdb

@@ -1,0 +1,62 @@
+package duckdb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync/atomic"
+
+	"github.com/apache/arrow-go/v18/arrow/array"
+
+	"github.com/osiris-go/osiris/pkg/component"
+)
+
+// Extractor is the duckdb.extractor driver: a query against a database
+// file, opened read-only, streamed as Arrow.
+type Extractor struct{}
+
+var _ component.Extractor = Extractor{}
+
+// Extract runs the configured query.
+func (Extractor) Extract(ctx context.Context, req *component.Request) (array.RecordReader, error) {
+	dbPath, err := databasePath(req)
+	if err != nil {
+		return nil, err
+	}
+	query := strings.TrimSpace(req.Config.String("query"))
+	if query == "" {
+		return nil, fmt.Errorf("step %q: duckdb.extractor needs a query", req.StepID)
+	}
+	rel := req.Files.Rel(dbPath)
+	if _, err := os.Stat(dbPath); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("step %q: duckdb database %s does not exist", req.StepID, rel)
+		}
+		return nil, fmt.Errorf("step %q: %w", req.StepID, err)
+	}
+	s, err := OpenReadOnly(ctx, dbPath)
+	if err != nil {
+		return nil, fmt.Errorf("step %q: %w", req.StepID, err)
+	}
+	rr, err := s.QueryAndClose(ctx, query)
+	if err != nil {
+		return nil, fmt.Errorf("step %q: duckdb %s: %w", req.StepID, rel, err)
+	}
+	return Rebatch(rr, req.BatchRows, req.Alloc), nil
+}
+
+// rowCounter counts the rows DuckDB pulls from an input stream.
+type rowCounter struct {
+	array.RecordReader
+	rows atomic.Int64
+}
+
+func (c *rowCounter) Next() bool {
+	if !c.RecordReader.Next() {
+		return false
+	}
+	c.rows.Add(c.RecordReader.RecordBatch().NumRows())
+	return true
+}

@@ -1,0 +1,202 @@
+package duckdb
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	duckdbdriver "github.com/duckdb/duckdb-go/v2"
+)
+
+// Session is one DuckDB database (in-memory or a file) with one connection
+// and its Arrow handle. DuckDB connections are not safe for concurrent use:
+// a Session is used by one goroutine at a time.
+//
+// Arrow views registered with RegisterView stay valid until Close; Close
+// releases them, the connection and the database, in that order.
+type Session struct {
+	connector *duckdbdriver.Connector
+	conn      driver.Conn
+	arrow     *duckdbdriver.Arrow
+	views     []func() // release funcs of registered Arrow streams
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Open opens the DuckDB database at path, or an in-memory database when path
+// is "". A file that does not exist is created. The session time zone is UTC
+// so that TIMESTAMPTZ values and casts never depend on the machine.
+func Open(ctx context.Context, path string) (*Session, error) {
+	return open(ctx, path, path)
+}
+
+// OpenReadOnly opens an existing database file for reading; other readers
+// may have it open at the same time.
+func OpenReadOnly(ctx context.Context, path string) (*Session, error) {
+	return open(ctx, path, path+"?access_mode=read_only")
+}
+
+func open(ctx context.Context, path, dsn string) (*Session, error) {
+	connector, err := duckdbdriver.NewConnector(dsn, nil)
+	if err != nil {
+		return nil, fmt.Errorf("opening duckdb %s: %w", describePath(path), err)
+	}
+	conn, err := connector.Connect(ctx)
+	if err != nil {
+		_ = connector.Close()
+		return nil, fmt.Errorf("connecting to duckdb %s: %w", describePath(path), err)
+	}
+	ar, err := duckdbdriver.NewArrowFromConn(conn)
+	if err != nil {
+		_ = conn.Close()
+		_ = connector.Close()
+		return nil, fmt.Errorf("duckdb arrow interface: %w", err)
+	}
+	s := &Session{connector: connector, conn: conn, arrow: ar}
+	if err := s.Exec(ctx, "SET TimeZone = 'UTC'"); err != nil {
+		return nil, errors.Join(fmt.Errorf("setting duckdb time zone: %w", err), s.Close())
+	}
+	return s, nil
+}
+
+func describePath(path string) string {
+	if path == "" {
+		return "(in memory)"
+	}
+	return fmt.Sprintf("%q", path)
+}
+
+// Exec runs statements that return no rows.
+func (s *Session) Exec(ctx context.Context, query string) error {
+	ex, ok := s.conn.(driver.ExecerContext)
+	if !ok {
+		return errors.New("duckdb connection cannot exec")
+	}
+	_, err := ex.ExecContext(ctx, query, nil)
+	return err
+}
+
+// ExecCount runs one statement and returns the rows it affected.
+func (s *Session) ExecCount(ctx context.Context, query string) (int64, error) {
+	ex, ok := s.conn.(driver.ExecerContext)
+	if !ok {
+		return 0, errors.New("duckdb connection cannot exec")
+	}
+	res, err := ex.ExecContext(ctx, query, nil)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// RegisterView makes reader visible to SQL as name, without copying: DuckDB
+// pulls batches from the reader while a query scans the view. The stream is
+// one-shot: a view can be scanned by one query, once (see Materialize).
+// RegisterView takes over the caller's reference to reader; the reader is
+// released on Close.
+func (s *Session) RegisterView(reader array.RecordReader, name string) error {
+	release, err := s.arrow.RegisterView(reader, name)
+	// The exported C stream took its own reference; drop ours so releasing
+	// the stream (on Close) frees the reader.
+	reader.Release()
+	if err != nil {
+		return fmt.Errorf("registering arrow view %q: %w", name, err)
+	}
+	s.views = append(s.views, release)
+	return nil
+}
+
+// Query runs query and returns its result as an Arrow stream. The reader
+// must be released before the next statement on this Session and before
+// Close. DuckDB materialises the result internally and hands it over in
+// chunks of its vector size (2048 rows).
+func (s *Session) Query(ctx context.Context, query string) (array.RecordReader, error) {
+	return s.arrow.QueryContext(ctx, query)
+}
+
+// QueryAndClose runs query and hands the Session over to the returned
+// reader: releasing the reader closes the Session. On error the Session is
+// closed before returning.
+func (s *Session) QueryAndClose(ctx context.Context, query string) (array.RecordReader, error) {
+	rr, err := s.Query(ctx, query)
+	if err != nil {
+		return nil, errors.Join(err, s.Close())
+	}
+	return &sessionReader{RecordReader: rr, session: s}, nil
+}
+
+// Close releases the registered views, the connection and the database. It is
+// safe to call more than once.
+func (s *Session) Close() error {
+	s.closeOnce.Do(func() {
+		var errs []error
+		// The views' streams must be released before the connection goes:
+		// DuckDB may still hold a pointer to them.
+		for _, release := range s.views {
+			release()
+		}
+		s.views = nil
+		if err := s.conn.Close(); err != nil {
+			errs = append(errs, err)
+		}
+		if err := s.connector.Close(); err != nil {
+			errs = append(errs, err)
+		}
+		s.closeErr = errors.Join(errs...)
+	})
+	return s.closeErr
+}
+
+// sessionReader keeps the Session alive as long as the reader is referenced.
+type sessionReader struct {
+	array.RecordReader
+	session *Session
+
+	mu   sync.Mutex
+	refs int64 // extra references taken with Retain
+	done bool
+}
+
+func (r *sessionReader) Retain() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.refs++
+}
+
+func (r *sessionReader) Release() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.done {
+		return
+	}
+	if r.refs > 0 {
+		r.refs--
+		return
+	}
+	r.done = true
+	r.RecordReader.Release()
+	_ = r.session.Close()
+}
+
+// Schema, Next, RecordBatch and Err come from the embedded DuckDB reader.
+var _ array.RecordReader = (*sessionReader)(nil)
+
+// Record is the deprecated name of RecordBatch; kept so the embedded
+// reader's method set stays complete.
+func (r *sessionReader) Record() arrow.RecordBatch { return r.RecordReader.RecordBatch() }
+
+// QuoteIdent quotes name as a DuckDB identifier.
+func QuoteIdent(name string) string {
+	return `"` + strings.ReplaceAll(name, `"`, `""`) + `"`
+}
+
+// QuoteString quotes s as a DuckDB string literal.
+func QuoteString(s string) string {
+	return `'` + strings.ReplaceAll(s, `'`, `''`) + `'`
+}

@@ -11,42 +11,15 @@ import (
 	"github.com/osiris-go/osiris/workspace"
 )
 
-// connString builds a libpq connection string from a resolved connection:
-// dsn | pg_dsn | url as written, else host/port/database/user/password/
-// sslmode as key=value pairs. (workspace gains PostgresConnString; this
-// local copy keeps the driver independent of it.)
+// connString is the libpq connection string of a resolved connection
+// (dsn | pg_dsn | postgres:// url | host, port, database, user, password,
+// sslmode), as workspace builds it for every PostgreSQL-family consumer; a
+// Supabase connection with only a REST url/key fails there with a hint.
 func connString(conn *workspace.Connection) (string, error) {
 	if conn == nil {
 		return "", errors.New("no connection resolved for this step")
 	}
-	for _, k := range []string{"dsn", "pg_dsn", "url"} {
-		if v := conn.Get(k); v != "" {
-			return v, nil
-		}
-	}
-	var parts []string
-	add := func(key, v string) {
-		if v == "" {
-			return
-		}
-		v = strings.ReplaceAll(v, `\`, `\\`)
-		v = strings.ReplaceAll(v, `'`, `\'`)
-		parts = append(parts, key+"='"+v+"'")
-	}
-	add("host", conn.Get("host"))
-	add("port", conn.Get("port"))
-	db := conn.Get("database")
-	if db == "" {
-		db = conn.Get("dbname")
-	}
-	add("dbname", db)
-	add("user", conn.Get("user"))
-	add("password", conn.Get("password"))
-	add("sslmode", conn.Get("sslmode"))
-	if len(parts) == 0 {
-		return "", fmt.Errorf("connection %s has neither dsn/url nor host/database", conn.Ref())
-	}
-	return strings.Join(parts, " "), nil
+	return conn.PostgresConnString()
 }
 
 // redactor removes secrets from error text. pgx errors may echo parts of

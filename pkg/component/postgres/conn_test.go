@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/osiris-go/osiris/pkg/component"
 	"github.com/osiris-go/osiris/workspace"
 )
@@ -14,22 +16,37 @@ import (
 func TestConnString(t *testing.T) {
 	tests := []struct {
 		values map[string]any
-		want   string
+		want   map[string]string // parsed pgx config fields
 	}{
-		{map[string]any{"dsn": "postgres://u@h/db", "host": "ignored"}, "postgres://u@h/db"},
-		{map[string]any{"pg_dsn": "host=h dbname=d"}, "host=h dbname=d"},
-		{map[string]any{"url": "postgresql://h/d"}, "postgresql://h/d"},
-		{map[string]any{"host": "h", "port": int64(6543), "database": "d", "user": "u", "password": `p'w\x`, "sslmode": "require"},
-			`host='h' port='6543' dbname='d' user='u' password='p\'w\\x' sslmode='require'`},
+		{map[string]any{"dsn": "postgres://u@h/db", "host": "ignored"}, map[string]string{"host": "h", "user": "u", "db": "db"}},
+		{map[string]any{"pg_dsn": "host=h2 dbname=d2 user=u2"}, map[string]string{"host": "h2", "user": "u2", "db": "d2"}},
+		{map[string]any{"url": "postgresql://u3@h3/d3"}, map[string]string{"host": "h3", "user": "u3", "db": "d3"}},
+		{map[string]any{"host": "h", "port": int64(6543), "database": "d", "user": "u", "password": `p'w\x@/`, "sslmode": "disable"},
+			map[string]string{"host": "h", "port": "6543", "user": "u", "db": "d", "password": `p'w\x@/`}},
 	}
 	for _, tt := range tests {
-		got, err := connString(&workspace.Connection{Family: "postgres", Alias: "a", Values: tt.values})
-		if err != nil || got != tt.want {
-			t.Errorf("%v: got %q, %v; want %q", tt.values, got, err, tt.want)
+		cs, err := connString(&workspace.Connection{Family: "postgres", Alias: "a", Values: tt.values})
+		if err != nil {
+			t.Fatalf("%v: %v", tt.values, err)
+		}
+		cfg, err := pgx.ParseConfig(cs)
+		if err != nil {
+			t.Fatalf("%v: %v", tt.values, err)
+		}
+		got := map[string]string{"host": cfg.Host, "user": cfg.User, "db": cfg.Database}
+		if tt.want["port"] != "" {
+			got["port"] = fmt.Sprint(cfg.Port)
+		}
+		if tt.want["password"] != "" {
+			got["password"] = cfg.Password
+		}
+		if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+			t.Errorf("%v: got %v, want %v", tt.values, got, tt.want)
 		}
 	}
-	if _, err := connString(&workspace.Connection{Family: "postgres", Alias: "a", Values: map[string]any{}}); err == nil {
-		t.Error("empty connection: want error")
+	rest := &workspace.Connection{Family: "supabase", Alias: "a", Values: map[string]any{"url": "https://x.supabase.co", "key": "eyJsecret"}}
+	if _, err := connString(rest); err == nil || strings.Contains(err.Error(), "eyJsecret") {
+		t.Errorf("REST-only supabase: %v", err)
 	}
 	if _, err := connString(nil); err == nil {
 		t.Error("nil connection: want error")

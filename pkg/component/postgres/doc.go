@@ -103,8 +103,8 @@
 // # Connection
 //
 // req.Conn values: dsn | pg_dsn | url (postgres://…), else host, port,
-// database, user, password, sslmode (connString; a local helper so the
-// driver does not wait on workspace's PostgresConnString). Statements use
+// database, user, password, sslmode, turned into a connection string by
+// workspace's (*Connection).PostgresConnString. Statements use
 // the unnamed prepared statement, which works through transaction poolers.
 // Error texts are scrubbed of the password and connection string.
 //

@@ -30,7 +30,10 @@
 // The writer streams the Arrow batches as TSV into LOAD DATA LOCAL INFILE
 // (a registered io.Reader, no temporary file) and falls back to multi-row
 // INSERT statements when the server forbids local infile. replace loads a
-// staging table <table>__osiris_new and swaps it in with one RENAME TABLE;
+// staging table <table>__osiris_new and swaps it in with one RENAME TABLE
+// (or, when the target has or is referenced by foreign keys, which CREATE
+// TABLE LIKE and RENAME would lose or leave dangling, swaps the rows with
+// DELETE + INSERT … SELECT in one transaction);
 // upsert loads a temporary staging table and merges it with INSERT … SELECT …
 // ON DUPLICATE KEY UPDATE in one transaction; append loads inside one
 // transaction. Every path fails the step, leaving the target untouched, when

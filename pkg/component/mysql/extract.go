@@ -14,6 +14,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	gomysql "github.com/go-sql-driver/mysql"
 
 	"github.com/osiris-go/osiris/pkg/component"
 )
@@ -265,6 +266,8 @@ func (r *rowReader) Next() bool {
 			}
 			if cerr := r.ctx.Err(); cerr != nil {
 				err = fmt.Errorf("%w (%v)", cerr, err)
+			} else if errors.Is(err, gomysql.ErrInvalidConn) || errors.Is(err, io.ErrUnexpectedEOF) {
+				err = fmt.Errorf("connection lost (killed on the server, or the network dropped): %w", err)
 			}
 			r.fail(fmt.Errorf("reading rows after row %d: %w", r.rowsRead, err))
 			return false

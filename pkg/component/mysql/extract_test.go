@@ -33,7 +33,7 @@ const allTypesDDL = `CREATE TABLE all_types (
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`
 
 // allTypesRows: NULLs, minimums, maximums, zero dates, a DST gap. Inserted
-// with sql_mode '' (zero dates allowed) and time_zone '+05:00', so the
+// with an empty sql_mode (zero dates allowed) and time_zone '+05:00', so the
 // TIMESTAMP column proves the extractor reads UTC whatever the zone of the
 // writer.
 var allTypesRows = []string{

@@ -71,7 +71,8 @@ func (c loadColumn) wrap(dt arrow.DataType) (prefix, suffix string) {
 		}
 	case "geometry", "point", "linestring", "polygon", "multipoint", "multilinestring", "multipolygon", "geometrycollection":
 		if isBinary(dt) {
-			return "ST_GeomFromWKB(", ")"
+			// MariaDB refuses a LOAD DATA variable (a BLOB) without the cast.
+			return "ST_GeomFromWKB(CAST(", " AS BINARY))"
 		}
 	}
 	return "", ""
@@ -325,6 +326,22 @@ func (l *loader) replace(ctx context.Context) (int64, error) {
 		l.cleanup("DROP TABLE IF EXISTS " + l.qualified(stage))
 		return 0, err
 	}
+	hasFK, err := l.hasForeignKeys(ctx)
+	if err != nil {
+		l.cleanup("DROP TABLE IF EXISTS " + l.qualified(stage))
+		return 0, err
+	}
+	if hasFK {
+		// CREATE TABLE LIKE drops foreign keys, and a RENAME would leave the
+		// referencing tables pointing at the old table: swap the rows instead,
+		// in one transaction (readers see the old rows or the new ones).
+		err := l.swapRows(ctx, stage)
+		l.cleanup("DROP TABLE IF EXISTS " + l.qualified(stage))
+		if err != nil {
+			return 0, err
+		}
+		return n, nil
+	}
 	swap := "RENAME TABLE " + l.qualified(l.opts.table) + " TO " + l.qualified(old) + ", " + l.qualified(stage) + " TO " + l.qualified(l.opts.table)
 	if _, err := l.conn.ExecContext(ctx, swap); err != nil {
 		l.cleanup("DROP TABLE IF EXISTS " + l.qualified(stage))
@@ -334,6 +351,51 @@ func (l *loader) replace(ctx context.Context) (int64, error) {
 		l.req.Log.Warn().Err(err).Str("table", old).Msg("mysql.writer: the replaced table could not be dropped")
 	}
 	return n, nil
+}
+
+// hasForeignKeys reports whether the target has or is the target of a
+// foreign key.
+func (l *loader) hasForeignKeys(ctx context.Context) (bool, error) {
+	var n int
+	err := l.conn.QueryRowContext(ctx,
+		`SELECT COUNT(*) FROM information_schema.REFERENTIAL_CONSTRAINTS
+		 WHERE (CONSTRAINT_SCHEMA = ? AND TABLE_NAME = ?) OR (UNIQUE_CONSTRAINT_SCHEMA = ? AND REFERENCED_TABLE_NAME = ?)`,
+		l.opts.schema, l.opts.table, l.opts.schema, l.opts.table).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("reading foreign keys of %s: %w", l.qualified(l.opts.table), err)
+	}
+	return n > 0, nil
+}
+
+// swapRows replaces the target's rows by the staging table's in one
+// transaction.
+func (l *loader) swapRows(ctx context.Context, stage string) error {
+	names := make([]string, len(l.cols))
+	for i, c := range l.cols {
+		names[i] = quoteIdent(c.target.Name)
+	}
+	list := strings.Join(names, ", ")
+	tx, err := l.conn.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	for _, q := range []string{
+		"DELETE FROM " + l.qualified(l.opts.table),
+		"INSERT INTO " + l.qualified(l.opts.table) + " (" + list + ") SELECT " + list + " FROM " + l.qualified(stage),
+	} {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("replacing the rows of %s: %w", l.qualified(l.opts.table), err)
+		}
+		if err := checkWarnings(ctx, tx, "replacing the rows of "+l.qualified(l.opts.table)); err != nil {
+			tx.Rollback()
+			return err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
 }
 
 // createAndLoad creates the missing target under a staging name, loads it

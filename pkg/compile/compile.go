@@ -157,7 +157,7 @@ func registryFingerprint(steps []Step) (string, error) {
 	sort.Strings(names)
 	specs := make([]component.Spec, 0, len(names))
 	for _, n := range names {
-		spec, ok := component.Lookup(n)
+		spec, ok := lookupSpec(n)
 		if !ok {
 			return "", fmt.Errorf("component %q is not registered", n)
 		}

@@ -41,6 +41,9 @@ func (v *validator) checkConfig(st *stepIR) {
 		v.scanSecrets(cfg, cfgPath, st.label, family)
 	}
 	written := map[string]*yEntry{} // keys present with a non-null value
+	// suggested are keys a misspelt key points at: "qurey" already says
+	// "did you mean query", so a missing query is not reported again.
+	suggested := map[string]bool{}
 	if cfg != nil {
 		for i := range cfg.entries {
 			e := &cfg.entries[i]
@@ -59,8 +62,12 @@ func (v *validator) checkConfig(st *stepIR) {
 			}
 			field, ok := st.spec.Field(e.key)
 			if !ok {
-				v.errorf(e.pos(), "unknown-config-key", st.label, didYouMean(e.key, fieldNames(st.spec)),
-					"%s has no config key %q", st.component, e.key)
+				hint := ""
+				if s := suggest(e.key, fieldNames(st.spec)); s != "" {
+					suggested[s] = true
+					hint = `did you mean "` + s + `"?`
+				}
+				v.errorf(e.pos(), "unknown-config-key", st.label, hint, "%s has no config key %q", st.component, e.key)
 				continue
 			}
 			if norm, ok := v.checkField(st, field, val, e, keyPath); ok {
@@ -73,19 +80,21 @@ func (v *validator) checkConfig(st *stepIR) {
 	}
 	spec := st.spec
 	for _, f := range spec.Fields {
-		if f.Required && written[f.Name] == nil {
+		if f.Required && written[f.Name] == nil && !suggested[f.Name] {
 			v.errorf(cfgAt, "missing-config-key", st.label, fmt.Sprintf("add %s: to config", f.Name), "%s needs config key %q", st.component, f.Name)
 		}
 	}
 	for _, group := range spec.ExactlyOneOf {
 		var set []string
+		typo := false
 		for _, k := range group {
 			if written[k] != nil {
 				set = append(set, k)
 			}
+			typo = typo || suggested[k]
 		}
 		switch {
-		case len(set) == 0:
+		case len(set) == 0 && !typo:
 			v.errorf(cfgAt, "exactly-one-of", st.label, "add one of them", "%s needs one of %s", st.component, strings.Join(group, ", "))
 		case len(set) > 1:
 			v.errorf(written[set[1]].pos(), "exactly-one-of", st.label, "keep only one of them",
@@ -168,17 +177,16 @@ func (v *validator) resolveConnection(st *stepIR, written map[string]*yEntry, cf
 		family, alias := m[1], m[2]
 		at := written["connection"].val.pos()
 		if !spec.AcceptsFamily(family) {
-			v.errorf(at, "connection-family", st.label, fmt.Sprintf("use a connection of family %s", strings.Join(spec.Families, " or ")),
+			hint := fmt.Sprintf("osiris.toml defines no %s connection", strings.Join(spec.Families, " or "))
+			if known := v.connectionsOf(spec.Families...); len(known) > 0 {
+				hint = "use one of " + strings.Join(known, ", ")
+			}
+			v.errorf(at, "connection-family", st.label, hint,
 				"%s cannot use %s: it takes %s connections", st.component, ref, strings.Join(spec.Families, " or "))
 			return
 		}
 		if !v.env.HasConnection(family, alias) {
-			var known []string
-			for _, r := range v.env.ConnectionRefs() {
-				if strings.HasPrefix(r, "@"+family+".") {
-					known = append(known, r)
-				}
-			}
+			known := v.connectionsOf(family)
 			hint := fmt.Sprintf("osiris.toml defines no %s connection; add [connections.%s.%s]", family, family, alias)
 			if len(known) > 0 {
 				hint = "osiris.toml defines " + strings.Join(known, ", ")
@@ -208,6 +216,19 @@ func (v *validator) resolveConnection(st *stepIR, written map[string]*yEntry, cf
 			fmt.Sprintf("write connection: \"@%s.<alias>\", or set default = true in one [connections.%s.<alias>]", f, f),
 			"%s needs a connection and osiris.toml has no default %s connection", st.component, f)
 	}
+}
+
+// connectionsOf lists the defined "@family.alias" refs of the families.
+func (v *validator) connectionsOf(families ...string) []string {
+	var out []string
+	for _, r := range v.env.ConnectionRefs() {
+		for _, f := range families {
+			if strings.HasPrefix(r, "@"+f+".") {
+				out = append(out, r)
+			}
+		}
+	}
+	return out
 }
 
 // checkField checks one value against its schema entry and returns the

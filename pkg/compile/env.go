@@ -1,5 +1,7 @@
 package compile
 
+import "github.com/osiris-go/osiris/pkg/component"
+
 // Version is the osiris version that goes into compiler_fp. cmd/osiris sets
 // it at start (from its build info); tests leave "dev".
 var Version = "dev"
@@ -32,3 +34,7 @@ type Options struct {
 	// Params are --param NAME=VALUE pairs; they win over everything else.
 	Params map[string]string
 }
+
+// lookupSpec finds a component's spec; a variable so tests can compile
+// against a changed spec without touching the global registry.
+var lookupSpec = component.Lookup

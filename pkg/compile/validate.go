@@ -30,7 +30,7 @@ var (
 	paramRef       = regexp.MustCompile(`\$\{\s*params\.([^}\s]*)\s*\}`)
 	anyPlaceholder = regexp.MustCompile(`\$\{[^}]*\}`)
 	inputRef       = regexp.MustCompile(`^\$\{\s*([^}\s]+)\s*\}$`)
-	connectionRef  = regexp.MustCompile(`^@([A-Za-z0-9_-]+)\.([A-Za-z0-9_.-]+)$`)
+	connectionRef  = regexp.MustCompile(`^@([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)$`)
 )
 
 var topLevelKeys = []string{"oml_version", "name", "description", "metadata", "params", "profiles", "steps"}
@@ -42,7 +42,7 @@ var legacyTopLevelKeys = map[string]string{
 	"version":    `use oml_version: "0.1.0"`,
 	"connectors": "connections live in osiris.toml as [connections.<family>.<alias>]; steps reference them with connection: \"@family.alias\"",
 	"tasks":      "use steps: a list of steps with id, component, mode and config",
-	"outputs":    "write outputs with a writer step (for example filesystem.csv_writer) that needs the step producing them",
+	"outputs":    "write outputs with a writer step, such as filesystem.csv_writer, that needs the step producing them",
 }
 
 var legacyStepKeys = map[string]string{
@@ -399,8 +399,10 @@ func (v *validator) checkComponent(st *stepIR) {
 	n := st.node
 	ce := n.get("component")
 	switch {
+	case ce == nil && n.get("uses") != nil:
+		// reported as legacy-key
 	case ce == nil:
-		v.errorf(n.pos(), "missing-key", st.label, "add component: <name> (osiris components list)", "%s has no component", st.path)
+		v.errorf(n.pos(), "missing-key", st.label, "add component: <name>; osiris components list shows them", "%s has no component", st.path)
 	default:
 		name, ok := ce.val.str()
 		if !ok {
@@ -408,7 +410,7 @@ func (v *validator) checkComponent(st *stepIR) {
 			break
 		}
 		st.component = name
-		spec, found := component.Lookup(name)
+		spec, found := lookupSpec(name)
 		if !found {
 			hint := didYouMean(name, component.Names())
 			if hint == "" {

@@ -380,7 +380,7 @@ func parseTree(src []byte) (root *yNode, problems []rawProblem) {
 	base := c.nodes
 	if total := expandedSize(root, map[*yNode]int{}, base+maxAliasExpansion); total > base+maxAliasExpansion {
 		return nil, []rawProblem{{line: 1, col: 1, code: "alias-limit",
-			message: fmt.Sprintf("aliases expand the document beyond %d nodes", base+maxAliasExpansion),
+			message: fmt.Sprintf("aliases would expand the document by more than %d nodes", maxAliasExpansion),
 			hint:    "this looks like an alias bomb; write the values out"}}
 	}
 	return root, c.problems

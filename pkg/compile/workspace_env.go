@@ -1,0 +1,44 @@
+package compile
+
+import (
+	"strings"
+
+	"github.com/osiris-go/osiris/workspace"
+)
+
+// FromWorkspace adapts a loaded workspace to Env. Only OSIRIS_PARAM_*
+// variables are ever looked up through it.
+func FromWorkspace(ws *workspace.Workspace) Env { return wsEnv{ws} }
+
+type wsEnv struct{ ws *workspace.Workspace }
+
+func (e wsEnv) Root() string           { return e.ws.Root }
+func (e wsEnv) DefaultProfile() string { return e.ws.Config.Project.Profile }
+
+func (e wsEnv) HasConnection(family, alias string) bool {
+	_, ok := e.ws.Connection(family, alias)
+	return ok
+}
+
+func (e wsEnv) DefaultConnection(family string) (string, bool) {
+	c, ok := e.ws.DefaultConnection(family)
+	if !ok {
+		return "", false
+	}
+	return c.Alias, true
+}
+
+func (e wsEnv) ConnectionRefs() []string { return e.ws.ConnectionRefs() }
+
+func (e wsEnv) LookupEnv(name string) (string, bool) {
+	if !strings.HasPrefix(name, "OSIRIS_PARAM_") || e.ws.Env == nil {
+		return "", false
+	}
+	return e.ws.Env.Lookup(name)
+}
+
+// WriteWorkspaceBuild is WriteBuild with the workspace's build and state
+// paths.
+func WriteWorkspaceBuild(ws *workspace.Workspace, m *Manifest) (dir string, changed bool, err error) {
+	return WriteBuild(ws.Root, ws.Config.Paths.Build, ws.Config.Paths.State, m)
+}

@@ -12,7 +12,6 @@ import (
 
 	"github.com/osiris-go/osiris/internal/testenv"
 	"github.com/osiris-go/osiris/pkg/component"
-	"github.com/osiris-go/osiris/pkg/component/componenttest"
 )
 
 const typesDB = "osiris_t_mysql_types"
@@ -337,5 +336,3 @@ func TestExtractErrors(t *testing.T) {
 		t.Errorf("bad login: error must exist and not echo the password: %v", err)
 	}
 }
-
-var _ = componenttest.Drain

@@ -36,6 +36,11 @@ func dsnFor(conn *workspace.Connection) (string, error) {
 		}
 		return v, nil
 	}
+	return fieldsConfig(conn).FormatDSN(), nil
+}
+
+// fieldsConfig builds a config from host/port/database/user/password.
+func fieldsConfig(conn *workspace.Connection) *gomysql.Config {
 	cfg := gomysql.NewConfig()
 	cfg.User = conn.Get("user")
 	if cfg.User == "" {
@@ -59,7 +64,7 @@ func dsnFor(conn *workspace.Connection) (string, error) {
 	if cfg.DBName == "" {
 		cfg.DBName = conn.Get("schema")
 	}
-	return cfg.FormatDSN(), nil
+	return cfg
 }
 
 // dsnFromURL converts mysql://user:pass@host:port/db?param=v into a DSN.
@@ -107,8 +112,12 @@ func configFor(conn *workspace.Connection) (*gomysql.Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := gomysql.ParseDSN(dsn)
-	if err != nil {
+	var cfg *gomysql.Config
+	if conn.Get("dsn") == "" && conn.Get("url") == "" {
+		// Straight from the fields: a password with DSN punctuation in it
+		// cannot be mis-parsed.
+		cfg = fieldsConfig(conn)
+	} else if cfg, err = gomysql.ParseDSN(dsn); err != nil {
 		return nil, fmt.Errorf("connection %s: %w", connRef(conn), err)
 	}
 	cfg.ParseTime = false

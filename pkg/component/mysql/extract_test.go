@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/osiris-go/osiris/internal/testenv"
 	"github.com/osiris-go/osiris/pkg/component"
@@ -207,6 +208,9 @@ func TestExtractBatchBoundaries(t *testing.T) {
 		t.Run(fmt.Sprint(tc.rows), func(t *testing.T) {
 			req, _ := extractRequest(t, conn, component.Config{"table": "seq_1_to_100000", "limit": tc.rows})
 			req.BatchRows = batch
+			mem := memory.NewCheckedAllocator(memory.DefaultAllocator)
+			req.Alloc = mem
+			t.Cleanup(func() { mem.AssertSize(t, 0) }) // runs after the batches are released
 			schema, recs, n := extractAll(t, &Extractor{}, req)
 			if int(n) != tc.rows || len(recs) != tc.batches {
 				t.Fatalf("%d rows in %d batches, want %d in %d", n, len(recs), tc.rows, tc.batches)
@@ -229,7 +233,9 @@ const bigQuery = "SELECT seq, REPEAT('x', 200) AS pad FROM seq_1_to_50000000"
 func TestExtractKilledConnection(t *testing.T) {
 	conn := testConn(t, typesDB)
 	db := testenv.MySQLDB(t, typesDB)
-	req, _ := extractRequest(t, conn, component.Config{"query": bigQuery})
+	// A unique alias tells this query from leftovers of earlier runs.
+	query := strings.Replace(bigQuery, "AS pad", fmt.Sprintf("AS pad_%d", time.Now().UnixNano()), 1)
+	req, _ := extractRequest(t, conn, component.Config{"query": query})
 	req.BatchRows = 1000
 	rr, err := (&Extractor{}).Extract(context.Background(), req)
 	if err != nil {
@@ -240,7 +246,7 @@ func TestExtractKilledConnection(t *testing.T) {
 		t.Fatalf("first batch: %v", rr.Err())
 	}
 	var id int64
-	if err := db.QueryRow("SELECT ID FROM information_schema.PROCESSLIST WHERE INFO = ? AND ID <> CONNECTION_ID()", bigQuery).Scan(&id); err != nil {
+	if err := db.QueryRow("SELECT ID FROM information_schema.PROCESSLIST WHERE INFO = ? AND ID <> CONNECTION_ID()", query).Scan(&id); err != nil {
 		t.Fatalf("finding the extractor's connection: %v", err)
 	}
 	mustExec(t, db, fmt.Sprintf("KILL %d", id))
@@ -292,6 +298,8 @@ func TestExtractCancelAndAbandon(t *testing.T) {
 	t.Run("release early", func(t *testing.T) {
 		req, _ := extractRequest(t, conn, component.Config{"query": bigQuery})
 		req.BatchRows = 1000
+		mem := memory.NewCheckedAllocator(memory.DefaultAllocator)
+		req.Alloc = mem
 		rr, err := (&Extractor{}).Extract(context.Background(), req)
 		if err != nil {
 			t.Fatal(err)
@@ -304,6 +312,7 @@ func TestExtractCancelAndAbandon(t *testing.T) {
 		if d := time.Since(start); d > 5*time.Second {
 			t.Errorf("Release took %s", d)
 		}
+		mem.AssertSize(t, 0)
 	})
 }
 

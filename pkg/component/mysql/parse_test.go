@@ -232,6 +232,10 @@ func TestDSNFor(t *testing.T) {
 	if err != nil || cfg.ParseTime || cfg.InterpolateParams {
 		t.Errorf("configFor must force parseTime/interpolateParams off: %+v %v", cfg, err)
 	}
+	cfg, err = configFor(conn(map[string]any{"host": "h", "user": "u", "password": "p/a@s)s?x=1", "database": "d"}))
+	if err != nil || cfg.Passwd != "p/a@s)s?x=1" || cfg.DBName != "d" || cfg.Addr != "h:3306" {
+		t.Errorf("password with DSN punctuation: %+v %v", cfg, err)
+	}
 }
 
 func TestBuildQuery(t *testing.T) {

@@ -3,9 +3,8 @@ package file
 import "github.com/osiris-go/osiris/pkg/component"
 
 func init() {
-	// TODO(driver): pass the drivers instead of nil.
-	component.Register(CSVExtractorSpec, nil)
-	component.Register(CSVWriterSpec, nil)
-	component.Register(ParquetExtractorSpec, nil)
-	component.Register(ParquetWriterSpec, nil)
+	component.Register(CSVExtractorSpec, CSVExtractor{})
+	component.Register(CSVWriterSpec, CSVWriter{})
+	component.Register(ParquetExtractorSpec, ParquetExtractor{})
+	component.Register(ParquetWriterSpec, ParquetWriter{})
 }

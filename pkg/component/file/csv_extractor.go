@@ -15,6 +15,12 @@ import (
 // CSVExtractor is filesystem.csv_extractor: DuckDB's read_csv over the
 // matched files, its sniffer inferring delimiter and types unless the
 // config says otherwise. The result streams as Arrow.
+//
+// The sniffer's integer type is BIGINT: an integer column holding a value
+// beyond int64 (a BIGINT UNSIGNED export) is sniffed as DOUBLE and loses
+// precision; DuckDB refuses HUGEINT/UBIGINT as sniffer candidates. Use
+// all_varchar for such files. Numbers with a fraction are DOUBLE, IDs with
+// leading zeros ("00123") stay text.
 type CSVExtractor struct{}
 
 var _ component.Extractor = CSVExtractor{}
@@ -44,7 +50,9 @@ func readCSVQuery(cfg component.Config, files []string) string {
 	for i, f := range files {
 		quoted[i] = duckdb.QuoteString(f)
 	}
-	opts := []string{"header = " + strconv.FormatBool(cfg.Bool("header", true))}
+	// allow_quoted_nulls off: an unquoted empty field is NULL, a quoted one
+	// ("") an empty string — the convention csv_writer writes.
+	opts := []string{"header = " + strconv.FormatBool(cfg.Bool("header", true)), "allow_quoted_nulls = false"}
 	if d := cfg.String("delimiter"); d != "" {
 		opts = append(opts, "delim = "+duckdb.QuoteString(d))
 	}

@@ -40,12 +40,54 @@ func (ParquetExtractor) Extract(ctx context.Context, req *component.Request) (ar
 		alloc = memory.DefaultAllocator
 	}
 	r := &parquetFilesReader{ctx: ctx, req: req, files: files, columns: req.Config.Strings("columns"), alloc: alloc, refs: 1}
-	// The first file fixes the schema.
+	// The first file fixes the schema; the others are checked now, from
+	// their footers, so a mismatch fails before any row flows.
 	if err := r.openNext(); err != nil {
 		r.Release()
 		return nil, err
 	}
+	for _, path := range files[1:] {
+		if err := r.checkSchema(path); err != nil {
+			r.Release()
+			return nil, err
+		}
+	}
 	return duckdb.Rebatch(r, req.BatchRows, alloc), nil
+}
+
+// checkSchema compares the projected schema of path with the first file's.
+func (r *parquetFilesReader) checkSchema(path string) error {
+	rel := r.req.Files.Rel(path)
+	pf, err := pqfile.OpenParquetFile(path, false)
+	if err != nil {
+		return fmt.Errorf("step %q: %s is not a readable parquet file: %w", r.req.StepID, rel, err)
+	}
+	defer pf.Close()
+	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{}, r.alloc)
+	if err != nil {
+		return fmt.Errorf("step %q: %s: %w", r.req.StepID, rel, err)
+	}
+	full, err := fr.Schema()
+	if err != nil {
+		return fmt.Errorf("step %q: %s: %w", r.req.StepID, rel, err)
+	}
+	schema := arrow.NewSchema(full.Fields(), nil)
+	if len(r.columns) > 0 {
+		var fields []arrow.Field
+		for _, c := range r.columns {
+			idx := full.FieldIndices(c)
+			if len(idx) == 0 {
+				return fmt.Errorf("step %q: %s: no column %q", r.req.StepID, rel, c)
+			}
+			fields = append(fields, full.Field(idx[0]))
+		}
+		schema = arrow.NewSchema(fields, nil)
+	}
+	if !sameColumns(r.schema, schema) {
+		return fmt.Errorf("step %q: %s has columns %s but %s has %s; all files of a glob must match",
+			r.req.StepID, rel, describeColumns(schema), r.req.Files.Rel(r.files[0]), describeColumns(r.schema))
+	}
+	return nil
 }
 
 // parquetFilesReader chains the files' record readers.

@@ -304,3 +304,9 @@ func TestProcessorFilters(t *testing.T) {
 		})
 	}
 }
+
+func TestLibraryVersion(t *testing.T) {
+	if v := LibraryVersion(); !strings.HasPrefix(v, "v1.") {
+		t.Fatalf("LibraryVersion() = %q", v)
+	}
+}

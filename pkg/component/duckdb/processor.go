@@ -95,7 +95,7 @@ func runProcessor(ctx context.Context, req *component.Request, in component.Inpu
 			return nil, fmt.Errorf("step %q: loading input %s into duckdb: %w", req.StepID, input.Table.StepID(), err)
 		}
 		for _, name := range input.Names {
-			if err := s.Exec(ctx, "CREATE TEMP VIEW "+QuoteIdent(name)+" AS SELECT * FROM "+copyName(i)); err != nil {
+			if err := s.Exec(ctx, "CREATE OR REPLACE TEMP VIEW "+QuoteIdent(name)+" AS SELECT * FROM "+copyName(i)); err != nil {
 				return nil, fmt.Errorf("step %q: naming input %s %q: %w", req.StepID, input.Table.StepID(), name, err)
 			}
 		}

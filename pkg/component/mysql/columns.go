@@ -73,7 +73,9 @@ func arrowType(c columnMeta) (arrow.DataType, error) {
 	case "TIMESTAMP":
 		return &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}, nil
 	case "TIME":
-		return arrow.FixedWidthTypes.Duration_us, nil
+		// Text, not duration: parquet (pqarrow) cannot store Arrow durations,
+		// and every step output is teed to parquet.
+		return arrow.BinaryTypes.String, nil
 	case "NULL":
 		return arrow.Null, nil
 	}

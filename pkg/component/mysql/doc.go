@@ -21,7 +21,8 @@
 //	DATE                      date32
 //	DATETIME                  timestamp[µs] without zone: the wall clock exactly as stored
 //	TIMESTAMP                 timestamp[µs, UTC] (the session runs with time_zone '+00:00')
-//	TIME                      duration[µs] (negative and > 24 h kept)
+//	TIME                      utf8 "[-]HHH:MM:SS[.ffffff]" as MySQL prints it (negative and > 24 h
+//	                          kept; text because parquet cannot store Arrow durations)
 //
 // Zero dates ('0000-00-00', zero month or day) and invalid dates stored under
 // ALLOW_INVALID_DATES become NULL; they are counted per column and reported

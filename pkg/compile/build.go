@@ -303,6 +303,11 @@ func parseManifest(src []byte) (*Manifest, error) {
 	if root.kind != kindMap {
 		return nil, errors.New("not a manifest: the top level is not a mapping")
 	}
+	if f := root.get("manifest_format"); f == nil {
+		return nil, errors.New("not a manifest: no manifest_format")
+	} else if s, _ := f.val.str(); s != ManifestFormat {
+		return nil, fmt.Errorf("format %q is not %q; compile the pipeline again with this osiris", s, ManifestFormat)
+	}
 	raw, err := json.Marshal(root.plain())
 	if err != nil {
 		return nil, err

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -92,6 +93,7 @@ type stepIR struct {
 	hasNeedsKey bool
 	needsPos    pos
 	needs       []string
+	inputNeeds  []string // steps named only through inputs
 	implicit    bool
 	inputs      []NamedInput
 
@@ -136,7 +138,12 @@ func Compile(env Env, file string, opts Options) (*Manifest, diag.List) {
 		return nil, diag.List{{File: rel, Severity: diag.Error, Code: "file-too-large", Message: err.Error(),
 			Hint: "a pipeline describes steps; keep data in files the steps read"}}
 	case err != nil:
-		return nil, diag.List{{File: rel, Severity: diag.Error, Code: "read-file", Message: err.Error(),
+		// The *PathError's own text names the absolute path; say it relatively.
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return nil, diag.List{{File: rel, Severity: diag.Error, Code: "read-file", Message: "cannot read the pipeline: " + err.Error(),
 			Hint: "check the path; pipelines are relative to the workspace root"}}
 	}
 	return CompileSource(env, rel, src, opts)
@@ -276,7 +283,8 @@ func (v *validator) checkTopLevel() {
 			v.errorf(e.pos(), "legacy-key", "", hint, "%q is not an OML 0.1.0 key", e.key)
 			continue
 		}
-		if !contains(topLevelKeys, e.key) {
+		// x-… keys are free (a place for anchors), as in docker-compose.
+		if !contains(topLevelKeys, e.key) && !strings.HasPrefix(e.key, "x-") {
 			v.warnf(e.pos(), "unknown-top-level-key", "", didYouMean(e.key, topLevelKeys),
 				"unknown top-level key %q is ignored", e.key)
 		}
@@ -476,6 +484,26 @@ func (v *validator) checkNeeds(st *stepIR) {
 
 // addNeed records one dependency after checking it exists.
 func (v *validator) addNeed(st *stepIR, id string, p pos, via string) bool {
+	if via == "inputs" {
+		if !v.checkNeed(st, id, p, via) {
+			return false
+		}
+		if !contains(st.inputNeeds, id) {
+			st.inputNeeds = append(st.inputNeeds, id)
+		}
+		return true
+	}
+	if !v.checkNeed(st, id, p, via) {
+		return false
+	}
+	if !contains(st.needs, id) {
+		st.needs = append(st.needs, id)
+	}
+	return true
+}
+
+// checkNeed reports a dependency on itself or on a step that does not exist.
+func (v *validator) checkNeed(st *stepIR, id string, p pos, via string) bool {
 	if id == st.id {
 		v.errorf(p, "self-need", st.label, "remove it", "step %s itself", map[string]string{"needs": "needs", "inputs": "takes an input from"}[via])
 		return false
@@ -487,9 +515,6 @@ func (v *validator) addNeed(st *stepIR, id string, p pos, via string) bool {
 		}
 		v.errorf(p, code, st.label, didYouMean(id, v.stepIDs()), "%s %q, which no step has", map[string]string{"needs": "needs", "inputs": "takes an input from"}[via], id)
 		return false
-	}
-	if !contains(st.needs, id) {
-		st.needs = append(st.needs, id)
 	}
 	return true
 }
@@ -527,15 +552,19 @@ func (v *validator) checkInputs(st *stepIR) {
 	sort.Slice(st.inputs, func(i, j int) bool { return st.inputs[i].Name < st.inputs[j].Name })
 }
 
-// combineNeeds applies the previous-step rule. checkNeeds and checkInputs
-// have filled st.needs from `needs` and then `inputs`; inputs add to the
-// explicit needs.
+// combineNeeds computes a step's dependencies: the needs as written, then
+// steps named only in inputs (in declaration order, so reordering the
+// inputs: keys does not change the manifest); with neither, the step
+// written before (Osiris-Python's rule).
 func (v *validator) combineNeeds(st *stepIR) {
-	if st.hasNeedsKey || len(st.inputs) > 0 {
-		// Input-derived needs: order by declaration, not by map key order,
-		// so reordering `inputs:` keys does not change the manifest.
-		if !st.hasNeedsKey {
-			sort.SliceStable(st.needs, func(i, j int) bool { return v.byID[st.needs[i]].idx < v.byID[st.needs[j]].idx })
+	if st.hasNeedsKey || len(st.inputNeeds) > 0 {
+		sort.SliceStable(st.inputNeeds, func(i, j int) bool {
+			return v.byID[st.inputNeeds[i]].idx < v.byID[st.inputNeeds[j]].idx
+		})
+		for _, id := range st.inputNeeds {
+			if !contains(st.needs, id) {
+				st.needs = append(st.needs, id)
+			}
 		}
 		return
 	}

@@ -354,7 +354,7 @@ func parseTree(src []byte) (root *yNode, problems []rawProblem) {
 		}
 	}
 	if len(docs) == 0 {
-		return nil, []rawProblem{{code: "empty-file", message: "pipeline file holds no YAML document (only comments)",
+		return nil, []rawProblem{{code: "empty-file", message: "pipeline file has no content (only comments or document markers)",
 			hint: `start with oml_version: "0.1.0", name and steps`}}
 	}
 	if len(docs) > 1 {

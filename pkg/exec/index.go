@@ -1,0 +1,119 @@
+package exec
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// IndexedRun is one run as recorded in <state>/index/runs.jsonl. On disk it
+// is two lines, kind "start" and kind "end"; ReadIndex merges them.
+type IndexedRun struct {
+	Kind         string `json:"kind,omitempty"` // on disk: start | end
+	RunID        string `json:"run_id"`
+	Pipeline     string `json:"pipeline,omitempty"`
+	Slug         string `json:"slug,omitempty"`
+	Profile      string `json:"profile,omitempty"`
+	ManifestHash string `json:"manifest_hash,omitempty"`
+	Started      string `json:"started,omitempty"` // RFC 3339, ms, UTC
+	Where        string `json:"where,omitempty"`
+	RunDir       string `json:"run_dir,omitempty"` // workspace-relative
+	// End line fields.
+	Status     string `json:"status,omitempty"` // success | failed | cancelled; "incomplete" when no end line
+	Ended      string `json:"ended,omitempty"`
+	DurationMs int64  `json:"duration_ms,omitempty"`
+	Rows       int64  `json:"rows,omitempty"`
+	FailedStep string `json:"failed_step,omitempty"`
+}
+
+// StatusIncomplete marks a run with a start line and no end line: it was
+// killed before it could record its end.
+const StatusIncomplete = "incomplete"
+
+// IndexPath returns the index file of a state directory.
+func IndexPath(stateDir string) string { return filepath.Join(stateDir, "index", "runs.jsonl") }
+
+// appendIndex appends one line under an exclusive lock on runs.lock, so
+// concurrent runs (goroutines or processes) never interleave lines.
+func appendIndex(stateDir string, line IndexedRun) error {
+	b, err := json.Marshal(line)
+	if err != nil {
+		return fmt.Errorf("run index: %w", err)
+	}
+	b = append(b, '\n')
+	dir := filepath.Join(stateDir, "index")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("run index: %w", err)
+	}
+	unlock, err := lockFile(filepath.Join(dir, "runs.lock"))
+	if err != nil {
+		return fmt.Errorf("run index: locking: %w", err)
+	}
+	defer unlock()
+	f, err := os.OpenFile(filepath.Join(dir, "runs.jsonl"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("run index: %w", err)
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return fmt.Errorf("run index: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("run index: %w", err)
+	}
+	return f.Close()
+}
+
+// ReadIndex returns every run of the index in start order, start and end
+// lines merged; a run without an end line has status "incomplete". Lines
+// that do not parse (a torn write after a crash) are skipped. A missing
+// index is an empty list.
+func ReadIndex(stateDir string) ([]IndexedRun, error) {
+	f, err := os.Open(IndexPath(stateDir))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("run index: %w", err)
+	}
+	defer f.Close()
+	var runs []IndexedRun
+	pos := map[string]int{}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64*1024), 16<<20)
+	for sc.Scan() {
+		var l IndexedRun
+		if json.Unmarshal(sc.Bytes(), &l) != nil || l.RunID == "" {
+			continue
+		}
+		i, seen := pos[l.RunID]
+		if !seen {
+			pos[l.RunID] = len(runs)
+			runs = append(runs, IndexedRun{RunID: l.RunID})
+			i = len(runs) - 1
+		}
+		r := &runs[i]
+		switch l.Kind {
+		case "start":
+			r.Pipeline, r.Slug, r.Profile, r.ManifestHash = l.Pipeline, l.Slug, l.Profile, l.ManifestHash
+			r.Started, r.Where, r.RunDir = l.Started, l.Where, l.RunDir
+		case "end":
+			r.Status, r.Ended, r.DurationMs, r.Rows, r.FailedStep = l.Status, l.Ended, l.DurationMs, l.Rows, l.FailedStep
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("run index: %w", err)
+	}
+	for i := range runs {
+		runs[i].Kind = ""
+		if runs[i].Status == "" {
+			runs[i].Status = StatusIncomplete
+		}
+	}
+	return runs, nil
+}

@@ -1,0 +1,270 @@
+package exec
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/compress"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+)
+
+// minRowGroupRows keeps row groups reasonably large when batches are small;
+// a row group is buffered (encoded) in memory until it is complete.
+const minRowGroupRows = 128 * 1024
+
+// compressionCodec maps Options.Compression to a parquet codec.
+func compressionCodec(name string) (compress.Compression, error) {
+	switch strings.ToLower(name) {
+	case "", "zstd":
+		return compress.Codecs.Zstd, nil
+	case "snappy":
+		return compress.Codecs.Snappy, nil
+	case "gzip":
+		return compress.Codecs.Gzip, nil
+	case "none", "uncompressed":
+		return compress.Codecs.Uncompressed, nil
+	}
+	return compress.Codecs.Uncompressed, fmt.Errorf("unknown parquet compression %q (use zstd, snappy, gzip or none)", name)
+}
+
+// artifactWriter writes one parquet artifact under a temporary name and
+// renames it into place only when complete, hashing the bytes on the way.
+type artifactWriter struct {
+	finalPath string
+	tmpPath   string
+	f         *os.File
+	buf       *bufio.Writer
+	sha       hash.Hash
+	n         int64
+	pw        *pqarrow.FileWriter
+	done      bool
+}
+
+// Write implements io.Writer for the parquet writer. artifactWriter has no
+// Close method on purpose: pqarrow would close the file before the fsync.
+func (w *artifactWriter) Write(p []byte) (int, error) {
+	n, err := w.buf.Write(p)
+	w.sha.Write(p[:n])
+	w.n += int64(n)
+	return n, err
+}
+
+func newArtifactWriter(path string, schema *arrow.Schema, codec compress.Compression, batchRows int) (*artifactWriter, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("creating artifact directory: %w", err)
+	}
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("creating artifact: %w", err)
+	}
+	w := &artifactWriter{finalPath: path, tmpPath: tmp, f: f, buf: bufio.NewWriterSize(f, 1<<20), sha: sha256.New()}
+	rg := int64(max(batchRows, minRowGroupRows))
+	props := parquet.NewWriterProperties(
+		parquet.WithCompression(codec),
+		parquet.WithMaxRowGroupLength(rg),
+		parquet.WithCreatedBy("osiris"),
+	)
+	pw, err := pqarrow.NewFileWriter(schema, w, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
+	if err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return nil, fmt.Errorf("starting parquet writer: %w", err)
+	}
+	w.pw = pw
+	return w, nil
+}
+
+func (w *artifactWriter) write(rec arrow.RecordBatch) error {
+	if err := w.pw.WriteBuffered(rec); err != nil {
+		return fmt.Errorf("writing artifact: %w", err)
+	}
+	return nil
+}
+
+// commit finishes the file, fsyncs it and renames it to its final name.
+func (w *artifactWriter) commit() (bytes int64, sum string, err error) {
+	w.done = true
+	fail := func(e error) (int64, string, error) {
+		w.f.Close()
+		os.Remove(w.tmpPath)
+		return 0, "", e
+	}
+	if err := w.pw.Close(); err != nil {
+		return fail(fmt.Errorf("finishing artifact: %w", err))
+	}
+	if err := w.buf.Flush(); err != nil {
+		return fail(fmt.Errorf("writing artifact: %w", err))
+	}
+	if err := w.f.Sync(); err != nil {
+		return fail(fmt.Errorf("syncing artifact: %w", err))
+	}
+	if err := w.f.Close(); err != nil {
+		return fail(fmt.Errorf("closing artifact: %w", err))
+	}
+	if err := os.Rename(w.tmpPath, w.finalPath); err != nil {
+		return fail(fmt.Errorf("renaming artifact: %w", err))
+	}
+	syncDir(filepath.Dir(w.finalPath))
+	return w.n, "sha256:" + hex.EncodeToString(w.sha.Sum(nil)), nil
+}
+
+// abort drops the temporary file; nothing appears under the final name.
+func (w *artifactWriter) abort() {
+	if w.done {
+		return
+	}
+	w.done = true
+	w.pw.Close()
+	w.f.Close()
+	os.Remove(w.tmpPath)
+}
+
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+}
+
+// teeStats is what the tee measured.
+type teeStats struct {
+	rows     int64
+	artifact *Artifact
+}
+
+// tee drains a step's output stream: every batch goes to the parquet
+// artifact, to the memory cache while the budget allows, to the row counter
+// and to the table digest (on its own goroutine, overlapping the parquet
+// encoding). This is the only place outputs are stored; drivers never write
+// artifacts.
+func (r *run) tee(ctx context.Context, step string, out *stepOutput, rdr array.RecordReader) (teeStats, error) {
+	schema := rdr.Schema()
+	if schema == nil {
+		return teeStats{}, errors.New("driver returned a stream without a schema")
+	}
+	out.mu.Lock()
+	out.schema = schema
+	out.mu.Unlock()
+
+	aw, err := newArtifactWriter(out.path, schema, r.codec, r.batchRows)
+	if err != nil {
+		return teeStats{}, err
+	}
+	defer aw.abort()
+
+	digest := NewDigestBuilder(schema)
+	digestCh := make(chan arrow.RecordBatch, 4)
+	digestDone := make(chan error, 1)
+	go func(in <-chan arrow.RecordBatch) {
+		var derr error
+		for rec := range in {
+			if derr == nil {
+				derr = digest.Add(rec)
+			}
+			rec.Release()
+		}
+		digestDone <- derr
+	}(digestCh)
+	stopDigest := func() error {
+		if digestCh == nil {
+			return nil
+		}
+		close(digestCh)
+		digestCh = nil
+		return <-digestDone
+	}
+	defer stopDigest()
+
+	var rows, memBytes int64
+	lastProgress := time.Now()
+	for rdr.Next() {
+		if err := ctx.Err(); err != nil {
+			return teeStats{}, err
+		}
+		rec := rdr.RecordBatch()
+		if rec.NumRows() == 0 {
+			continue
+		}
+		if !rec.Schema().Equal(schema) {
+			return teeStats{}, fmt.Errorf("batch %d rows in: its schema %s differs from the stream's %s", rows, rec.Schema(), schema)
+		}
+		if err := aw.write(rec); err != nil {
+			return teeStats{}, err
+		}
+		rec.Retain()
+		digestCh <- rec
+		out.hold(rec, recordBytes(rec))
+		rows += rec.NumRows()
+		if now := time.Now(); now.Sub(lastProgress) >= progressInterval {
+			lastProgress = now
+			_, memBytes = out.inMemoryBytes()
+			r.em.emit(EventStepProgress, step, map[string]any{"rows": rows, "bytes": aw.n, "memory_bytes": memBytes})
+		}
+	}
+	if err := rdr.Err(); err != nil {
+		if cerr := ctx.Err(); cerr != nil {
+			return teeStats{}, cerr
+		}
+		return teeStats{}, fmt.Errorf("reading output stream: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return teeStats{}, err
+	}
+	if err := stopDigest(); err != nil {
+		return teeStats{}, err
+	}
+	n, sum, err := aw.commit()
+	if err != nil {
+		return teeStats{}, err
+	}
+	rel := out.relPath
+	art := &Artifact{
+		Path:        rel,
+		Rows:        rows,
+		Bytes:       n,
+		SHA256:      sum,
+		TableDigest: digest.Sum(),
+		Schema:      schemaColumns(schema),
+	}
+	return teeStats{rows: rows, artifact: art}, nil
+}
+
+// recordBytes is the memory a batch holds: the length of every buffer it
+// references (a slice of a shared buffer counts the whole buffer, which errs
+// on the safe side of the budget).
+func recordBytes(rec arrow.RecordBatch) int64 {
+	var n int64
+	for _, c := range rec.Columns() {
+		n += dataBytes(c.Data())
+	}
+	return n
+}
+
+func dataBytes(d arrow.ArrayData) int64 {
+	var n int64
+	for _, b := range d.Buffers() {
+		if b != nil {
+			n += int64(b.Len())
+		}
+	}
+	for _, c := range d.Children() {
+		n += dataBytes(c)
+	}
+	if d.DataType().ID() == arrow.DICTIONARY { // Dictionary() is a typed nil otherwise
+		n += dataBytes(d.Dictionary())
+	}
+	return n
+}

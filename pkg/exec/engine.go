@@ -60,6 +60,9 @@ type RunEnv struct {
 	// Masker hides secret values in every error text and event string; may be nil.
 	Masker *workspace.Masker
 	Log    zerolog.Logger
+	// Alloc is the Arrow allocator handed to drivers and parquet readers;
+	// nil means memory.DefaultAllocator (tests pass a checked one).
+	Alloc memory.Allocator
 }
 
 // stepPlan is a step with everything resolved before the run starts.
@@ -110,7 +113,10 @@ func (e *Engine) Run(ctx context.Context, m *compile.Manifest, env RunEnv) (*Res
 		env:       env,
 		batchRows: e.Options.BatchRows,
 		byID:      map[string]*stepPlan{},
-		alloc:     memory.DefaultAllocator,
+		alloc:     env.Alloc,
+	}
+	if r.alloc == nil {
+		r.alloc = memory.DefaultAllocator
 	}
 	if r.batchRows <= 0 {
 		r.batchRows = DefaultBatchRows

@@ -3,6 +3,7 @@ package exec
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -30,7 +31,7 @@ func TestDAGOrderAndParallelism(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			tag := t.Name()
-			cfg := func() map[string]any { return map[string]any{"tag": tag, "rows": 50, "sleep": "150ms"} }
+			cfg := func() map[string]any { return map[string]any{"tag": tag, "rows": 50, "sleep": "300ms"} }
 			// Four independent extractors, each followed by a writer.
 			m := testManifest(
 				st("a", "test.gen", nil, cfg()),
@@ -85,6 +86,9 @@ func TestFailFast(t *testing.T) {
 		st("bad", "test.fail", nil, map[string]any{"tag": tag, "after": 25}),
 		st("after_bad", "test.concat", nt("bad"), map[string]any{"tag": tag}),
 		st("write", "test.sink", nt("after_bad"), map[string]any{"tag": tag}),
+		// Independent of the failure, but not started yet when it happens
+		// (slow and bad fill both slots): it must not start afterwards.
+		st("later", "test.gen", nil, map[string]any{"tag": tag}),
 	)
 	env, log := runEnv(t)
 	res, err := (&Engine{Options: Options{MaxParallel: 2, MemoryBudget: -1}}).Run(context.Background(), m, env)
@@ -95,7 +99,7 @@ func TestFailFast(t *testing.T) {
 	if res.Status != StatusFailed || res.FailedStep != "bad" || !strings.Contains(res.Error, "connection refused") {
 		t.Fatalf("result %s failed_step=%q error=%q", res.Status, res.FailedStep, res.Error)
 	}
-	want := map[string]string{"slow": StatusCancelled, "bad": StatusFailed, "after_bad": StatusSkipped, "write": StatusSkipped}
+	want := map[string]string{"slow": StatusCancelled, "bad": StatusFailed, "after_bad": StatusSkipped, "write": StatusSkipped, "later": StatusSkipped}
 	for id, status := range want {
 		if got := res.Step(id).Status; got != status {
 			t.Errorf("step %s status %s, want %s", id, got, status)
@@ -447,5 +451,24 @@ func TestArtifactMatchesStream(t *testing.T) {
 	}
 	if e, ok := log.forStep(EventArtifactWritten, "g"); !ok || e.Fields["table_digest"] != a.TableDigest || e.Fields["path"] != "artifacts/g/output.parquet" {
 		t.Errorf("artifact_written %v", e.Fields)
+	}
+}
+
+// Every batch the engine retains (memory cache, digest, readers) is released
+// by the end of the run, on the memory path and the parquet path alike.
+func TestNoLeakedBuffers(t *testing.T) {
+	t.Parallel()
+	for _, budget := range []int64{-1, 0, 200_000} {
+		t.Run(fmt.Sprint(budget), func(t *testing.T) {
+			t.Parallel()
+			mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+			env, _ := runEnv(t)
+			env.Alloc = mem
+			res, err := (&Engine{Options: Options{MemoryBudget: budget, MaxParallel: 2, BatchRows: 1000}}).Run(context.Background(), equivalencePipeline(t.Name()), env)
+			if err != nil || res.Status != StatusSuccess {
+				t.Fatalf("run: %v", err)
+			}
+			mem.AssertSize(t, 0)
+		})
 	}
 }

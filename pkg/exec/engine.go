@@ -126,6 +126,7 @@ func (e *Engine) Run(ctx context.Context, m *compile.Manifest, env RunEnv) (*Res
 	defer r.cache.releaseAll()
 
 	res := &Result{RunID: env.RunID, Started: started, Steps: make([]StepResult, len(m.Steps))}
+	defer func() { res.Started, res.Ended = displayTime(res.Started), displayTime(res.Ended) }()
 	for i, s := range m.Steps {
 		res.Steps[i] = StepResult{ID: s.ID, Component: s.Component}
 	}
@@ -399,7 +400,7 @@ func (r *run) execStep(ctx context.Context, p *stepPlan, started time.Time, done
 				r.env.Log.Error().Str("step", p.step.ID).Str("stack", r.mask(string(debug.Stack()))).Msg("driver panicked")
 				err = fmt.Errorf("driver panicked: %v", v)
 				if sr.ID == "" {
-					sr = StepResult{ID: p.step.ID, Component: p.step.Component, Started: &started, Cache: "miss"}
+					sr = StepResult{ID: p.step.ID, Component: p.step.Component, Cache: "miss", mono: started}
 				}
 				if p.out != nil {
 					p.out.mu.Lock()
@@ -417,7 +418,7 @@ func (r *run) execStep(ctx context.Context, p *stepPlan, started time.Time, done
 // runStep executes one step: inputs, driver, tee or write check, events.
 func (r *run) runStep(ctx context.Context, p *stepPlan, start time.Time) (StepResult, error) {
 	step := p.step
-	sr := StepResult{ID: step.ID, Component: step.Component, Started: &start, Cache: "miss"}
+	sr := StepResult{ID: step.ID, Component: step.Component, Cache: "miss", mono: start}
 
 	stepCtx := ctx
 	if p.timeout > 0 {
@@ -598,11 +599,12 @@ func sanitizeIdent(s string) string {
 // runCtx is the run's context, stepCtx the step's (with its timeout).
 func (r *run) endStep(runCtx context.Context, p *stepPlan, sr StepResult, stepCtx context.Context, err error) StepResult {
 	end := time.Now()
-	sr.Ended = &end
-	if sr.Started == nil {
-		sr.Started = &end
+	if sr.mono.IsZero() {
+		sr.mono = end
 	}
-	sr.DurationMs = end.Sub(*sr.Started).Milliseconds()
+	started, ended := displayTime(sr.mono), displayTime(end)
+	sr.Started, sr.Ended = &started, &ended
+	sr.DurationMs = end.Sub(sr.mono).Milliseconds()
 	if p.out != nil {
 		p.out.mu.Lock()
 		sr.PeakMemoryBytes = p.out.peak
@@ -694,6 +696,9 @@ func (r *run) finish(res *Result) (*Result, error) {
 	r.runMetrics(res)
 	return res, err
 }
+
+// displayTime is how times are recorded: UTC, millisecond precision.
+func displayTime(t time.Time) time.Time { return t.UTC().Truncate(time.Millisecond) }
 
 func anySkipped(res *Result) bool {
 	for _, s := range res.Steps {

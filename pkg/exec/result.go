@@ -64,6 +64,8 @@ type StepResult struct {
 	// PeakMemoryBytes is the most this step's output held in the memory cache.
 	PeakMemoryBytes int64  `json:"peak_memory_bytes"`
 	Cache           string `json:"cache,omitempty"` // "miss" (the step cache of spec 05 adds "hit")
+
+	mono time.Time // start with its monotonic reading, for the duration
 }
 
 // Artifact describes a step's parquet output.

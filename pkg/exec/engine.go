@@ -322,6 +322,11 @@ func (r *run) schedule(ctx context.Context, res *Result) {
 		return true
 	}
 	for {
+		if !stopping && ctx.Err() != nil {
+			// Cancelled between steps (or before the first): start nothing more.
+			stopping = true
+			cancelRun(fmt.Errorf("%w: %w", ErrCancelled, context.Cause(ctx)))
+		}
 		if !stopping {
 			for i := 0; i < n && active < maxPar; i++ {
 				if state[i] == pending && ready(i) {

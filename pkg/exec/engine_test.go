@@ -472,3 +472,21 @@ func TestNoLeakedBuffers(t *testing.T) {
 		})
 	}
 }
+
+func TestAlreadyCancelledContext(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	env, log := runEnv(t)
+	res, err := (&Engine{}).Run(ctx, testManifest(st("a", "test.gen", nil, nil), st("b", "test.sink", nt("a"), nil)), env)
+	if !errors.Is(err, ErrCancelled) || res.Status != StatusCancelled {
+		t.Fatalf("err %v status %s", err, res.Status)
+	}
+	if n := len(log.named(EventStepStart)); n != 0 {
+		t.Errorf("%d steps started on a cancelled context", n)
+	}
+	if len(log.named(EventStepSkipped)) != 2 {
+		t.Errorf("steps not skipped: %+v", res.Steps)
+	}
+	checkSeq(t, log.all())
+}

@@ -160,6 +160,9 @@ func (r *run) tee(ctx context.Context, step string, out *stepOutput, rdr array.R
 	if schema == nil {
 		return teeStats{}, errors.New("driver returned a stream without a schema")
 	}
+	if err := checkParquetTypes(schema); err != nil {
+		return teeStats{}, err
+	}
 	out.mu.Lock()
 	out.schema = schema
 	out.mu.Unlock()
@@ -272,4 +275,33 @@ func dataBytes(d arrow.ArrayData) int64 {
 		n += dataBytes(d.Dictionary())
 	}
 	return n
+}
+
+// checkParquetTypes refuses, up front and by column, the Arrow types the
+// parquet writer cannot store, instead of its "not implemented" deep in the
+// first batch. Every output must have its parquet floor (spec 03).
+func checkParquetTypes(schema *arrow.Schema) error {
+	for _, f := range schema.Fields() {
+		if bad := unsupportedParquetType(f.Type); bad != nil {
+			return fmt.Errorf("output column %q has Arrow type %s, which parquet artifacts cannot hold; cast it in the step (to a string, an integer or a timestamp)", f.Name, bad)
+		}
+	}
+	return nil
+}
+
+func unsupportedParquetType(dt arrow.DataType) arrow.DataType {
+	switch dt.ID() {
+	case arrow.DURATION, arrow.INTERVAL_MONTHS, arrow.INTERVAL_DAY_TIME, arrow.INTERVAL_MONTH_DAY_NANO,
+		arrow.STRING_VIEW, arrow.BINARY_VIEW, arrow.LIST_VIEW, arrow.LARGE_LIST_VIEW,
+		arrow.SPARSE_UNION, arrow.DENSE_UNION, arrow.RUN_END_ENCODED:
+		return dt
+	}
+	if nested, ok := dt.(arrow.NestedType); ok {
+		for _, f := range nested.Fields() {
+			if bad := unsupportedParquetType(f.Type); bad != nil {
+				return bad
+			}
+		}
+	}
+	return nil
 }

@@ -3,6 +3,7 @@ package exec
 import (
 	"context"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -59,6 +60,53 @@ func BenchmarkTee(b *testing.B) {
 				out.releaseMemory()
 			}
 			b.ReportMetric(float64(batchRows*batches)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+		})
+	}
+}
+
+func TestUnsupportedParquetTypeIsAClearError(t *testing.T) {
+	for _, tc := range []struct {
+		dt arrow.DataType
+		ok bool
+	}{
+		{arrow.FixedWidthTypes.Duration_us, false},
+		{arrow.FixedWidthTypes.MonthDayNanoInterval, false},
+		{arrow.BinaryTypes.StringView, false},
+		{arrow.ListOf(arrow.FixedWidthTypes.Duration_s), false},
+		{arrow.ListOf(arrow.PrimitiveTypes.Int32), true},
+		{arrow.BinaryTypes.LargeString, true},
+		{&arrow.Decimal256Type{Precision: 65, Scale: 30}, true},
+	} {
+		t.Run(tc.dt.String(), func(t *testing.T) {
+			sc := arrow.NewSchema([]arrow.Field{{Name: "elapsed", Type: tc.dt, Nullable: true}}, nil)
+			err := checkParquetTypes(sc)
+			if (err == nil) != tc.ok {
+				t.Fatalf("err = %v, want ok=%v", err, tc.ok)
+			}
+			if err != nil && !strings.Contains(err.Error(), `column "elapsed"`) {
+				t.Errorf("error does not name the column: %v", err)
+			}
+			if !tc.ok {
+				return
+			}
+			// Whatever the check lets through, the parquet writer takes.
+			b := array.NewBuilder(memory.DefaultAllocator, tc.dt)
+			b.AppendNull()
+			arr := b.NewArray()
+			defer arr.Release()
+			rec := array.NewRecordBatch(sc, []arrow.Array{arr}, 1)
+			defer rec.Release()
+			codec, _ := compressionCodec("zstd")
+			aw, err := newArtifactWriter(filepath.Join(t.TempDir(), "output.parquet"), sc, codec, 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := aw.write(rec); err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := aw.commit(); err != nil {
+				t.Fatal(err)
+			}
 		})
 	}
 }

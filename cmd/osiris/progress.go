@@ -1,0 +1,149 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/osiris-go/osiris/pkg/compile"
+	"github.com/osiris-go/osiris/pkg/exec"
+)
+
+// progress turns run events into terminal lines: one line per finished step
+// on stderr, and on a TTY a live status line of the running steps (rows so
+// far, rows/s, bytes, elapsed). It is an exec.EventSink; the engine knows
+// nothing of terminals.
+type progress struct {
+	mu      sync.Mutex
+	w       io.Writer
+	tty     bool
+	quiet   bool
+	running map[string]*stepProgress
+	live    bool // a live line is on screen
+}
+
+type stepProgress struct {
+	started time.Time
+	rows    int64
+	bytes   int64
+}
+
+func newProgress(a *app, m *compile.Manifest) *progress {
+	return &progress{w: a.stderr, tty: isTerminal(a.stderr), running: map[string]*stepProgress{}}
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+func (p *progress) Emit(e exec.Event) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch e.Event {
+	case exec.EventStepStart:
+		p.running[e.Step] = &stepProgress{started: e.TS}
+	case exec.EventStepProgress:
+		if sp := p.running[e.Step]; sp != nil {
+			sp.rows = toInt(e.Fields["rows"])
+			sp.bytes = toInt(e.Fields["bytes"])
+		}
+	case exec.EventStepComplete:
+		delete(p.running, e.Step)
+		rows := toInt(e.Fields["rows_out"])
+		if rows == 0 {
+			rows = toInt(e.Fields["rows_in"])
+		}
+		p.line(fmt.Sprintf("  ✓ %-28s %10d rows  %s", e.Step, rows, fmtMS(toInt(e.Fields["duration_ms"]))))
+	case exec.EventStepError:
+		delete(p.running, e.Step)
+		p.line(fmt.Sprintf("  ✗ %-28s %v", e.Step, e.Fields["error"]))
+	case exec.EventStepSkipped:
+		p.line(fmt.Sprintf("  - %-28s skipped", e.Step))
+	case exec.EventStepWarning:
+		p.line(fmt.Sprintf("  ! %-28s %v", e.Step, e.Fields["message"]))
+	}
+	if p.tty {
+		p.drawLive()
+	}
+}
+
+// line prints a permanent line, clearing the live one first.
+func (p *progress) line(s string) {
+	if p.live {
+		fmt.Fprint(p.w, "\r\033[K")
+		p.live = false
+	}
+	fmt.Fprintln(p.w, s)
+}
+
+func (p *progress) drawLive() {
+	if len(p.running) == 0 {
+		if p.live {
+			fmt.Fprint(p.w, "\r\033[K")
+			p.live = false
+		}
+		return
+	}
+	ids := make([]string, 0, len(p.running))
+	for id := range p.running {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	var parts []string
+	for _, id := range ids {
+		sp := p.running[id]
+		el := time.Since(sp.started)
+		rate := 0.0
+		if s := el.Seconds(); s > 0 {
+			rate = float64(sp.rows) / s
+		}
+		parts = append(parts, fmt.Sprintf("%s %d rows %.0f rows/s %s %s", id, sp.rows, rate, fmtBytes(sp.bytes), el.Truncate(100*time.Millisecond)))
+	}
+	fmt.Fprint(p.w, "\r\033[K  … "+strings.Join(parts, " | "))
+	p.live = true
+}
+
+func (p *progress) done() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.live {
+		fmt.Fprint(p.w, "\r\033[K")
+		p.live = false
+	}
+}
+
+func toInt(v any) int64 {
+	switch x := v.(type) {
+	case int:
+		return int64(x)
+	case int64:
+		return x
+	case float64:
+		return int64(x)
+	case interface{ Int64() (int64, error) }:
+		n, _ := x.Int64()
+		return n
+	}
+	return 0
+}
+
+func fmtBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}

@@ -1,0 +1,269 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/osiris-go/osiris/pkg/compile"
+	"github.com/osiris-go/osiris/pkg/component"
+	"github.com/osiris-go/osiris/pkg/diag"
+	"github.com/osiris-go/osiris/pkg/exec"
+	"github.com/osiris-go/osiris/workspace"
+)
+
+func (a *app) cmdRun(args []string) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	params := paramFlag{}
+	fs.Var(params, "param", "set a param `NAME=VALUE` (repeatable)")
+	dryRun := fs.Bool("dry-run", false, "print the plan, execute nothing")
+	lastCompile := fs.Bool("last-compile", false, "run the manifest of the most recent compile")
+	timeout := fs.Duration("timeout", 0, "bound the whole run (e.g. 30m); 0 = none")
+	noCache := fs.Bool("no-cache", false, "do not reuse step outputs from earlier runs")
+	remote := fs.String("remote", "", "run in a sandbox (not available in this version)")
+	pos, err := a.parseFlags(fs, args, "run PIPELINE | MANIFEST_DIR | --last-compile [--param k=v] [--dry-run] [--timeout D]")
+	if err != nil {
+		return err
+	}
+	_ = noCache // there is no step cache yet: every run executes every step
+	if *remote != "" {
+		return diag.Usage("remote runs (--remote) are not available in this version of osiris; run locally")
+	}
+	ws, err := a.workspace()
+	if err != nil {
+		return err
+	}
+	m, manifestDir, err := a.runTarget(ws, pos, *lastCompile, params)
+	if err != nil {
+		return err
+	}
+	if *dryRun {
+		return a.printPlan(ws, m)
+	}
+	return a.execute(ws, m, manifestDir, *timeout)
+}
+
+// runTarget compiles a pipeline or loads a compiled manifest.
+func (a *app) runTarget(ws *workspace.Workspace, pos []string, last bool, params paramFlag) (*compile.Manifest, string, error) {
+	buildDir := filepath.Join(ws.Root, ws.Config.Paths.Build)
+	stateDir := filepath.Join(ws.Root, ws.Config.Paths.State)
+	switch {
+	case last && len(pos) > 0:
+		return nil, "", diag.Usage("give either a pipeline/manifest or --last-compile, not both")
+	case last:
+		if len(params) > 0 {
+			return nil, "", diag.Usage("--param has no effect on a compiled manifest; compile the pipeline with it instead")
+		}
+		dir, err := compile.LastCompile(ws.Root, buildDir, stateDir)
+		if err != nil {
+			return nil, "", &diag.UsageError{Err: err}
+		}
+		m, err := compile.LoadManifest(dir)
+		if err != nil {
+			return nil, "", &diag.UsageError{Err: err}
+		}
+		return m, dir, nil
+	case len(pos) != 1:
+		return nil, "", diag.Usage("run takes one pipeline file or manifest directory (or --last-compile)")
+	}
+	base, err := a.workDir()
+	if err != nil {
+		return nil, "", err
+	}
+	p := pos[0]
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(base, p)
+	}
+	st, err := os.Stat(p)
+	if err != nil {
+		return nil, "", diag.Usage("%s: no such pipeline file or manifest directory", pos[0])
+	}
+	if st.IsDir() || filepath.Base(p) == "manifest.yaml" {
+		dir := p
+		if !st.IsDir() {
+			dir = filepath.Dir(p)
+		}
+		if len(params) > 0 {
+			return nil, "", diag.Usage("--param has no effect on a compiled manifest; compile the pipeline with it instead")
+		}
+		m, err := compile.LoadManifest(dir)
+		if err != nil {
+			return nil, "", &diag.UsageError{Err: err}
+		}
+		return m, dir, nil
+	}
+	m, dir, _, ds, err := a.compileOne(ws, p, params)
+	if err != nil {
+		return nil, "", err
+	}
+	if ds.HasErrors() {
+		return nil, "", ds
+	}
+	a.printDiagnostics(ds) // warnings
+	return m, dir, nil
+}
+
+// printPlan prints the steps in execution order with component, connection,
+// inputs — what a run would do, executing nothing.
+func (a *app) printPlan(ws *workspace.Workspace, m *compile.Manifest) error {
+	if a.json {
+		return a.printJSON(compile.Plan(m))
+	}
+	a.outf("plan for %s (%s, profile %s, manifest %s)\n", m.Pipeline.File, m.Pipeline.Name, m.Profile, m.ShortHash())
+	for i, s := range m.Steps {
+		conn := s.Connection
+		if conn == "" {
+			conn = "-"
+		}
+		needs := strings.Join(s.Needs, ", ")
+		switch {
+		case len(s.Needs) == 0:
+			needs = "(root)"
+		case s.ImplicitNeeds:
+			needs += " (implicit: the step written before it)"
+		}
+		a.outf("%2d. %-28s %-28s connection %s\n", i+1, s.ID, s.Component+" ("+s.Mode+")", conn)
+		a.outf("    needs: %s\n", needs)
+		for _, in := range s.Inputs {
+			a.outf("    input %s ← %s\n", in.Name, in.Step)
+		}
+		a.outf("    cache: would execute (no step cache yet)\n")
+	}
+	return nil
+}
+
+// execute runs m locally, recording the run under run_logs/.
+func (a *app) execute(ws *workspace.Workspace, m *compile.Manifest, manifestDir string, timeout time.Duration) error {
+	opts, err := engineOptions(ws)
+	if err != nil {
+		return err
+	}
+	runID := exec.NewRunID()
+	rec, err := exec.StartRecorder(exec.RecorderOptions{
+		RunLogsDir:    filepath.Join(ws.Root, ws.Config.Paths.RunLogs),
+		StateDir:      filepath.Join(ws.Root, ws.Config.Paths.State),
+		WorkspaceRoot: ws.Root,
+		Manifest:      m,
+		ManifestDir:   manifestDir,
+		RunID:         runID,
+		Started:       time.Now(),
+		Where:         "local",
+		Masker:        ws.Masker,
+	})
+	if err != nil {
+		return fmt.Errorf("creating the run directory: %w", err)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+
+	progress := newProgress(a, m)
+	engine := &exec.Engine{Options: opts}
+	res, runErr := engine.Run(ctx, m, exec.RunEnv{
+		RunID:  runID,
+		RunDir: rec.Dir(),
+		Files:  ws.Files,
+		Connect: func(ctx context.Context, ref, family string) (*workspace.Connection, error) {
+			return ws.ResolveConnection(ref, family)
+		},
+		Sink:    exec.MultiSink{rec.Sink(), progress},
+		Metrics: nil,
+		Masker:  ws.Masker,
+		Log:     rec.Logger(),
+	})
+	progress.done()
+	if ferr := rec.Finish(res, runErr); ferr != nil && runErr == nil {
+		runErr = ferr
+	}
+	return a.runOutcome(res, runErr, rec.RelDir(), ctx)
+}
+
+// runOutcome prints the summary and maps the result to an exit code.
+func (a *app) runOutcome(res *exec.Result, runErr error, relDir string, ctx context.Context) error {
+	if a.json {
+		out := map[string]any{"run_dir": relDir}
+		if res != nil {
+			out["run_id"] = res.RunID
+			out["status"] = res.Status
+			out["duration_ms"] = res.DurationMs
+			out["rows"] = res.RowsTotal
+			out["steps"] = res.Steps
+			if res.FailedStep != "" {
+				out["failed_step"] = res.FailedStep
+			}
+			if res.Error != "" {
+				out["error"] = res.Error
+			}
+		}
+		if err := a.printJSON(out); err != nil {
+			return err
+		}
+	}
+	status := exec.StatusFailed
+	if res != nil {
+		status = res.Status
+	}
+	switch {
+	case runErr == nil && status == exec.StatusSuccess:
+		if !a.json {
+			a.outf("✓ %s  %d rows  %s  %s\n", status, res.RowsTotal, fmtMS(res.DurationMs), relDir)
+		}
+		return nil
+	case status == exec.StatusCancelled || errors.Is(runErr, exec.ErrCancelled):
+		if ctx.Err() == context.DeadlineExceeded {
+			return &exitError{code: exitRunFailed, err: fmt.Errorf("run timed out (--timeout); run directory: %s", relDir)}
+		}
+		return &exitError{code: exitInterrupted, err: fmt.Errorf("run cancelled; run directory: %s", relDir)}
+	}
+	msg := "run failed"
+	if runErr != nil {
+		msg = runErr.Error()
+	}
+	err := fmt.Errorf("%s\nrun directory: %s", msg, relDir)
+	var ue *diag.UsageError
+	if errors.As(runErr, &ue) {
+		// A missing variable or connection: nothing was executed.
+		return &exitError{code: exitUsage, err: err}
+	}
+	return &exitError{code: exitRunFailed, err: err}
+}
+
+func engineOptions(ws *workspace.Workspace) (exec.Options, error) {
+	budget, err := ws.Config.Run.MemoryBudgetBytes()
+	if err != nil {
+		return exec.Options{}, &diag.UsageError{Err: fmt.Errorf("osiris.toml [run] memory_budget: %w", err)}
+	}
+	return exec.Options{
+		MemoryBudget: budget,
+		MaxParallel:  ws.Config.Run.MaxParallelSteps,
+		BatchRows:    ws.Config.Run.BatchRows,
+		Compression:  ws.Config.Run.ParquetCompression,
+	}, nil
+}
+
+func fmtMS(ms int64) string {
+	if ms < 1000 {
+		return fmt.Sprintf("%d ms", ms)
+	}
+	return fmt.Sprintf("%.1f s", float64(ms)/1000)
+}
+
+// componentFamily is the default connection family of a component.
+func componentFamily(name string) string {
+	if s, ok := component.Lookup(name); ok && len(s.Families) > 0 {
+		return s.Families[0]
+	}
+	return ""
+}

@@ -1,0 +1,151 @@
+package main
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/osiris-go/osiris/pkg/compile"
+	"github.com/osiris-go/osiris/pkg/diag"
+	"github.com/osiris-go/osiris/workspace"
+)
+
+func (a *app) cmdValidate(args []string) error {
+	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
+	params := paramFlag{}
+	fs.Var(params, "param", "set a param `NAME=VALUE` (repeatable)")
+	pos, err := a.parseFlags(fs, args, "validate [PIPELINE...] [--param k=v]")
+	if err != nil {
+		return err
+	}
+	ws, err := a.workspace()
+	if err != nil {
+		return err
+	}
+	files, err := a.pipelineFiles(ws, pos)
+	if err != nil {
+		return err
+	}
+	env := compile.FromWorkspace(ws)
+	opts := compile.Options{Profile: a.profile, Params: params}
+	var all diag.List
+	type result struct {
+		File        string      `json:"file"`
+		Valid       bool        `json:"valid"`
+		Diagnostics []diag.Diagnostic `json:"diagnostics"`
+	}
+	var results []result
+	for _, f := range files {
+		ds := compile.Validate(env, f, opts)
+		all = append(all, ds...)
+		results = append(results, result{File: ws.Files.Rel(f), Valid: !ds.HasErrors(), Diagnostics: nonNil(ds)})
+	}
+	if a.json {
+		if err := a.printJSON(results); err != nil {
+			return err
+		}
+	} else {
+		a.printDiagnostics(all)
+		ok := 0
+		for _, r := range results {
+			if r.Valid {
+				ok++
+			}
+		}
+		if !all.HasErrors() {
+			a.outf("%d %s valid\n", ok, plural(ok, "pipeline", "pipelines"))
+		}
+	}
+	if all.HasErrors() {
+		return &exitError{code: exitUsage}
+	}
+	return nil
+}
+
+func nonNil(l diag.List) []diag.Diagnostic {
+	if l == nil {
+		return []diag.Diagnostic{}
+	}
+	return l
+}
+
+// printDiagnostics writes every diagnostic (errors and warnings) to stderr.
+func (a *app) printDiagnostics(l diag.List) {
+	if len(l) > 0 {
+		a.printErr(l)
+	}
+}
+
+// pipelineFiles returns the pipeline files named on the command line
+// (relative to the current directory or -C), or every *.yaml/*.yml under the
+// workspace's pipelines folder.
+func (a *app) pipelineFiles(ws *workspace.Workspace, args []string) ([]string, error) {
+	base, err := a.workDir()
+	if err != nil {
+		return nil, err
+	}
+	var files []string
+	if len(args) > 0 {
+		for _, p := range args {
+			if !filepath.IsAbs(p) {
+				p = filepath.Join(base, p)
+			}
+			st, err := os.Stat(p)
+			if err != nil {
+				return nil, diag.Usage("pipeline %s: %v", p, os.ErrNotExist)
+			}
+			if st.IsDir() {
+				found, err := findPipelines(p)
+				if err != nil {
+					return nil, err
+				}
+				files = append(files, found...)
+				continue
+			}
+			files = append(files, p)
+		}
+		return files, nil
+	}
+	dir := filepath.Join(ws.Root, ws.Config.Paths.Pipelines)
+	files, err = findPipelines(dir)
+	if err != nil {
+		return nil, err
+	}
+	if len(files) == 0 {
+		return nil, diag.Usage("no pipeline files (*.yaml) in %s", ws.Files.Rel(dir))
+	}
+	return files, nil
+}
+
+func findPipelines(dir string) ([]string, error) {
+	var out []string
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			if os.IsNotExist(err) {
+				return nil
+			}
+			return err
+		}
+		if d.IsDir() {
+			if strings.HasPrefix(d.Name(), ".") && p != dir {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if ext := filepath.Ext(p); ext == ".yaml" || ext == ".yml" {
+			out = append(out, p)
+		}
+		return nil
+	})
+	sort.Strings(out)
+	return out, err
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}

@@ -32,8 +32,8 @@ func (a *app) cmdValidate(args []string) error {
 	opts := compile.Options{Profile: a.profile, Params: params}
 	var all diag.List
 	type result struct {
-		File        string      `json:"file"`
-		Valid       bool        `json:"valid"`
+		File        string            `json:"file"`
+		Valid       bool              `json:"valid"`
 		Diagnostics []diag.Diagnostic `json:"diagnostics"`
 	}
 	var results []result

@@ -1,0 +1,244 @@
+// Package e2e drives the real osiris binary against real services (MariaDB,
+// PostgreSQL) the way a user does: a workspace on disk, `osiris run`, the run
+// directory read back. Its subpackages hold the end-to-end tests; this file
+// is their shared harness.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	osexec "github.com/osiris-go/osiris/pkg/exec"
+)
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+	buildOut  []byte
+)
+
+// RepoRoot is the repository root.
+func RepoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+}
+
+// Binary builds bin/osiris once per test process (into a temp dir, with the
+// duckdb_arrow tag) and returns its path. OSIRIS_BIN overrides.
+func Binary(t testing.TB) string {
+	t.Helper()
+	if p := os.Getenv("OSIRIS_BIN"); p != "" {
+		return p
+	}
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "osiris-e2e-bin")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "osiris")
+		cmd := exec.Command("go", "build", "-tags", "duckdb_arrow", "-o", binPath, "./cmd/osiris")
+		cmd.Dir = RepoRoot()
+		buildOut, buildErr = cmd.CombinedOutput()
+	})
+	if buildErr != nil {
+		t.Fatalf("building osiris: %v\n%s", buildErr, buildOut)
+	}
+	return binPath
+}
+
+// Workspace is a workspace directory for one test.
+type Workspace struct {
+	t    testing.TB
+	Root string
+	// Env is added to the environment of every command (NAME=value).
+	Env []string
+}
+
+// NewWorkspace writes files (path → content, relative to the root) into a
+// fresh temp dir. osiris.toml must be among them.
+func NewWorkspace(t testing.TB, files map[string]string) *Workspace {
+	t.Helper()
+	w := &Workspace{t: t, Root: t.TempDir()}
+	for p, c := range files {
+		w.Write(p, c)
+	}
+	return w
+}
+
+// Write writes one file of the workspace.
+func (w *Workspace) Write(rel, content string) {
+	w.t.Helper()
+	p := filepath.Join(w.Root, filepath.FromSlash(rel))
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		w.t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+// Result of one osiris command.
+type Result struct {
+	Stdout, Stderr string
+	ExitCode       int
+}
+
+// Command returns an *exec.Cmd for `osiris -C root args...` with the
+// workspace's environment, for tests that need to signal the process.
+func (w *Workspace) Command(ctx context.Context, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, Binary(w.t), append([]string{"-C", w.Root}, args...)...)
+	cmd.Env = append(os.Environ(), "NO_COLOR=1")
+	cmd.Env = append(cmd.Env, w.Env...)
+	return cmd
+}
+
+// Osiris runs `osiris -C root args...` and returns its output and exit code
+// (it never fails the test by itself; a 10-minute limit guards hangs).
+func (w *Workspace) Osiris(args ...string) Result {
+	w.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	cmd := w.Command(ctx, args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if err != nil {
+		ee, ok := err.(*exec.ExitError)
+		if !ok {
+			w.t.Fatalf("osiris %s: %v", strings.Join(args, " "), err)
+		}
+		code = ee.ExitCode()
+	}
+	return Result{Stdout: out.String(), Stderr: errb.String(), ExitCode: code}
+}
+
+// MustRun runs `osiris run --json args...`, fails the test unless it exits
+// 0, and returns the run directory (absolute).
+func (w *Workspace) MustRun(args ...string) string {
+	w.t.Helper()
+	r := w.Osiris(append([]string{"--json", "run"}, args...)...)
+	if r.ExitCode != 0 {
+		w.t.Fatalf("osiris run %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), r.ExitCode, r.Stdout, r.Stderr)
+	}
+	return w.RunDirOf(r)
+}
+
+// RunDirOf extracts run_dir from `run --json` output.
+func (w *Workspace) RunDirOf(r Result) string {
+	w.t.Helper()
+	var out struct {
+		RunDir string `json:"run_dir"`
+	}
+	if err := json.Unmarshal([]byte(r.Stdout), &out); err != nil || out.RunDir == "" {
+		w.t.Fatalf("no run_dir in run --json output (%v):\n%s\nstderr:\n%s", err, r.Stdout, r.Stderr)
+	}
+	return filepath.Join(w.Root, filepath.FromSlash(out.RunDir))
+}
+
+// Status is status.json of a run directory.
+type Status struct {
+	Status     string              `json:"status"`
+	RunID      string              `json:"run_id"`
+	FailedStep string              `json:"failed_step"`
+	Error      string              `json:"error"`
+	RowsTotal  int64               `json:"rows_total"`
+	Steps      []osexec.StepResult `json:"steps"`
+}
+
+// ReadStatus reads status.json of runDir.
+func ReadStatus(t testing.TB, runDir string) Status {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(runDir, "status.json"))
+	if err != nil {
+		t.Fatalf("status.json: %v", err)
+	}
+	var s Status
+	if err := json.Unmarshal(b, &s); err != nil {
+		t.Fatalf("status.json: %v", err)
+	}
+	return s
+}
+
+// Step returns the step of a status by id (fails the test if absent).
+func (s Status) Step(t testing.TB, id string) osexec.StepResult {
+	t.Helper()
+	for _, st := range s.Steps {
+		if st.ID == id {
+			return st
+		}
+	}
+	t.Fatalf("status has no step %q", id)
+	return osexec.StepResult{}
+}
+
+// ReadEvents reads events.jsonl of runDir.
+func ReadEvents(t testing.TB, runDir string) []osexec.Event {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(runDir, "events.jsonl"))
+	if err != nil {
+		t.Fatalf("events.jsonl: %v", err)
+	}
+	var out []osexec.Event
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if line == "" {
+			continue
+		}
+		var e osexec.Event
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatalf("events.jsonl line %q: %v", line, err)
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// Index reads the workspace's run index (.osiris/index/runs.jsonl).
+func (w *Workspace) Index() []osexec.IndexedRun {
+	w.t.Helper()
+	runs, err := osexec.ReadIndex(filepath.Join(w.Root, ".osiris"))
+	if err != nil {
+		w.t.Fatalf("reading the run index: %v", err)
+	}
+	return runs
+}
+
+// GrepTree returns the workspace-relative files under dirs (relative to
+// the root) that contain any of needles.
+func (w *Workspace) GrepTree(needles []string, dirs ...string) []string {
+	w.t.Helper()
+	var hits []string
+	for _, d := range dirs {
+		root := filepath.Join(w.Root, d)
+		filepath.WalkDir(root, func(p string, de os.DirEntry, err error) error {
+			if err != nil || de.IsDir() {
+				return nil
+			}
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return nil
+			}
+			for _, n := range needles {
+				if bytes.Contains(b, []byte(n)) {
+					rel, _ := filepath.Rel(w.Root, p)
+					hits = append(hits, rel+": "+n)
+				}
+			}
+			return nil
+		})
+	}
+	sort.Strings(hits)
+	return hits
+}

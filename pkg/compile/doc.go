@@ -27,4 +27,13 @@
 //     and in params_fp.
 //   - A pipeline outside the workspace is recorded by its base name only, so
 //     no absolute path reaches build/.
+//   - When a step omits `connection` and its component names families, the
+//     first family with a default connection fills it in (also for
+//     components where a connection is optional, such as duckdb.writer);
+//     without one it is an error only when the spec says ConnectionRequired.
+//   - Top-level keys starting with "x-" are ignored silently (a place for
+//     YAML anchors); other unknown keys are warnings.
+//   - manifest.yaml is written by a small emitter of this package, and every
+//     write is read back and hash-checked before it lands, so the file
+//     always loads to exactly the manifest that was hashed.
 package compile

@@ -27,7 +27,7 @@ test-short:
 	$(GO) test -tags $(TAGS) -short ./...
 
 fuzz:
-	$(GO) test -tags $(TAGS) -run '^$$' -fuzz '^FuzzValidate$$' -fuzztime $(FUZZTIME) ./pkg/compile
+	$(GO) test -tags $(TAGS) -run '^$$' -fuzz '^FuzzValidate$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./pkg/compile
 
 # Builds osiris, scaffolds a workspace in a temp dir and runs its offline
 # pipeline (no database needed).

@@ -80,7 +80,7 @@ var (
 	// go-sql-driver: user:pass@tcp(host:3306)/db, user:pass@/db, user:pass@unix(...)/db
 	goDSNCredential = regexp.MustCompile(`(?:^|[\s"'=(])([^\s:@/"'=(]+):([^\s@]+)@(?:tcp6?|unix)?[(/]`)
 	// key=value DSNs and query strings: password=..., pwd=..., ?password=...
-	kvCredential = regexp.MustCompile(`(?i)(?:^|[\s;?&])(?:password|passwd|pwd)\s*=\s*('[^']+'|"[^"]+"|[^\s;&'"]+)`)
+	kvCredential = regexp.MustCompile(`(?i)(?:^|[\s;?&])(?:password|passwd|pwd)=('[^']+'|"[^"]+"|[^\s;&'"]+)`)
 )
 
 // HasCredential reports whether v contains a credential: a URL or DSN with

@@ -65,6 +65,8 @@ func TestHasCredential(t *testing.T) {
 		want  bool
 		parts []string
 	}{
+		// SQL comparing a password column is not a credential (only DSN-style key=value is).
+		{"SELECT id FROM users WHERE password = 'x' AND pwd <> ''", false, nil},
 		{"postgres://user:s3cret@db.example.com:5432/app", true, []string{"s3cret"}},
 		{"postgresql://postgres.abcd:p%40ss%2Fw0rd@aws-0-eu.pooler.supabase.com:5432/postgres", true, []string{"p%40ss%2Fw0rd", "p@ss/w0rd"}},
 		{"mysql://root:hunter22@127.0.0.1/movies", true, []string{"hunter22"}},

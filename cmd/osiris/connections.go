@@ -117,7 +117,7 @@ func (a *app) connectionsDoctor(ws *workspace.Workspace, refs []string, timeout 
 				err = diag.Usage("no check for connection family %q", fam)
 			} else {
 				ctx, cancel := context.WithTimeout(context.Background(), timeout)
-				err = p(ctx, conn)
+				err = p(ctx, conn, ws.Files)
 				cancel()
 			}
 		}

@@ -43,6 +43,7 @@ var CSVWriterSpec = component.Spec{
 		{Name: "encoding", Type: component.TypeString, Default: "utf-8", Enum: []string{"utf-8"}, Doc: "file encoding"},
 		{Name: "create_dirs", Type: component.TypeBoolean, Default: true, Doc: "create parent directories"},
 		component.CompatField("chunk_size", component.TypeInteger),
+		component.CompatField("quotechar", component.TypeString),
 	},
 	WritesPaths: []string{"path"},
 }

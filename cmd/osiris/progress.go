@@ -58,10 +58,7 @@ func (p *progress) Emit(e exec.Event) {
 		}
 	case exec.EventStepComplete:
 		delete(p.running, e.Step)
-		rows := toInt(e.Fields["rows_out"])
-		if rows == 0 {
-			rows = toInt(e.Fields["rows_in"])
-		}
+		rows := toInt(e.Fields["rows_out"]) // a writer's rows_out is the rows it wrote
 		p.line(fmt.Sprintf("  ✓ %-28s %10d rows  %s", e.Step, rows, fmtMS(toInt(e.Fields["duration_ms"]))))
 	case exec.EventStepError:
 		delete(p.running, e.Step)

@@ -627,7 +627,7 @@ func (r *run) endStep(runCtx context.Context, p *stepPlan, sr StepResult, stepCt
 		default:
 			sr.Status = StatusFailed
 		}
-		sr.Error = r.mask(err.Error())
+		sr.Error = r.mask(trimStepPrefix(err.Error(), p.step.ID, p.step.Component))
 		sr.Artifact = nil
 		sr.RowsOut = 0
 		if p.out != nil {
@@ -717,4 +717,16 @@ func anySkipped(res *Result) bool {
 func (r *run) runMetrics(res *Result) {
 	r.em.metric("", MetricDurationMs, float64(res.DurationMs), "ms")
 	r.em.metric("", MetricRowsTotal, float64(res.RowsTotal), "rows")
+}
+
+// trimStepPrefix drops a leading `step "id": ` or `component step "id": `
+// that a driver put on its error: the engine names the step itself, and
+// users should not read it twice.
+func trimStepPrefix(msg, id, comp string) string {
+	for _, p := range []string{fmt.Sprintf("%s step %q: ", comp, id), fmt.Sprintf("step %q: ", id)} {
+		if strings.HasPrefix(msg, p) {
+			return msg[len(p):]
+		}
+	}
+	return msg
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -47,7 +48,7 @@ type artifactWriter struct {
 	f         *os.File
 	buf       *bufio.Writer
 	sha       hash.Hash
-	n         int64
+	n         atomic.Int64 // bytes written so far; read by progress events
 	pw        *pqarrow.FileWriter
 	done      bool
 }
@@ -57,7 +58,7 @@ type artifactWriter struct {
 func (w *artifactWriter) Write(p []byte) (int, error) {
 	n, err := w.buf.Write(p)
 	w.sha.Write(p[:n])
-	w.n += int64(n)
+	w.n.Add(int64(n))
 	return n, err
 }
 
@@ -123,7 +124,7 @@ func (w *artifactWriter) commit() (bytes int64, sum string, err error) {
 		return fail(fmt.Errorf("renaming artifact: %w", err))
 	}
 	syncDir(filepath.Dir(w.finalPath))
-	return w.n, "sha256:" + hex.EncodeToString(w.sha.Sum(nil)), nil
+	return w.n.Load(), "sha256:" + hex.EncodeToString(w.sha.Sum(nil)), nil
 }
 
 // abort drops the temporary file; nothing appears under the final name.
@@ -173,28 +174,14 @@ func (r *run) tee(ctx context.Context, step string, out *stepOutput, rdr array.R
 	}
 	defer aw.abort()
 
+	// The parquet encoder and the digest each run on their own goroutine,
+	// so reading the next batch from the driver (network, DuckDB) overlaps
+	// with encoding the previous one.
 	digest := NewDigestBuilder(schema)
-	digestCh := make(chan arrow.RecordBatch, 4)
-	digestDone := make(chan error, 1)
-	go func(in <-chan arrow.RecordBatch) {
-		var derr error
-		for rec := range in {
-			if derr == nil {
-				derr = digest.Add(rec)
-			}
-			rec.Release()
-		}
-		digestDone <- derr
-	}(digestCh)
-	stopDigest := func() error {
-		if digestCh == nil {
-			return nil
-		}
-		close(digestCh)
-		digestCh = nil
-		return <-digestDone
-	}
-	defer stopDigest()
+	digestStage := startBatchStage(digest.Add)
+	defer digestStage.close()
+	parquetStage := startBatchStage(aw.write)
+	defer parquetStage.close()
 
 	var rows, memBytes int64
 	lastProgress := time.Now()
@@ -209,17 +196,18 @@ func (r *run) tee(ctx context.Context, step string, out *stepOutput, rdr array.R
 		if !rec.Schema().Equal(schema) {
 			return teeStats{}, fmt.Errorf("batch %d rows in: its schema %s differs from the stream's %s", rows, rec.Schema(), schema)
 		}
-		if err := aw.write(rec); err != nil {
+		if err := parquetStage.send(rec); err != nil {
 			return teeStats{}, err
 		}
-		rec.Retain()
-		digestCh <- rec
+		if err := digestStage.send(rec); err != nil {
+			return teeStats{}, err
+		}
 		out.hold(rec, recordBytes(rec))
 		rows += rec.NumRows()
 		if now := time.Now(); now.Sub(lastProgress) >= progressInterval {
 			lastProgress = now
 			_, memBytes = out.inMemoryBytes()
-			r.em.emit(EventStepProgress, step, map[string]any{"rows": rows, "bytes": aw.n, "memory_bytes": memBytes})
+			r.em.emit(EventStepProgress, step, map[string]any{"rows": rows, "bytes": aw.n.Load(), "memory_bytes": memBytes})
 		}
 	}
 	if err := rdr.Err(); err != nil {
@@ -231,7 +219,10 @@ func (r *run) tee(ctx context.Context, step string, out *stepOutput, rdr array.R
 	if err := ctx.Err(); err != nil {
 		return teeStats{}, err
 	}
-	if err := stopDigest(); err != nil {
+	if err := parquetStage.close(); err != nil {
+		return teeStats{}, err
+	}
+	if err := digestStage.close(); err != nil {
 		return teeStats{}, err
 	}
 	n, sum, err := aw.commit()
@@ -304,4 +295,53 @@ func unsupportedParquetType(dt arrow.DataType) arrow.DataType {
 		}
 	}
 	return nil
+}
+
+// batchStage runs fn over batches on its own goroutine. send retains the
+// batch (the stage releases it); after fn fails, send and close return that
+// error and the remaining batches are dropped.
+type batchStage struct {
+	ch     chan arrow.RecordBatch
+	failed chan struct{}
+	done   chan struct{}
+	err    error
+	closed bool
+}
+
+func startBatchStage(fn func(arrow.RecordBatch) error) *batchStage {
+	s := &batchStage{ch: make(chan arrow.RecordBatch, 4), failed: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		for rec := range s.ch {
+			if s.err == nil {
+				if err := fn(rec); err != nil {
+					s.err = err
+					close(s.failed)
+				}
+			}
+			rec.Release()
+		}
+	}()
+	return s
+}
+
+func (s *batchStage) send(rec arrow.RecordBatch) error {
+	rec.Retain()
+	select {
+	case s.ch <- rec:
+		return nil
+	case <-s.failed:
+		rec.Release()
+		return s.err // set before failed was closed
+	}
+}
+
+// close waits for the stage to finish and returns its first error.
+func (s *batchStage) close() error {
+	if !s.closed {
+		s.closed = true
+		close(s.ch)
+		<-s.done
+	}
+	return s.err
 }

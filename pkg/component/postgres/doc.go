@@ -22,8 +22,13 @@
 //     drop/rename ≈ 0.57 s. The swap is no faster and loses the table's
 //     identity (grants, RLS policies — Supabase relies on them —, comments,
 //     dependent views, foreign keys), so replace keeps the table and reloads
-//     it. Cost of that choice: readers wait on the ACCESS EXCLUSIVE lock for
-//     the whole load (they see the old table or the new one, never half).
+//     it. After a TRUNCATE the table's keys and indexes are dropped for the
+//     load and rebuilt (same names and definitions) before the commit: one
+//     index build is faster than maintaining the key row by row (W2, 2M
+//     rows: write step 2.1 s → 1.6 s). A duplicate key then fails the
+//     rebuild, and the transaction rolls back. Cost of these choices:
+//     readers wait on the ACCESS EXCLUSIVE lock for the whole load (they see
+//     the old table or the new one, never half).
 //   - upsert: COPY into a TEMP staging table (ON COMMIT DROP, the target's
 //     column types, no constraints), then INSERT … SELECT … ON CONFLICT
 //     (primary_key) DO UPDATE SET every other input column (DO NOTHING when

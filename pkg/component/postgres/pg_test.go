@@ -792,3 +792,51 @@ func TestWriterErrorsAreClear(t *testing.T) {
 		t.Fatalf("bad connection: %v", err)
 	}
 }
+
+// TestReplaceRebuildsIndexes: replace drops the target's keys and indexes
+// for the load and rebuilds them, with the same names and definitions, in
+// the same transaction; duplicates found by the rebuild roll everything back.
+func TestReplaceRebuildsIndexes(t *testing.T) {
+	e := newPGEnv(t)
+	ctx := context.Background()
+	e.exec(`CREATE TABLE ` + e.q("ix") + ` (id bigint CONSTRAINT ix_pk PRIMARY KEY, val bigint, txt text)`)
+	e.exec(`CREATE INDEX ix_val ON ` + e.q("ix") + ` (val) WHERE val > 2`)
+	e.exec(`CREATE UNIQUE INDEX ix_txt ON ` + e.q("ix") + ` (txt)`)
+	defs := func() string {
+		var out []string
+		rows, err := e.admin.Query(ctx, `SELECT indexname || ': ' || indexdef FROM pg_indexes WHERE schemaname = $1 AND tablename = 'ix' ORDER BY 1`, e.schema)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var s string
+			if err := rows.Scan(&s); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, s)
+		}
+		return strings.Join(out, "\n")
+	}
+	before := defs()
+	if _, err := e.write(ctx, component.Config{"table": "ix", "write_mode": "replace"}, intTable(50, 7, plain)); err != nil {
+		t.Fatal(err)
+	}
+	if after := defs(); after != before {
+		t.Fatalf("indexes changed by replace:\n%s\nwant\n%s", after, before)
+	}
+	contents := e.contents("ix")
+	// A duplicate id: the primary key rebuild fails and nothing changes.
+	dup := concatTables(intTable(10, 4, plain), intTable(3, 4, plain))
+	if _, err := e.write(ctx, component.Config{"table": "ix", "write_mode": "replace"}, dup); err == nil {
+		t.Fatal("replace with duplicate keys succeeded")
+	} else if !strings.Contains(err.Error(), "duplicate") && !strings.Contains(err.Error(), "duplicated") {
+		t.Fatalf("error does not say duplicate: %v", err)
+	}
+	if got := e.contents("ix"); got != contents {
+		t.Fatalf("failed replace changed the table")
+	}
+	if after := defs(); after != before {
+		t.Fatalf("indexes changed by a failed replace:\n%s\nwant\n%s", after, before)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -145,6 +146,7 @@ func (a *app) execute(ws *workspace.Workspace, m *compile.Manifest, manifestDir 
 	if err != nil {
 		return err
 	}
+	setMemoryLimit(opts.MemoryBudget)
 	runID := exec.NewRunID()
 	rec, err := exec.StartRecorder(exec.RecorderOptions{
 		RunLogsDir:    filepath.Join(ws.Root, ws.Config.Paths.RunLogs),
@@ -251,6 +253,23 @@ func engineOptions(ws *workspace.Workspace) (exec.Options, error) {
 		BatchRows:    ws.Config.Run.BatchRows,
 		Compression:  ws.Config.Run.ParquetCompression,
 	}, nil
+}
+
+// memoryHeadroom is what a run needs beside the hybrid cache's budget:
+// batches in flight, parquet row groups being encoded, driver buffers.
+const memoryHeadroom = 128 << 20
+
+// setMemoryLimit gives the Go runtime a soft memory limit of the cache
+// budget plus headroom, so that the garbage collector works harder before
+// the process outgrows what the user allowed (W8: peak RSS at a 64 MiB
+// budget 341 MB → 247 MB, for ~5% more time). An explicit
+// GOMEMLIMIT wins; an unlimited budget sets no limit. Memory DuckDB
+// allocates in C is not counted by the Go runtime.
+func setMemoryLimit(budget int64) {
+	if budget < 0 || os.Getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	debug.SetMemoryLimit(budget + memoryHeadroom)
 }
 
 func fmtMS(ms int64) string {

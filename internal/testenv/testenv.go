@@ -162,6 +162,12 @@ func SharedDir(t testing.TB) string {
 
 var sakilaOnce sync.Mutex
 
+// sakilaLock is the MariaDB named lock that serialises loading Sakila
+// across test binaries: `go test ./...` runs packages in parallel, and two
+// loaders at once would fail (the dump's CREATE SCHEMA has no IF NOT
+// EXISTS) or let one read a half-loaded schema.
+const sakilaLock = "osiris_testenv_sakila"
+
 // LoadSakila makes sure schema sakila_dojo exists in MariaDB (loading
 // ../shared/data/sakila.sql with the mysql client the first time) and
 // returns a DSN for it.
@@ -170,18 +176,34 @@ func LoadSakila(t testing.TB) string {
 	dsn := MySQLDSN(t, "")
 	sakilaOnce.Lock()
 	defer sakilaOnce.Unlock()
-	conn, err := sql.Open("mysql", dsn)
+	db, err := sql.Open("mysql", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	conn, err := db.Conn(ctx) // a named lock belongs to one session
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	var n int
-	_ = conn.QueryRow("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema='sakila_dojo' AND table_name='rental'").Scan(&n)
-	if n > 0 {
-		var rows int
-		if err := conn.QueryRow("SELECT COUNT(*) FROM sakila_dojo.rental").Scan(&rows); err == nil && rows > 0 {
+	var locked sql.NullInt64
+	if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK(?, 600)", sakilaLock).Scan(&locked); err != nil || locked.Int64 != 1 {
+		t.Fatalf("waiting for the Sakila load lock: %v (GET_LOCK returned %v)", err, locked)
+	}
+	defer conn.ExecContext(ctx, "DO RELEASE_LOCK(?)", sakilaLock)
+	// Loaded means rows in rental and the dump's last object, function
+	// inventory_in_stock, present: a load killed half-way is not loaded.
+	var rentals, lastObject int
+	_ = conn.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.routines WHERE routine_schema='sakila_dojo' AND routine_name='inventory_in_stock'").Scan(&lastObject)
+	if lastObject > 0 {
+		if err := conn.QueryRowContext(ctx, "SELECT COUNT(*) FROM sakila_dojo.rental").Scan(&rentals); err == nil && rentals > 0 {
 			return MySQLDSN(t, "sakila_dojo")
 		}
+	}
+	// What a killed load left behind would make the dump's CREATE SCHEMA fail.
+	if _, err := conn.ExecContext(ctx, "DROP SCHEMA IF EXISTS sakila_dojo"); err != nil {
+		t.Fatalf("dropping a half-loaded sakila_dojo: %v", err)
 	}
 	client, err := exec.LookPath("mysql")
 	if err != nil {

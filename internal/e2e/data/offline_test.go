@@ -36,6 +36,17 @@ func TestOfflineExample(t *testing.T) {
 			t.Errorf("step %s: %d rows, want %d", step, a.Rows, rows)
 		}
 	}
+	entries, err := os.ReadDir(filepath.Join(runDir, "artifacts"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dirs []string
+	for _, e := range entries {
+		dirs = append(dirs, e.Name())
+	}
+	if strings.Join(dirs, ",") != "director-stats,extract-directors,extract-movies" {
+		t.Errorf("artifacts/ holds %v, want one directory per non-writer step", dirs)
+	}
 	for _, step := range []string{"write-warehouse", "write-parquet"} {
 		s := st.Step(t, step)
 		if s.Artifact != nil {

@@ -154,7 +154,7 @@ func newJobs(s servers, osiris string, ws map[string]string, timeBin, tmpDir str
 	}
 	jobs = append(jobs, pipeJob)
 
-	pandas := shellPipeline{stages: [][]string{{"python3", "-c", pandasScript, w1Query, s.pandasURL()}}}
+	pandas := shellPipeline{stages: [][]string{{pandasPython, "-c", pandasScript, w1Query, s.pandasURL()}}}
 	jobs = append(jobs, pipelineJob(jobPandasW1, pandas, timeBin, tmpDir))
 
 	m := make(map[string]*job, len(jobs))
@@ -174,16 +174,31 @@ func (s servers) pandasURL() string {
 	return fmt.Sprintf("mysql+pymysql://%s@%s:%d/%s", s.MySQLUser, s.MySQLHost, s.MySQLPort, mysqlDatabase)
 }
 
-// pandasAvailability returns "" when python3 can import pandas, sqlalchemy and
-// pymysql, else what is missing. The harness never installs them.
+// pandasPython is the interpreter that runs the pandas baseline: the first
+// of python3 on PATH and Debian's /usr/bin/python3 (where the Debian
+// packages install, when PATH leads to a pyenv or venv python) that imports
+// pandas, sqlalchemy and pymysql.
+var pandasPython = "python3"
+
+// pandasAvailability returns "" when a python3 can import pandas, sqlalchemy
+// and pymysql (and selects it), else what is missing. The harness never
+// installs them.
 func pandasAvailability(ctx context.Context) string {
-	if _, err := exec.LookPath("python3"); err != nil {
+	found := false
+	for _, py := range []string{"python3", "/usr/bin/python3"} {
+		if _, err := exec.LookPath(py); err != nil {
+			continue
+		}
+		found = true
+		if exec.CommandContext(ctx, py, "-c", "import pandas, sqlalchemy, pymysql").Run() == nil {
+			pandasPython = py
+			return ""
+		}
+	}
+	if !found {
 		return "not installed (no python3)"
 	}
-	if err := exec.CommandContext(ctx, "python3", "-c", "import pandas, sqlalchemy, pymysql").Run(); err != nil {
-		return "not installed (python3 cannot import pandas, sqlalchemy, pymysql; Debian: python3-pandas python3-sqlalchemy python3-pymysql)"
-	}
-	return ""
+	return "not installed (python3 cannot import pandas, sqlalchemy, pymysql; Debian: python3-pandas python3-sqlalchemy python3-pymysql)"
 }
 
 func measureW1(ctx context.Context, b *bench) (outcome, error) {

@@ -464,3 +464,13 @@ func waitNoBackendsOn(t *testing.T, conn *pgx.Conn, db, table string, timeout ti
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// mustRead returns a file's content, failing the test when it cannot.
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

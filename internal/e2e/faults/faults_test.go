@@ -85,95 +85,123 @@ func noFinalArtifact(t *testing.T, runDir, step string) {
 	}
 }
 
-// A MariaDB connection killed on the server (KILL <id>) while the extractor
-// streams a large result: exit 1, the extractor is the failed step, the
-// writer never runs, and the run directory and index are complete.
-func TestMySQLConnectionKilledMidExtract(t *testing.T) {
+// The extractor's statement stopped on the server while it streams a
+// large result — the whole connection killed (KILL <id>) or only the query
+// (KILL QUERY <id>, which the server reports on a live connection, where a
+// careless reader could take it for the end of the rows): exit 1, the
+// extractor is the failed step, the writer never runs, no artifact under
+// its final name, and the run directory and index are complete.
+func TestMySQLKilledMidExtract(t *testing.T) {
 	t.Parallel()
-	marker := fmt.Sprintf("flt_kill_extract_%d", time.Now().UnixNano())
-	w := newWorkspace(t, wsConfig{MySQL: true}, map[string]string{
-		"pipelines/kill.yaml": endlessPipeline("flt-mysql-kill", marker),
-	})
-	my := testenv.MySQLDB(t, dbFaults)
+	for _, tc := range []struct {
+		name, kill string
+		wantErr    string // in status.json's error
+	}{
+		{"connection", "KILL %d", "connection"},
+		{"query", "KILL QUERY %d", "interrupted"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			marker := fmt.Sprintf("flt_kill_%s_%d", tc.name, time.Now().UnixNano())
+			w := newWorkspace(t, wsConfig{MySQL: true}, map[string]string{
+				"pipelines/kill.yaml": endlessPipeline("flt-mysql-kill", marker),
+			})
+			my := testenv.MySQLDB(t, dbFaults)
 
-	run := startOsiris(t, w, "--json", "run", "pipelines/kill.yaml")
-	var runDir string
-	run.waitUntil(t, time.Minute, "rows streaming from the extractor (a step_progress event)", func() bool {
-		if d := runDirs(w, "run_logs"); len(d) == 1 {
-			runDir = d[0]
-			return hasStepEvent(runDir, osexec.EventStepProgress, "extract-endless")
-		}
-		return false
-	})
-	id := mysqlQueryID(t, my, marker)
-	if id == 0 {
-		t.Fatalf("the extractor's statement (marker %s) is not in the processlist", marker)
-	}
-	mysqlExec(t, my, fmt.Sprintf("KILL %d", id))
+			run := startOsiris(t, w, "--json", "run", "pipelines/kill.yaml")
+			var runDir string
+			run.waitUntil(t, time.Minute, "rows streaming from the extractor (a step_progress event)", func() bool {
+				if d := runDirs(w, "run_logs"); len(d) == 1 {
+					runDir = d[0]
+					return hasStepEvent(runDir, osexec.EventStepProgress, "extract-endless")
+				}
+				return false
+			})
+			id := mysqlQueryID(t, my, marker)
+			if id == 0 {
+				t.Fatalf("the extractor's statement (marker %s) is not in the processlist", marker)
+			}
+			mysqlExec(t, my, fmt.Sprintf(tc.kill, id))
 
-	res := run.wait(t, time.Minute)
-	if res.ExitCode != 1 {
-		t.Fatalf("exit %d, want 1\nstdout:\n%s\nstderr:\n%s", res.ExitCode, res.Stdout, res.Stderr)
-	}
-	t.Logf("osiris stderr:\n%s", res.Stderr)
-	if got := w.RunDirOf(res); got != runDir {
-		t.Errorf("run --json names run dir %s, want %s", got, runDir)
-	}
-	rec := checkRecord(t, w, runDir, osexec.StatusFailed, "extract-endless")
-	if !strings.Contains(rec.Status.Error, "connection") {
-		t.Errorf("error does not say the connection was lost: %s", rec.Status.Error)
-	}
-	if s := rec.Status.Step(t, "write-csv"); s.Status != osexec.StatusSkipped {
-		t.Errorf("write-csv: status %q, want skipped", s.Status)
-	}
-	if len(eventsNamed(rec.Events, osexec.EventStepStart, "write-csv")) != 0 {
-		t.Errorf("write-csv started after its input failed")
-	}
-	noFinalArtifact(t, runDir, "extract-endless")
-	if _, err := os.Stat(filepath.Join(w.Root, "out", "endless.csv")); err == nil {
-		t.Errorf("the CSV target exists after a failed run")
-	}
-	if !strings.Contains(res.Stderr, "extract-endless") {
-		t.Errorf("stderr does not name the failed step:\n%s", res.Stderr)
+			res := run.wait(t, time.Minute)
+			if res.ExitCode != 1 {
+				t.Fatalf("exit %d, want 1\nstdout:\n%s\nstderr:\n%s", res.ExitCode, res.Stdout, res.Stderr)
+			}
+			t.Logf("osiris stderr:\n%s", res.Stderr)
+			if got := w.RunDirOf(res); got != runDir {
+				t.Errorf("run --json names run dir %s, want %s", got, runDir)
+			}
+			rec := checkRecord(t, w, runDir, osexec.StatusFailed, "extract-endless")
+			if !strings.Contains(rec.Status.Error, tc.wantErr) {
+				t.Errorf("error does not say %q: %s", tc.wantErr, rec.Status.Error)
+			}
+			if s := rec.Status.Step(t, "write-csv"); s.Status != osexec.StatusSkipped {
+				t.Errorf("write-csv: status %q, want skipped", s.Status)
+			}
+			if len(eventsNamed(rec.Events, osexec.EventStepStart, "write-csv")) != 0 {
+				t.Errorf("write-csv started after its input failed")
+			}
+			noFinalArtifact(t, runDir, "extract-endless")
+			if _, err := os.Stat(filepath.Join(w.Root, "out", "endless.csv")); err == nil {
+				t.Errorf("the CSV target exists after a failed run")
+			}
+			if !strings.Contains(res.Stderr, "extract-endless") {
+				t.Errorf("stderr does not name the failed step:\n%s", res.Stderr)
+			}
+		})
 	}
 }
 
-// A PostgreSQL backend terminated (pg_terminate_backend) in the middle of
-// the writer's COPY: exit 1, the writer is the failed step, and the target
-// table holds exactly what it held before.
-func TestPostgresConnectionKilledMidCopy(t *testing.T) {
+// The writer's PostgreSQL backend stopped in the middle of its COPY —
+// terminated (pg_terminate_backend) or its statement cancelled
+// (pg_cancel_backend): exit 1, the writer is the failed step, and the
+// target table holds exactly what it held before.
+func TestPostgresKilledMidCopy(t *testing.T) {
 	t.Parallel()
-	const table = "flt_copy_kill"
-	before := prepareTarget(t, table)
-	w := newWorkspace(t, wsConfig{MySQL: true, PG: true}, map[string]string{
-		"pipelines/copy_kill.yaml": loadPipeline("flt-copy-kill", 4_000_000, table),
-	})
-	pg := testenv.PGConn(t, dbFaults)
+	for _, tc := range []struct {
+		name, fn, table string
+		wantErr         string // in status.json's error
+	}{
+		{"terminate", "pg_terminate_backend", "flt_copy_terminate", "terminating connection"},
+		{"cancel", "pg_cancel_backend", "flt_copy_cancel", "canceling statement"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			before := prepareTarget(t, tc.table)
+			w := newWorkspace(t, wsConfig{MySQL: true, PG: true}, map[string]string{
+				"pipelines/copy_kill.yaml": loadPipeline("flt-copy-kill", 4_000_000, tc.table),
+			})
+			pg := testenv.PGConn(t, dbFaults)
 
-	run := startOsiris(t, w, "--json", "run", "pipelines/copy_kill.yaml")
-	var pid int32
-	run.waitUntil(t, 2*time.Minute, "a COPY into "+table+" past 100000 rows", func() bool {
-		var tuples int64
-		pid, tuples = pgCopyInProgress(t, pg, dbFaults, table)
-		return pid != 0 && tuples > 100_000
-	})
-	var killed bool
-	if err := pg.QueryRow(context.Background(), "SELECT pg_terminate_backend($1)", pid).Scan(&killed); err != nil || !killed {
-		t.Fatalf("pg_terminate_backend(%d): %v %v", pid, killed, err)
-	}
+			run := startOsiris(t, w, "--json", "run", "pipelines/copy_kill.yaml")
+			var pid int32
+			run.waitUntil(t, 2*time.Minute, "a COPY into "+tc.table+" past 100000 rows", func() bool {
+				var tuples int64
+				pid, tuples = pgCopyInProgress(t, pg, dbFaults, tc.table)
+				return pid != 0 && tuples > 100_000
+			})
+			var done bool
+			if err := pg.QueryRow(context.Background(), "SELECT "+tc.fn+"($1)", pid).Scan(&done); err != nil || !done {
+				t.Fatalf("%s(%d): %v %v", tc.fn, pid, done, err)
+			}
 
-	res := run.wait(t, time.Minute)
-	if res.ExitCode != 1 {
-		t.Fatalf("exit %d, want 1\nstdout:\n%s\nstderr:\n%s", res.ExitCode, res.Stdout, res.Stderr)
-	}
-	t.Logf("osiris stderr:\n%s", res.Stderr)
-	rec := checkRecord(t, w, w.RunDirOf(res), osexec.StatusFailed, "load-rows")
-	if s := rec.Status.Step(t, "extract-rows"); s.Status != osexec.StatusSuccess || s.RowsOut != 4_000_000 {
-		t.Errorf("extract-rows: status %q, %d rows; want success, 4000000", s.Status, s.RowsOut)
-	}
-	waitNoBackendsOn(t, pg, dbFaults, table, 15*time.Second)
-	if after := pgTableState(t, pg, table); after != before {
-		t.Errorf("target changed by a failed replace: before %s, after %s", before, after)
+			res := run.wait(t, time.Minute)
+			if res.ExitCode != 1 {
+				t.Fatalf("exit %d, want 1\nstdout:\n%s\nstderr:\n%s", res.ExitCode, res.Stdout, res.Stderr)
+			}
+			t.Logf("osiris stderr:\n%s", res.Stderr)
+			rec := checkRecord(t, w, w.RunDirOf(res), osexec.StatusFailed, "load-rows")
+			if !strings.Contains(rec.Status.Error, tc.wantErr) {
+				t.Errorf("error does not say %q: %s", tc.wantErr, rec.Status.Error)
+			}
+			if s := rec.Status.Step(t, "extract-rows"); s.Status != osexec.StatusSuccess || s.RowsOut != 4_000_000 {
+				t.Errorf("extract-rows: status %q, %d rows; want success, 4000000", s.Status, s.RowsOut)
+			}
+			waitNoBackendsOn(t, pg, dbFaults, tc.table, 15*time.Second)
+			if after := pgTableState(t, pg, tc.table); after != before {
+				t.Errorf("target changed by a failed replace: before %s, after %s", before, after)
+			}
+		})
 	}
 }
 
@@ -359,41 +387,51 @@ steps:
 	}
 }
 
-// SIGINT while the writer's COPY runs: exit 130, status cancelled, events
-// end in run_cancelled, the writer's transaction rolled back (target
-// unchanged, no backend left behind).
-func TestSIGINTDuringLongStep(t *testing.T) {
+// SIGINT (Ctrl-C) or SIGTERM while the writer's COPY runs: exit 130,
+// status cancelled, events end in run_cancelled, the writer's transaction
+// rolled back (target unchanged, no backend left behind).
+func TestSignalDuringLongStep(t *testing.T) {
 	t.Parallel()
-	const table = "flt_sigint"
-	before := prepareTarget(t, table)
-	w := newWorkspace(t, wsConfig{MySQL: true, PG: true}, map[string]string{
-		"pipelines/sigint.yaml": loadPipeline("flt-sigint", 4_000_000, table),
-	})
-	pg := testenv.PGConn(t, dbFaults)
+	for _, tc := range []struct {
+		sig   os.Signal
+		table string
+	}{
+		{os.Interrupt, "flt_sigint"},
+		{syscall.SIGTERM, "flt_sigterm"},
+	} {
+		t.Run(tc.sig.String(), func(t *testing.T) {
+			t.Parallel()
+			before := prepareTarget(t, tc.table)
+			w := newWorkspace(t, wsConfig{MySQL: true, PG: true}, map[string]string{
+				"pipelines/signal.yaml": loadPipeline("flt-signal", 4_000_000, tc.table),
+			})
+			pg := testenv.PGConn(t, dbFaults)
 
-	run := startOsiris(t, w, "--json", "run", "pipelines/sigint.yaml")
-	run.waitUntil(t, 2*time.Minute, "a COPY into "+table+" past 100000 rows", func() bool {
-		pid, tuples := pgCopyInProgress(t, pg, dbFaults, table)
-		return pid != 0 && tuples > 100_000
-	})
-	if err := run.cmd.Process.Signal(os.Interrupt); err != nil {
-		t.Fatal(err)
-	}
-	res := run.wait(t, time.Minute)
-	if res.ExitCode != 130 {
-		t.Fatalf("exit %d, want 130\nstdout:\n%s\nstderr:\n%s", res.ExitCode, res.Stdout, res.Stderr)
-	}
-	t.Logf("osiris stderr:\n%s", res.Stderr)
-	rec := checkRecord(t, w, w.RunDirOf(res), osexec.StatusCancelled, "")
-	if s := rec.Status.Step(t, "load-rows"); s.Status != osexec.StatusCancelled && s.Status != osexec.StatusFailed {
-		t.Errorf("load-rows: status %q, want cancelled", s.Status)
-	}
-	if len(eventsNamed(rec.Events, osexec.EventRunError, "")) != 0 {
-		t.Errorf("a cancelled run recorded run_error")
-	}
-	waitNoBackendsOn(t, pg, dbFaults, table, 15*time.Second)
-	if after := pgTableState(t, pg, table); after != before {
-		t.Errorf("target changed by a cancelled replace: before %s, after %s", before, after)
+			run := startOsiris(t, w, "--json", "run", "pipelines/signal.yaml")
+			run.waitUntil(t, 2*time.Minute, "a COPY into "+tc.table+" past 100000 rows", func() bool {
+				pid, tuples := pgCopyInProgress(t, pg, dbFaults, tc.table)
+				return pid != 0 && tuples > 100_000
+			})
+			if err := run.cmd.Process.Signal(tc.sig); err != nil {
+				t.Fatal(err)
+			}
+			res := run.wait(t, time.Minute)
+			if res.ExitCode != 130 {
+				t.Fatalf("exit %d, want 130\nstdout:\n%s\nstderr:\n%s", res.ExitCode, res.Stdout, res.Stderr)
+			}
+			t.Logf("osiris stderr:\n%s", res.Stderr)
+			rec := checkRecord(t, w, w.RunDirOf(res), osexec.StatusCancelled, "")
+			if s := rec.Status.Step(t, "load-rows"); s.Status != osexec.StatusCancelled {
+				t.Errorf("load-rows: status %q, want cancelled", s.Status)
+			}
+			if len(eventsNamed(rec.Events, osexec.EventRunError, "")) != 0 {
+				t.Errorf("a cancelled run recorded run_error")
+			}
+			waitNoBackendsOn(t, pg, dbFaults, tc.table, 15*time.Second)
+			if after := pgTableState(t, pg, tc.table); after != before {
+				t.Errorf("target changed by a cancelled replace: before %s, after %s", before, after)
+			}
+		})
 	}
 }
 

@@ -267,20 +267,16 @@ steps:
 	}
 }
 
-// A database that cannot be reached at start (port 1) is a run failure:
-// exit 1, the extractor failed with the reason, the record is complete.
+// A database that cannot be reached at start (port 1) is a run failure,
+// not bad input: exit 1, the step that needed it failed with the reason,
+// nothing downstream ran, the record is complete.
 func TestDatabaseUnreachableAtStart(t *testing.T) {
 	t.Parallel()
-	w := newWorkspace(t, wsConfig{Extra: `
-[connections.mysql.down]
-host = "127.0.0.1"
-port = 1
-database = "nowhere"
-user = "nobody"
-password = "${FLT_DOWN_PASSWORD:-not-a-real-password}"
-`}, map[string]string{
-		"pipelines/down.yaml": `oml_version: "0.1.0"
-name: flt-down
+	for _, tc := range []struct {
+		name, pipeline, failed, skipped string
+	}{
+		{"mysql", `oml_version: "0.1.0"
+name: flt-down-mysql
 steps:
   - id: extract-down
     component: mysql.extractor
@@ -294,26 +290,106 @@ steps:
     needs: [extract-down]
     config:
       path: out/down.csv
-`,
+`, "extract-down", "write-csv"},
+		{"postgres", `oml_version: "0.1.0"
+name: flt-down-postgres
+steps:
+  - id: extract-rows
+    component: mysql.extractor
+    mode: read
+    config:
+      connection: "@mysql.src"
+      query: "SELECT seq FROM seq_1_to_100"
+  - id: load-down
+    component: postgres.writer
+    mode: write
+    needs: [extract-rows]
+    config:
+      connection: "@postgres.down"
+      table: flt_never_written
+      write_mode: append
+      create_if_missing: true
+`, "load-down", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			w := newWorkspace(t, wsConfig{MySQL: true, Extra: `
+[connections.mysql.down]
+host = "127.0.0.1"
+port = 1
+database = "nowhere"
+user = "nobody"
+password = "${FLT_DOWN_PASSWORD:-not-a-real-password}"
+
+[connections.postgres.down]
+dsn = "${FLT_DOWN_URL:-postgres://nobody:not-a-real-password@127.0.0.1:1/nowhere?sslmode=disable}"
+`}, map[string]string{"pipelines/down.yaml": tc.pipeline})
+			start := time.Now()
+			res := w.Osiris("--json", "run", "pipelines/down.yaml")
+			if res.ExitCode != 1 {
+				t.Fatalf("exit %d, want 1 (a run failure, spec 01)\nstdout:\n%s\nstderr:\n%s", res.ExitCode, res.Stdout, res.Stderr)
+			}
+			t.Logf("osiris stderr:\n%s", res.Stderr)
+			if d := time.Since(start); d > 30*time.Second {
+				t.Errorf("a refused connection took %s to report", d)
+			}
+			rec := checkRecord(t, w, w.RunDirOf(res), osexec.StatusFailed, tc.failed)
+			if !strings.Contains(rec.Status.Error, "connection refused") {
+				t.Errorf("error does not give the reason: %s", rec.Status.Error)
+			}
+			if tc.skipped != "" {
+				if s := rec.Status.Step(t, tc.skipped); s.Status != osexec.StatusSkipped {
+					t.Errorf("%s: status %q, want skipped", tc.skipped, s.Status)
+				}
+			}
+			if strings.Contains(res.Stdout+res.Stderr, "not-a-real-password") {
+				t.Errorf("the connection's password is in the output")
+			}
+		})
+	}
+}
+
+// SIGINT while the extractor streams (no writer has started): exit 130,
+// status cancelled, no artifact under its final name, no CSV target.
+func TestSIGINTDuringExtract(t *testing.T) {
+	t.Parallel()
+	marker := fmt.Sprintf("flt_sigint_extract_%d", time.Now().UnixNano())
+	w := newWorkspace(t, wsConfig{MySQL: true}, map[string]string{
+		"pipelines/endless.yaml": endlessPipeline("flt-sigint-extract", marker),
 	})
-	start := time.Now()
-	res := w.Osiris("--json", "run", "pipelines/down.yaml")
-	if res.ExitCode != 1 {
-		t.Fatalf("exit %d, want 1 (a run failure, spec 01)\nstdout:\n%s\nstderr:\n%s", res.ExitCode, res.Stdout, res.Stderr)
+	run := startOsiris(t, w, "--json", "run", "pipelines/endless.yaml")
+	run.waitUntil(t, time.Minute, "rows streaming from the extractor", func() bool {
+		d := runDirs(w, "run_logs")
+		return len(d) == 1 && hasStepEvent(d[0], osexec.EventStepProgress, "extract-endless")
+	})
+	if err := run.cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	res := run.wait(t, time.Minute)
+	if res.ExitCode != 130 {
+		t.Fatalf("exit %d, want 130\nstdout:\n%s\nstderr:\n%s", res.ExitCode, res.Stdout, res.Stderr)
 	}
 	t.Logf("osiris stderr:\n%s", res.Stderr)
-	if d := time.Since(start); d > 30*time.Second {
-		t.Errorf("a refused connection took %s to report", d)
-	}
-	rec := checkRecord(t, w, w.RunDirOf(res), osexec.StatusFailed, "extract-down")
-	if !strings.Contains(rec.Status.Error, "connection refused") {
-		t.Errorf("error does not give the reason: %s", rec.Status.Error)
+	rec := checkRecord(t, w, w.RunDirOf(res), osexec.StatusCancelled, "")
+	if s := rec.Status.Step(t, "extract-endless"); s.Status != osexec.StatusCancelled {
+		t.Errorf("extract-endless: status %q, want cancelled", s.Status)
 	}
 	if s := rec.Status.Step(t, "write-csv"); s.Status != osexec.StatusSkipped {
 		t.Errorf("write-csv: status %q, want skipped", s.Status)
 	}
-	if strings.Contains(res.Stdout+res.Stderr, "not-a-real-password") {
-		t.Errorf("the connection's password is in the output")
+	noFinalArtifact(t, rec.Dir, "extract-endless")
+	if _, err := os.Stat(filepath.Join(w.Root, "out", "endless.csv")); err == nil {
+		t.Errorf("the CSV target exists after a cancelled run")
+	}
+	// The server side of the cancelled statement goes away too.
+	my := testenv.MySQLDB(t, dbFaults)
+	deadline := time.Now().Add(15 * time.Second)
+	for mysqlQueryID(t, my, marker) != 0 {
+		if time.Now().After(deadline) {
+			t.Errorf("the cancelled extractor's statement still runs on the server 15 s after osiris exited")
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 

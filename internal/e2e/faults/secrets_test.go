@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -105,7 +106,7 @@ func TestSecretsCanary(t *testing.T) {
 	pgDB := testenv.PGConn(t, dbCanary)
 	pgExec(t, pgDB, `DROP TABLE IF EXISTS canary_out`, `ALTER SCHEMA public OWNER TO osiris_canary`)
 
-	pgHost := testenv.PGHost() + ":" + testenv.PGPort()
+	pgHost := net.JoinHostPort(testenv.PGHost(), testenv.PGPort())
 	w := e2e.NewWorkspace(t, map[string]string{
 		"osiris.toml": `[project]
 name = "e2e-canary"

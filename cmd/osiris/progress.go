@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/osiris-go/osiris/pkg/compile"
 	"github.com/osiris-go/osiris/pkg/exec"
 )
 
@@ -32,7 +31,7 @@ type stepProgress struct {
 	bytes   int64
 }
 
-func newProgress(a *app, m *compile.Manifest) *progress {
+func newProgress(a *app) *progress {
 	return &progress{w: a.stderr, tty: isTerminal(a.stderr), running: map[string]*stepProgress{}}
 }
 

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/osiris-go/osiris/pkg/compile"
-	"github.com/osiris-go/osiris/pkg/component"
 	"github.com/osiris-go/osiris/pkg/diag"
 	"github.com/osiris-go/osiris/pkg/exec"
 	"github.com/osiris-go/osiris/workspace"
@@ -27,7 +26,7 @@ func (a *app) cmdRun(args []string) error {
 	dryRun := fs.Bool("dry-run", false, "print the plan, execute nothing")
 	lastCompile := fs.Bool("last-compile", false, "run the manifest of the most recent compile")
 	timeout := fs.Duration("timeout", 0, "bound the whole run (e.g. 30m); 0 = none")
-	noCache := fs.Bool("no-cache", false, "do not reuse step outputs from earlier runs")
+	noCache := fs.Bool("no-cache", false, "do not reuse step outputs from earlier runs (there is no step cache yet: every run executes every step)")
 	remote := fs.String("remote", "", "run in a sandbox (not available in this version)")
 	pos, err := a.parseFlags(fs, args, "run PIPELINE | MANIFEST_DIR | --last-compile [--param k=v] [--dry-run] [--timeout D]")
 	if err != nil {
@@ -171,7 +170,7 @@ func (a *app) execute(ws *workspace.Workspace, m *compile.Manifest, manifestDir 
 		defer cancel()
 	}
 
-	progress := newProgress(a, m)
+	progress := newProgress(a)
 	engine := &exec.Engine{Options: opts}
 	res, runErr := engine.Run(ctx, m, exec.RunEnv{
 		RunID:  runID,
@@ -277,12 +276,4 @@ func fmtMS(ms int64) string {
 		return fmt.Sprintf("%d ms", ms)
 	}
 	return fmt.Sprintf("%.1f s", float64(ms)/1000)
-}
-
-// componentFamily is the default connection family of a component.
-func componentFamily(name string) string {
-	if s, ok := component.Lookup(name); ok && len(s.Families) > 0 {
-		return s.Families[0]
-	}
-	return ""
 }

@@ -7,7 +7,9 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +20,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
+	"github.com/osiris-go/osiris/internal/testenv"
 	osexec "github.com/osiris-go/osiris/pkg/exec"
 )
 
@@ -241,4 +246,115 @@ func (w *Workspace) GrepTree(needles []string, dirs ...string) []string {
 	}
 	sort.Strings(hits)
 	return hits
+}
+
+// Config says what goes into a test workspace's osiris.toml.
+type Config struct {
+	Name        string // [project].name; "e2e" when empty
+	Budget      string // [run] memory_budget; "" keeps the default
+	BatchRows   int    // [run] batch_rows; 0 keeps the default
+	MaxParallel int    // [run] max_parallel_steps; 0 keeps the default
+	Paths       string // the body of a [paths] table ("" writes none)
+	// MySQLDB adds [connections.mysql.src] for that MariaDB database (created
+	// if missing; the test skips, or fails under CI, without MariaDB).
+	MySQLDB string
+	// PGDB adds [connections.postgres.dst] for that PostgreSQL database.
+	PGDB string
+	// DuckDB adds [connections.duckdb.local] (warehouse.duckdb).
+	DuckDB bool
+	// Extra is appended to osiris.toml verbatim.
+	Extra string
+}
+
+// NewConfiguredWorkspace writes osiris.toml from cfg plus files into a fresh
+// workspace. Connection values come from ${VAR}s set in the workspace's
+// environment, the way users keep secrets out of osiris.toml.
+func NewConfiguredWorkspace(t testing.TB, cfg Config, files map[string]string) *Workspace {
+	t.Helper()
+	name := cfg.Name
+	if name == "" {
+		name = "e2e"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "[project]\nname = %q\nprofile = \"dev\"\n", name)
+	if cfg.Paths != "" {
+		b.WriteString("\n[paths]\n" + cfg.Paths + "\n")
+	}
+	b.WriteString("\n[run]\n")
+	if cfg.Budget != "" {
+		fmt.Fprintf(&b, "memory_budget = %q\n", cfg.Budget)
+	}
+	if cfg.BatchRows > 0 {
+		fmt.Fprintf(&b, "batch_rows = %d\n", cfg.BatchRows)
+	}
+	if cfg.MaxParallel > 0 {
+		fmt.Fprintf(&b, "max_parallel_steps = %d\n", cfg.MaxParallel)
+	}
+	var env []string
+	if cfg.MySQLDB != "" {
+		testenv.MySQLDSN(t, cfg.MySQLDB) // skips without MariaDB; creates the database
+		fmt.Fprintf(&b, `
+[connections.mysql.src]
+host = "${E2E_MYSQL_HOST}"
+port = "${E2E_MYSQL_PORT}"
+database = %q
+user = "${E2E_MYSQL_USER}"
+password = "${E2E_MYSQL_PASSWORD:-}"
+`, cfg.MySQLDB)
+		env = append(env, "E2E_MYSQL_HOST="+testenv.MySQLHost(), "E2E_MYSQL_PORT="+testenv.MySQLPort(),
+			"E2E_MYSQL_USER="+testenv.MySQLUser(), "E2E_MYSQL_PASSWORD="+testenv.MySQLPassword())
+	}
+	if cfg.PGDB != "" {
+		env = append(env, "E2E_PG_URL="+testenv.PGConnString(t, cfg.PGDB))
+		b.WriteString("\n[connections.postgres.dst]\ndsn = \"${E2E_PG_URL}\"\n")
+	}
+	if cfg.DuckDB {
+		b.WriteString("\n[connections.duckdb.local]\npath = \"warehouse.duckdb\"\n")
+	}
+	b.WriteString(cfg.Extra)
+	all := map[string]string{"osiris.toml": b.String()}
+	for k, v := range files {
+		all[k] = v
+	}
+	w := NewWorkspace(t, all)
+	w.Env = append(w.Env, env...)
+	return w
+}
+
+// EventsNamed returns the events called name (of step, when step != "").
+func EventsNamed(events []osexec.Event, name, step string) []osexec.Event {
+	var out []osexec.Event
+	for _, e := range events {
+		if e.Event == name && (step == "" || e.Step == step) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// MySQLExec runs statements one by one, failing the test on the first error.
+func MySQLExec(t testing.TB, db *sql.DB, stmts ...string) {
+	t.Helper()
+	for _, s := range stmts {
+		if _, err := db.Exec(s); err != nil {
+			t.Fatalf("%s: %v", shorten(s), err)
+		}
+	}
+}
+
+// PGExec runs statements on conn, failing the test on the first error.
+func PGExec(t testing.TB, conn *pgx.Conn, stmts ...string) {
+	t.Helper()
+	for _, s := range stmts {
+		if _, err := conn.Exec(context.Background(), s); err != nil {
+			t.Fatalf("%s: %v", shorten(s), err)
+		}
+	}
+}
+
+func shorten(s string) string {
+	if len(s) > 200 {
+		return s[:200] + "…"
+	}
+	return s
 }

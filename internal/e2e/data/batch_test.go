@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/osiris-go/osiris/internal/e2e"
 	"github.com/osiris-go/osiris/internal/testenv"
 )
 
@@ -137,15 +138,15 @@ func TestBatchBoundariesEveryDriver(t *testing.T) {
 	}
 	for _, n := range boundarySizes {
 		src, out := fmt.Sprintf("bb_src_%d", n), fmt.Sprintf("bb_out_%d", n)
-		mustExec(t, my, "DROP TABLE IF EXISTS "+src, "DROP TABLE IF EXISTS "+out,
+		e2e.MySQLExec(t, my, "DROP TABLE IF EXISTS "+src, "DROP TABLE IF EXISTS "+out,
 			"CREATE TABLE "+src+" "+strings.Replace(boundaryColumns, "TIMESTAMP", "DATETIME", 1))
-		pgExec(t, pg, "DROP TABLE IF EXISTS "+src, "DROP TABLE IF EXISTS "+out,
+		e2e.PGExec(t, pg, "DROP TABLE IF EXISTS "+src, "DROP TABLE IF EXISTS "+out,
 			"CREATE TABLE "+src+" "+boundaryColumns)
 		duckExec(t, srcDuck, "CREATE TABLE "+src+" "+boundaryColumns)
 		if n > 0 {
 			ins := "INSERT INTO " + src + " VALUES " + boundaryValues(n)
-			mustExec(t, my, ins)
-			pgExec(t, pg, ins)
+			e2e.MySQLExec(t, my, ins)
+			e2e.PGExec(t, pg, ins)
 			duckExec(t, srcDuck, ins)
 		}
 		duckExec(t, srcDuck, fmt.Sprintf("COPY %s TO '%s' (FORMAT parquet)", src, filepath.Join(w.Root, "data", fmt.Sprintf("bb_%d.parquet", n))))

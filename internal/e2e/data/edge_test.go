@@ -98,7 +98,7 @@ func TestEdgeValuesThroughTheEngine(t *testing.T) {
 	t.Parallel()
 	zeroDates := loadEdgeValues(t)
 	pg := testenv.PGConn(t, dbE2E)
-	pgExec(t, pg, "DROP TABLE IF EXISTS edge_values_pg")
+	e2e.PGExec(t, pg, "DROP TABLE IF EXISTS edge_values_pg")
 
 	w := newWorkspace(t, wsConfig{MySQLDB: dbE2E, PGDB: dbE2E, BatchRows: 3}, map[string]string{
 		"pipelines/edge.yaml": `oml_version: "0.1.0"
@@ -145,7 +145,7 @@ steps:
 	}
 
 	// The zero dates are counted in one step_warning of the extractor.
-	warns := eventsNamed(e2e.ReadEvents(t, runDir), osexec.EventStepWarning, "ext")
+	warns := e2e.EventsNamed(e2e.ReadEvents(t, runDir), osexec.EventStepWarning, "ext")
 	var zw []string
 	for _, e := range warns {
 		if e.Fields["code"] == "zero-dates" {

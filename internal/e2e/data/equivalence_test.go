@@ -146,7 +146,7 @@ func eqSalesCSV() string {
 func loadEquivalenceTables(t *testing.T) {
 	t.Helper()
 	my := mysqlDB(t, dbE2E)
-	mustExec(t, my,
+	e2e.MySQLExec(t, my,
 		"DROP TABLE IF EXISTS eq_items", "DROP TABLE IF EXISTS eq_cats",
 		`CREATE TABLE eq_cats (cat_id INT PRIMARY KEY, label VARCHAR(40) NULL)`,
 		`CREATE TABLE eq_items (item_id INT PRIMARY KEY, cat_id INT NULL, name VARCHAR(80) NULL,
@@ -163,7 +163,7 @@ func loadEquivalenceTables(t *testing.T) {
 		}
 		fmt.Fprintf(&b, "(%d,%s)", i, label)
 	}
-	mustExec(t, my, b.String())
+	e2e.MySQLExec(t, my, b.String())
 	b.Reset()
 	b.WriteString("INSERT INTO eq_items VALUES ")
 	for i := 1; i <= 5000; i++ {
@@ -181,7 +181,7 @@ func loadEquivalenceTables(t *testing.T) {
 		fmt.Fprintf(&b, "(%d,%s,%s,%d.%02d,%d,'2023-%02d-%02d %02d:%02d:%02d.%03d',%d)",
 			i, cat, name, i*31%5000, i%100, uint64(i)*1_000_003, i%12+1, i%28+1, i%24, i%60, (i*7)%60, i%1000, i%2)
 	}
-	mustExec(t, my, b.String())
+	e2e.MySQLExec(t, my, b.String())
 }
 
 // Spec 03's equivalence contract through the binary: the same pipelines
@@ -204,7 +204,7 @@ func TestBudgetEquivalence(t *testing.T) {
 			files[k] = v
 		}
 		w := newWorkspace(t, wsConfig{Budget: budget, BatchRows: 512, MySQLDB: dbE2E, PGDB: dbE2E}, files)
-		pgExec(t, pg, "DROP TABLE IF EXISTS eq_target")
+		e2e.PGExec(t, pg, "DROP TABLE IF EXISTS eq_target")
 		o := outcome{status: map[string]e2e.Status{}, csv: map[string][]byte{}}
 		for p := range equivalencePipelines {
 			runDir, st := runOK(t, w, p)

@@ -31,65 +31,13 @@ const (
 )
 
 // wsConfig says what goes into a test workspace's osiris.toml.
-type wsConfig struct {
-	Budget      string // [run] memory_budget; "" keeps the default
-	BatchRows   int    // [run] batch_rows; 0 keeps the default
-	MaxParallel int    // [run] max_parallel_steps; 0 keeps the default
-	// MySQLDB adds [connections.mysql.src] for that MariaDB database.
-	MySQLDB string
-	// PGDB adds [connections.postgres.dst] for that PostgreSQL database.
-	PGDB string
-	// DuckDB adds [connections.duckdb.local] (warehouse.duckdb).
-	DuckDB bool
-	// Extra is appended to osiris.toml verbatim.
-	Extra string
-}
+type wsConfig = e2e.Config
 
-// newWorkspace writes osiris.toml from cfg plus files into a fresh
-// workspace. Connection values come from ${VAR}s set in the workspace's
-// environment, the way users keep secrets out of osiris.toml.
+// newWorkspace is e2e.NewConfiguredWorkspace with this package's name.
 func newWorkspace(t *testing.T, cfg wsConfig, files map[string]string) *e2e.Workspace {
 	t.Helper()
-	var b strings.Builder
-	b.WriteString("[project]\nname = \"e2e-data\"\nprofile = \"dev\"\n\n[run]\n")
-	if cfg.Budget != "" {
-		fmt.Fprintf(&b, "memory_budget = %q\n", cfg.Budget)
-	}
-	if cfg.BatchRows > 0 {
-		fmt.Fprintf(&b, "batch_rows = %d\n", cfg.BatchRows)
-	}
-	if cfg.MaxParallel > 0 {
-		fmt.Fprintf(&b, "max_parallel_steps = %d\n", cfg.MaxParallel)
-	}
-	var env []string
-	if cfg.MySQLDB != "" {
-		testenv.MySQLDSN(t, cfg.MySQLDB) // skips without MariaDB; creates the database
-		fmt.Fprintf(&b, `
-[connections.mysql.src]
-host = "${E2E_MYSQL_HOST}"
-port = "${E2E_MYSQL_PORT}"
-database = %q
-user = "${E2E_MYSQL_USER}"
-password = "${E2E_MYSQL_PASSWORD:-}"
-`, cfg.MySQLDB)
-		env = append(env, "E2E_MYSQL_HOST="+testenv.MySQLHost(), "E2E_MYSQL_PORT="+testenv.MySQLPort(),
-			"E2E_MYSQL_USER="+testenv.MySQLUser(), "E2E_MYSQL_PASSWORD="+testenv.MySQLPassword())
-	}
-	if cfg.PGDB != "" {
-		env = append(env, "E2E_PG_URL="+testenv.PGConnString(t, cfg.PGDB))
-		b.WriteString("\n[connections.postgres.dst]\ndsn = \"${E2E_PG_URL}\"\n")
-	}
-	if cfg.DuckDB {
-		b.WriteString("\n[connections.duckdb.local]\npath = \"warehouse.duckdb\"\n")
-	}
-	b.WriteString(cfg.Extra)
-	all := map[string]string{"osiris.toml": b.String()}
-	for k, v := range files {
-		all[k] = v
-	}
-	w := e2e.NewWorkspace(t, all)
-	w.Env = append(w.Env, env...)
-	return w
+	cfg.Name = "e2e-data"
+	return e2e.NewConfiguredWorkspace(t, cfg, files)
 }
 
 // runOK runs a pipeline, requires success and returns the run directory
@@ -178,37 +126,12 @@ func inputSources(t *testing.T, events []osexec.Event, step string) []string {
 	return nil
 }
 
-// eventsNamed returns the events called name (of step, when step != "").
-func eventsNamed(events []osexec.Event, name, step string) []osexec.Event {
-	var out []osexec.Event
-	for _, e := range events {
-		if e.Event == name && (step == "" || e.Step == step) {
-			out = append(out, e)
-		}
-	}
-	return out
-}
-
 // mysqlDB opens a MariaDB database of this package (created if missing).
 func mysqlDB(t *testing.T, db string) *sql.DB {
 	t.Helper()
 	c := testenv.MySQLDB(t, db)
 	c.SetMaxOpenConns(4)
 	return c
-}
-
-// mustExec runs statements one by one, failing the test on the first error.
-func mustExec(t *testing.T, db *sql.DB, stmts ...string) {
-	t.Helper()
-	for _, s := range stmts {
-		if _, err := db.Exec(s); err != nil {
-			short := s
-			if len(short) > 200 {
-				short = short[:200] + "…"
-			}
-			t.Fatalf("%s: %v", short, err)
-		}
-	}
 }
 
 // sqlRows runs query and returns each row as its column texts joined by
@@ -292,16 +215,6 @@ func pgRows(t *testing.T, conn *pgx.Conn, query string, args ...any) []string {
 	return out
 }
 
-// pgExec runs statements on conn.
-func pgExec(t *testing.T, conn *pgx.Conn, stmts ...string) {
-	t.Helper()
-	for _, s := range stmts {
-		if _, err := conn.Exec(context.Background(), s); err != nil {
-			t.Fatalf("%s: %v", s, err)
-		}
-	}
-}
-
 // pgCount returns SELECT count(*) of a PostgreSQL table.
 func pgCount(t *testing.T, conn *pgx.Conn, table string) int64 {
 	t.Helper()
@@ -341,7 +254,7 @@ func duckExec(t *testing.T, path string, stmts ...string) {
 		t.Fatalf("open duckdb %s: %v", path, err)
 	}
 	defer db.Close()
-	mustExec(t, db, stmts...)
+	e2e.MySQLExec(t, db, stmts...)
 }
 
 // diffRows describes how two sorted row lists differ (first few lines).

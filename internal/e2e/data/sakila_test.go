@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/osiris-go/osiris/internal/e2e"
 	"github.com/osiris-go/osiris/internal/testenv"
 )
 
@@ -25,7 +26,7 @@ func TestSakilaRoundTripDigests(t *testing.T) {
 	}
 	pg := testenv.PGConn(t, dbSakila)
 	for _, tb := range tables {
-		pgExec(t, pg, "DROP TABLE IF EXISTS "+pgx.Identifier{tb}.Sanitize())
+		e2e.PGExec(t, pg, "DROP TABLE IF EXISTS "+pgx.Identifier{tb}.Sanitize())
 	}
 
 	// One pipeline of 16 independent extract → write pairs, then one of 16

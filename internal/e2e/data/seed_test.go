@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/osiris-go/osiris/internal/e2e"
 	"github.com/osiris-go/osiris/internal/testenv"
 )
 
@@ -68,7 +69,7 @@ const (
 // with NULLs in every nullable column.
 func loadMovies(t *testing.T, db *sql.DB) {
 	t.Helper()
-	mustExec(t, db,
+	e2e.MySQLExec(t, db,
 		"DROP TABLE IF EXISTS movies",
 		"DROP TABLE IF EXISTS directors",
 		`CREATE TABLE directors (director_id INT PRIMARY KEY, name VARCHAR(100) NULL, nationality VARCHAR(50) NULL) ENGINE=InnoDB`,
@@ -89,7 +90,7 @@ func loadMovies(t *testing.T, db *sql.DB) {
 		}
 		fmt.Fprintf(&b, "(%d,%s,%s)", i, name, []string{"'FR'", "'US'", "NULL", "'JP'"}[i%4])
 	}
-	mustExec(t, db, b.String())
+	e2e.MySQLExec(t, db, b.String())
 	b.Reset()
 	b.WriteString("INSERT INTO movies VALUES ")
 	for i := 1; i <= seedMovies; i++ {
@@ -115,7 +116,7 @@ func loadMovies(t *testing.T, db *sql.DB) {
 		}
 		fmt.Fprintf(&b, "(%d,%s,%s,%d,%s)", i, title, dir, 1950+i%75, box)
 	}
-	mustExec(t, db, b.String())
+	e2e.MySQLExec(t, db, b.String())
 }
 
 // The seed pipeline of spec 02 (MySQL join → DuckDB GROUP BY ALL HAVING →
@@ -127,7 +128,7 @@ func TestSeedPipelineMySQLDuckDBSupabase(t *testing.T) {
 	my := mysqlDB(t, dbMovies)
 	loadMovies(t, my)
 	pg := testenv.PGConn(t, dbE2E)
-	pgExec(t, pg, "DROP TABLE IF EXISTS director_stats")
+	e2e.PGExec(t, pg, "DROP TABLE IF EXISTS director_stats")
 
 	w := newWorkspace(t, wsConfig{}, map[string]string{
 		"pipelines/mysql_duckdb_supabase.yaml": seedPipeline,

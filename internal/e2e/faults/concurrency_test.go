@@ -42,7 +42,7 @@ steps:
 func TestConcurrentRunsOfTheSamePipeline(t *testing.T) {
 	t.Parallel()
 	const n = 4
-	w := newWorkspace(t, wsConfig{MySQL: true}, map[string]string{
+	w := newWorkspace(t, wsConfig{MySQLDB: dbFaults}, map[string]string{
 		"pipelines/concurrent.yaml": concurrentPipeline,
 	})
 	runs := make([]*bgRun, n)

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/osiris-go/osiris/internal/e2e"
 	"github.com/osiris-go/osiris/internal/testenv"
 	osexec "github.com/osiris-go/osiris/pkg/exec"
 )
@@ -65,7 +66,7 @@ steps:
 func prepareTarget(t *testing.T, table string) string {
 	t.Helper()
 	pg := testenv.PGConn(t, dbFaults)
-	pgExec(t, pg,
+	e2e.PGExec(t, pg,
 		fmt.Sprintf(`DROP TABLE IF EXISTS %s`, table),
 		fmt.Sprintf(`CREATE TABLE %s (id bigint PRIMARY KEY, twice bigint, label text)`, table),
 		fmt.Sprintf(`INSERT INTO %s SELECT g, -g, 'before the fault ' || g FROM generate_series(1, 1000) g`, table))
@@ -103,7 +104,7 @@ func TestMySQLKilledMidExtract(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			marker := fmt.Sprintf("flt_kill_%s_%d", tc.name, time.Now().UnixNano())
-			w := newWorkspace(t, wsConfig{MySQL: true}, map[string]string{
+			w := newWorkspace(t, wsConfig{MySQLDB: dbFaults}, map[string]string{
 				"pipelines/kill.yaml": endlessPipeline("flt-mysql-kill", marker),
 			})
 			my := testenv.MySQLDB(t, dbFaults)
@@ -121,7 +122,7 @@ func TestMySQLKilledMidExtract(t *testing.T) {
 			if id == 0 {
 				t.Fatalf("the extractor's statement (marker %s) is not in the processlist", marker)
 			}
-			mysqlExec(t, my, fmt.Sprintf(tc.kill, id))
+			e2e.MySQLExec(t, my, fmt.Sprintf(tc.kill, id))
 
 			res := run.wait(t, time.Minute)
 			if res.ExitCode != 1 {
@@ -138,7 +139,7 @@ func TestMySQLKilledMidExtract(t *testing.T) {
 			if s := rec.Status.Step(t, "write-csv"); s.Status != osexec.StatusSkipped {
 				t.Errorf("write-csv: status %q, want skipped", s.Status)
 			}
-			if len(eventsNamed(rec.Events, osexec.EventStepStart, "write-csv")) != 0 {
+			if len(e2e.EventsNamed(rec.Events, osexec.EventStepStart, "write-csv")) != 0 {
 				t.Errorf("write-csv started after its input failed")
 			}
 			noFinalArtifact(t, runDir, "extract-endless")
@@ -168,7 +169,7 @@ func TestPostgresKilledMidCopy(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			before := prepareTarget(t, tc.table)
-			w := newWorkspace(t, wsConfig{MySQL: true, PG: true}, map[string]string{
+			w := newWorkspace(t, wsConfig{MySQLDB: dbFaults, PGDB: dbFaults}, map[string]string{
 				"pipelines/copy_kill.yaml": loadPipeline("flt-copy-kill", 4_000_000, tc.table),
 			})
 			pg := testenv.PGConn(t, dbFaults)
@@ -212,7 +213,7 @@ func TestDuckDBSQLError(t *testing.T) {
 	t.Parallel()
 	const table = "flt_duck_target"
 	before := prepareTarget(t, table)
-	w := newWorkspace(t, wsConfig{MySQL: true, PG: true}, map[string]string{
+	w := newWorkspace(t, wsConfig{MySQLDB: dbFaults, PGDB: dbFaults}, map[string]string{
 		"pipelines/duck_error.yaml": fmt.Sprintf(`oml_version: "0.1.0"
 name: flt-duck-error
 steps:
@@ -255,10 +256,10 @@ steps:
 	if s := rec.Status.Step(t, "load-rows"); s.Status != osexec.StatusSkipped {
 		t.Errorf("load-rows: status %q, want skipped", s.Status)
 	}
-	if len(eventsNamed(rec.Events, osexec.EventStepSkipped, "load-rows")) != 1 {
+	if len(e2e.EventsNamed(rec.Events, osexec.EventStepSkipped, "load-rows")) != 1 {
 		t.Errorf("no step_skipped event for load-rows")
 	}
-	if len(eventsNamed(rec.Events, osexec.EventStepStart, "load-rows")) != 0 {
+	if len(e2e.EventsNamed(rec.Events, osexec.EventStepStart, "load-rows")) != 0 {
 		t.Errorf("load-rows started after its input failed")
 	}
 	noFinalArtifact(t, rec.Dir, "transform-bad")
@@ -313,7 +314,7 @@ steps:
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			w := newWorkspace(t, wsConfig{MySQL: true, Extra: `
+			w := newWorkspace(t, wsConfig{MySQLDB: dbFaults, Extra: `
 [connections.mysql.down]
 host = "127.0.0.1"
 port = 1
@@ -354,7 +355,7 @@ dsn = "${FLT_DOWN_URL:-postgres://nobody:not-a-real-password@127.0.0.1:1/nowhere
 func TestSIGINTDuringExtract(t *testing.T) {
 	t.Parallel()
 	marker := fmt.Sprintf("flt_sigint_extract_%d", time.Now().UnixNano())
-	w := newWorkspace(t, wsConfig{MySQL: true}, map[string]string{
+	w := newWorkspace(t, wsConfig{MySQLDB: dbFaults}, map[string]string{
 		"pipelines/endless.yaml": endlessPipeline("flt-sigint-extract", marker),
 	})
 	run := startOsiris(t, w, "--json", "run", "pipelines/endless.yaml")
@@ -402,7 +403,7 @@ func TestMissingVariableExit2NothingExecuted(t *testing.T) {
 	t.Parallel()
 	const table = "flt_missing_var"
 	before := prepareTarget(t, table)
-	w := newWorkspace(t, wsConfig{MySQL: true, Extra: `
+	w := newWorkspace(t, wsConfig{MySQLDB: dbFaults, Extra: `
 [connections.postgres.needsvar]
 host = "127.0.0.1"
 database = "` + dbFaults + `"
@@ -437,7 +438,7 @@ steps:
 		t.Errorf("stderr does not name the variable and the connection:\n%s", res.Stderr)
 	}
 	rec := checkRecord(t, w, w.RunDirOf(res), osexec.StatusFailed, "load-rows")
-	if n := len(eventsNamed(rec.Events, osexec.EventStepStart, "")); n != 0 {
+	if n := len(e2e.EventsNamed(rec.Events, osexec.EventStepStart, "")); n != 0 {
 		t.Errorf("%d steps started; nothing may execute when a connection cannot be resolved", n)
 	}
 	if s := rec.Status.Step(t, "extract-rows"); s.Status != osexec.StatusSkipped {
@@ -478,7 +479,7 @@ func TestSignalDuringLongStep(t *testing.T) {
 		t.Run(tc.sig.String(), func(t *testing.T) {
 			t.Parallel()
 			before := prepareTarget(t, tc.table)
-			w := newWorkspace(t, wsConfig{MySQL: true, PG: true}, map[string]string{
+			w := newWorkspace(t, wsConfig{MySQLDB: dbFaults, PGDB: dbFaults}, map[string]string{
 				"pipelines/signal.yaml": loadPipeline("flt-signal", 4_000_000, tc.table),
 			})
 			pg := testenv.PGConn(t, dbFaults)
@@ -500,7 +501,7 @@ func TestSignalDuringLongStep(t *testing.T) {
 			if s := rec.Status.Step(t, "load-rows"); s.Status != osexec.StatusCancelled {
 				t.Errorf("load-rows: status %q, want cancelled", s.Status)
 			}
-			if len(eventsNamed(rec.Events, osexec.EventRunError, "")) != 0 {
+			if len(e2e.EventsNamed(rec.Events, osexec.EventRunError, "")) != 0 {
 				t.Errorf("a cancelled run recorded run_error")
 			}
 			waitNoBackendsOn(t, pg, dbFaults, tc.table, 15*time.Second)
@@ -516,7 +517,7 @@ func TestSignalDuringLongStep(t *testing.T) {
 func TestSIGKILLThenNextRunWorks(t *testing.T) {
 	t.Parallel()
 	marker := fmt.Sprintf("flt_sigkill_%d", time.Now().UnixNano())
-	w := newWorkspace(t, wsConfig{MySQL: true}, map[string]string{
+	w := newWorkspace(t, wsConfig{MySQLDB: dbFaults}, map[string]string{
 		"pipelines/endless.yaml": endlessPipeline("flt-sigkill", marker),
 		"pipelines/small.yaml": `oml_version: "0.1.0"
 name: flt-small
@@ -599,7 +600,7 @@ steps:
 // tmpfs (root); skips without it, even under CI.
 func TestDiskFullWhileWritingArtifact(t *testing.T) {
 	t.Parallel()
-	w := newWorkspace(t, wsConfig{MySQL: true, Paths: `run_logs = "full_logs"`}, map[string]string{
+	w := newWorkspace(t, wsConfig{MySQLDB: dbFaults, Paths: `run_logs = "full_logs"`}, map[string]string{
 		"pipelines/full.yaml": `oml_version: "0.1.0"
 name: flt-disk-full
 steps:

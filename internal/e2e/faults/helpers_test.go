@@ -18,7 +18,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/osiris-go/osiris/internal/e2e"
-	"github.com/osiris-go/osiris/internal/testenv"
 	osexec "github.com/osiris-go/osiris/pkg/exec"
 )
 
@@ -29,53 +28,13 @@ const (
 )
 
 // wsConfig says what goes into a test workspace's osiris.toml.
-type wsConfig struct {
-	// MySQL adds [connections.mysql.src] for dbFaults.
-	MySQL bool
-	// PG adds [connections.postgres.dst] for dbFaults.
-	PG bool
-	// Extra is appended to osiris.toml verbatim.
-	Extra string
-	// Paths is the body of a [paths] table ("" writes none).
-	Paths string
-}
+type wsConfig = e2e.Config
 
-// newWorkspace writes osiris.toml from cfg plus files into a fresh
-// workspace. Connection values come from ${VAR}s set in the workspace's
-// environment, the way users keep secrets out of osiris.toml.
+// newWorkspace is e2e.NewConfiguredWorkspace with this package's name.
 func newWorkspace(t *testing.T, cfg wsConfig, files map[string]string) *e2e.Workspace {
 	t.Helper()
-	var b strings.Builder
-	b.WriteString("[project]\nname = \"e2e-faults\"\nprofile = \"dev\"\n")
-	if cfg.Paths != "" {
-		b.WriteString("\n[paths]\n" + cfg.Paths + "\n")
-	}
-	var env []string
-	if cfg.MySQL {
-		testenv.MySQLDSN(t, dbFaults) // skips without MariaDB; creates the database
-		fmt.Fprintf(&b, `
-[connections.mysql.src]
-host = "${FLT_MYSQL_HOST}"
-port = "${FLT_MYSQL_PORT}"
-database = %q
-user = "${FLT_MYSQL_USER}"
-password = "${FLT_MYSQL_PASSWORD:-}"
-`, dbFaults)
-		env = append(env, "FLT_MYSQL_HOST="+testenv.MySQLHost(), "FLT_MYSQL_PORT="+testenv.MySQLPort(),
-			"FLT_MYSQL_USER="+testenv.MySQLUser(), "FLT_MYSQL_PASSWORD="+testenv.MySQLPassword())
-	}
-	if cfg.PG {
-		env = append(env, "FLT_PG_URL="+testenv.PGConnString(t, dbFaults))
-		b.WriteString("\n[connections.postgres.dst]\ndsn = \"${FLT_PG_URL}\"\n")
-	}
-	b.WriteString(cfg.Extra)
-	all := map[string]string{"osiris.toml": b.String()}
-	for k, v := range files {
-		all[k] = v
-	}
-	w := e2e.NewWorkspace(t, all)
-	w.Env = append(w.Env, env...)
-	return w
+	cfg.Name = "e2e-faults"
+	return e2e.NewConfiguredWorkspace(t, cfg, files)
 }
 
 // record is a run directory read back after checkRecord.
@@ -203,17 +162,6 @@ func rawIndex(t *testing.T, w *e2e.Workspace) []map[string]any {
 	}
 	if len(b) > 0 && b[len(b)-1] != '\n' {
 		t.Errorf("run index does not end with a newline (a torn line)")
-	}
-	return out
-}
-
-// eventsNamed returns the events called name (of step, when step != "").
-func eventsNamed(events []osexec.Event, name, step string) []osexec.Event {
-	var out []osexec.Event
-	for _, e := range events {
-		if e.Event == name && (step == "" || e.Step == step) {
-			out = append(out, e)
-		}
 	}
 	return out
 }
@@ -347,16 +295,6 @@ func hasStepEvent(runDir, name, step string) bool {
 	return false
 }
 
-// mysqlExec runs statements one by one, failing the test on the first error.
-func mysqlExec(t *testing.T, db *sql.DB, stmts ...string) {
-	t.Helper()
-	for _, s := range stmts {
-		if _, err := db.Exec(s); err != nil {
-			t.Fatalf("%s: %v", s, err)
-		}
-	}
-}
-
 // mysqlQueryID returns the id of the MariaDB connection running a
 // statement that contains marker (0 when there is none), never the
 // connection asking.
@@ -373,16 +311,6 @@ func mysqlQueryID(t *testing.T, db *sql.DB, marker string) int64 {
 		t.Fatalf("reading the processlist: %v", err)
 	}
 	return id
-}
-
-// pgExec runs statements on conn.
-func pgExec(t *testing.T, conn *pgx.Conn, stmts ...string) {
-	t.Helper()
-	for _, s := range stmts {
-		if _, err := conn.Exec(context.Background(), s); err != nil {
-			t.Fatalf("%s: %v", s, err)
-		}
-	}
 }
 
 // pgTableState is a fingerprint of a table's whole content: the row count

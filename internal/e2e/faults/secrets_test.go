@@ -87,7 +87,7 @@ func TestSecretsCanary(t *testing.T) {
 	// MariaDB: a user whose password is the canary, allowed on its database.
 	testenv.MySQLDSN(t, dbCanary)
 	root := testenv.MySQLDB(t, dbCanary)
-	mysqlExec(t, root,
+	e2e.MySQLExec(t, root,
 		fmt.Sprintf("CREATE USER IF NOT EXISTS 'osiris_canary'@'%%' IDENTIFIED BY '%s'", cMy.value),
 		fmt.Sprintf("ALTER USER 'osiris_canary'@'%%' IDENTIFIED BY '%s'", cMy.value),
 		"GRANT ALL ON `"+dbCanary+"`.* TO 'osiris_canary'@'%'",
@@ -99,12 +99,12 @@ func TestSecretsCanary(t *testing.T) {
 	// it, but it is still a secret) owning the database it writes to.
 	testenv.PGConnString(t, dbCanary)
 	pgAdmin := testenv.PGConn(t, "postgres")
-	pgExec(t, pgAdmin,
+	e2e.PGExec(t, pgAdmin,
 		`DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'osiris_canary') THEN CREATE ROLE osiris_canary LOGIN; END IF; END $$`,
 		fmt.Sprintf(`ALTER ROLE osiris_canary LOGIN PASSWORD '%s'`, cPG.value),
 		`ALTER DATABASE `+dbCanary+` OWNER TO osiris_canary`)
 	pgDB := testenv.PGConn(t, dbCanary)
-	pgExec(t, pgDB, `DROP TABLE IF EXISTS canary_out`, `ALTER SCHEMA public OWNER TO osiris_canary`)
+	e2e.PGExec(t, pgDB, `DROP TABLE IF EXISTS canary_out`, `ALTER SCHEMA public OWNER TO osiris_canary`)
 
 	pgHost := net.JoinHostPort(testenv.PGHost(), testenv.PGPort())
 	w := e2e.NewWorkspace(t, map[string]string{

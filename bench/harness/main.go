@@ -229,16 +229,19 @@ func runBench(ctx context.Context, cfg config, root string, progress progressFun
 		}
 	}
 
-	b := &bench{
-		cfg:       cfg,
-		servers:   s,
-		progress:  progress,
-		jobs:      newJobs(s, cfg.Osiris, ws, timeBin, tmp),
-		measured:  map[string]*series{},
-		wsDefault: ws[budgetDefault],
-	}
+	// Before the jobs are built: it selects the python that runs pandas.
+	pandasNote := ""
 	if cfg.Only == nil || cfg.Only["W1"] {
-		b.pandasNote = pandasAvailability(ctx)
+		pandasNote = pandasAvailability(ctx)
+	}
+	b := &bench{
+		cfg:        cfg,
+		servers:    s,
+		progress:   progress,
+		jobs:       newJobs(s, cfg.Osiris, ws, timeBin, tmp),
+		measured:   map[string]*series{},
+		wsDefault:  ws[budgetDefault],
+		pandasNote: pandasNote,
 	}
 
 	judged := cfg.Rows >= judgedRows

@@ -7,7 +7,6 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 COMMIT   ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS  := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 BIN      := bin/osiris
-DEMO_DIR ?= $(shell mktemp -d /tmp/osiris-demo.XXXXXX)
 FUZZTIME ?= 15s
 
 .PHONY: all build test test-short fuzz demo bench lint clean
@@ -32,12 +31,12 @@ fuzz:
 # Builds osiris, scaffolds a workspace in a temp dir and runs its offline
 # pipeline (no database needed).
 demo: build
-	@echo "== osiris init $(DEMO_DIR)"
-	./$(BIN) init $(DEMO_DIR) --force
-	./$(BIN) -C $(DEMO_DIR) validate
-	./$(BIN) -C $(DEMO_DIR) compile pipelines/movies_offline.yaml
-	./$(BIN) -C $(DEMO_DIR) run pipelines/movies_offline.yaml
-	@echo "== demo workspace: $(DEMO_DIR)"
+	@set -e; dir="$${DEMO_DIR:-$$(mktemp -d /tmp/osiris-demo.XXXXXX)}"; \
+	  echo "== osiris init $$dir"; ./$(BIN) init "$$dir" --force; \
+	  echo "== osiris validate"; ./$(BIN) -C "$$dir" validate; \
+	  echo "== osiris compile"; ./$(BIN) -C "$$dir" compile pipelines/movies_offline.yaml; \
+	  echo "== osiris run"; ./$(BIN) -C "$$dir" run pipelines/movies_offline.yaml; \
+	  echo "== demo workspace: $$dir (DEMO_DIR=... to choose it)"
 
 # Benchmarks W1–W8 of spec 07 against their baselines (BENCH_ROWS, default 2,000,000).
 bench: build

@@ -16,10 +16,11 @@ all: build
 build:
 	$(GO) build -tags $(TAGS) -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/osiris
 
-# The whole suite against the real MariaDB and PostgreSQL (see README), then a
+# The whole suite (race detector on) against the real MariaDB and PostgreSQL
+# (see README), then a
 # short fuzz run of the pipeline parser + validator.
 test: lint
-	$(GO) test -tags $(TAGS) -count=1 -timeout 20m ./...
+	$(GO) test -tags $(TAGS) -race -count=1 -timeout 20m ./...
 	$(MAKE) fuzz
 
 test-short:

@@ -17,8 +17,7 @@ build:
 	$(GO) build -tags $(TAGS) -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/osiris
 
 # The whole suite (race detector on) against the real MariaDB and PostgreSQL
-# (see README), then a
-# short fuzz run of the pipeline parser + validator.
+# (see README), then a short fuzz run of the pipeline parser + validator.
 test: lint
 	$(GO) test -tags $(TAGS) -race -count=1 -timeout 20m ./...
 	$(MAKE) fuzz

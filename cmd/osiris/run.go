@@ -224,7 +224,8 @@ func (a *app) runOutcome(res *exec.Result, runErr error, relDir string, ctx cont
 		return nil
 	case status == exec.StatusCancelled || errors.Is(runErr, exec.ErrCancelled):
 		if ctx.Err() == context.DeadlineExceeded {
-			return &exitError{code: exitRunFailed, err: fmt.Errorf("run timed out (--timeout); run directory: %s", relDir)}
+			// The limit struck between steps: nothing was running to fail.
+			return &exitError{code: exitRunFailed, err: fmt.Errorf("%v (--timeout); run directory: %s", exec.ErrRunTimedOut, relDir)}
 		}
 		return &exitError{code: exitInterrupted, err: fmt.Errorf("run cancelled; run directory: %s", relDir)}
 	}

@@ -352,11 +352,13 @@ func (r *run) schedule(ctx context.Context, res *Result) {
 			for _, need := range r.plans[d.idx].step.Needs {
 				r.byID[need].out.consumerDone()
 			}
+			if d.res.Status == StatusFailed && res.FailedStep == "" {
+				res.FailedStep = d.res.ID
+				res.Error = d.res.Error
+			}
 			if d.res.Status != StatusSuccess && !stopping {
 				stopping = true
 				if d.res.Status == StatusFailed {
-					res.FailedStep = d.res.ID
-					res.Error = d.res.Error
 					cancelRun(fmt.Errorf("step %q failed", d.res.ID))
 				} else {
 					cancelRun(context.Cause(runCtx))
@@ -366,7 +368,13 @@ func (r *run) schedule(ctx context.Context, res *Result) {
 			ctxDone = nil
 			if !stopping {
 				stopping = true
-				cancelRun(fmt.Errorf("%w: %w", ErrCancelled, context.Cause(ctx)))
+				if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+					// The caller's time limit (osiris run --timeout): the
+					// running steps fail, the run fails (exit 1).
+					cancelRun(ErrRunTimedOut)
+				} else {
+					cancelRun(fmt.Errorf("%w: %w", ErrCancelled, context.Cause(ctx)))
+				}
 			}
 		}
 	}
@@ -378,6 +386,8 @@ func (r *run) schedule(ctx context.Context, res *Result) {
 		s.Status = StatusSkipped
 		reason := "an earlier step failed"
 		switch {
+		case errors.Is(ctx.Err(), context.DeadlineExceeded):
+			reason = ErrRunTimedOut.Error()
 		case ctx.Err() != nil:
 			reason = "the run was cancelled"
 		case res.FailedStep == "":
@@ -621,6 +631,9 @@ func (r *run) endStep(runCtx context.Context, p *stepPlan, sr StepResult, stepCt
 		case p.timeout > 0 && errors.Is(stepCtx.Err(), context.DeadlineExceeded) && runCtx.Err() == nil:
 			err = fmt.Errorf("timed out after %s: %w", p.timeout, err)
 			sr.Status = StatusFailed
+		case errors.Is(runCtx.Err(), context.DeadlineExceeded) || errors.Is(context.Cause(runCtx), ErrRunTimedOut):
+			sr.Status = StatusFailed
+			err = fmt.Errorf("%w: %s", ErrRunTimedOut, trimStepPrefix(err.Error(), p.step.ID, p.step.Component))
 		case runCtx.Err() != nil:
 			sr.Status = StatusCancelled
 			err = fmt.Errorf("cancelled: %v", context.Cause(runCtx))

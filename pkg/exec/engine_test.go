@@ -180,6 +180,35 @@ func TestStepTimeout(t *testing.T) {
 	}
 }
 
+// TestRunDeadline: a deadline on the run's context (osiris run --timeout)
+// fails the running step and the run, unlike a cancel, and skips the rest.
+func TestRunDeadline(t *testing.T) {
+	t.Parallel()
+	tag := t.Name()
+	m := testManifest(
+		st("slow", "test.slow", nil, map[string]any{"tag": tag}),
+		st("next", "test.concat", nt("slow"), map[string]any{"tag": tag}),
+	)
+	env, log := runEnv(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
+	defer cancel()
+	res, err := (&Engine{}).Run(ctx, m, env)
+	if err == nil || errors.Is(err, ErrCancelled) {
+		t.Fatalf("err = %v, want a step failure", err)
+	}
+	if res.Status != StatusFailed || res.FailedStep != "slow" || res.Step("slow").Status != StatusFailed || res.Step("next").Status != StatusSkipped {
+		t.Fatalf("status %s (failed step %q), steps %s/%s", res.Status, res.FailedStep, res.Step("slow").Status, res.Step("next").Status)
+	}
+	if !strings.Contains(res.Error, ErrRunTimedOut.Error()) {
+		t.Errorf("error %q does not say the time limit was reached", res.Error)
+	}
+	events := log.all()
+	checkSeq(t, events)
+	if last := events[len(events)-1]; last.Event != EventRunError {
+		t.Errorf("last event %s, want run_error", last.Event)
+	}
+}
+
 // equivalencePipeline: two extractors (one in reverse order, different
 // batch sizes), a concat of both, and a writer.
 func equivalencePipeline(tag string) *compile.Manifest {

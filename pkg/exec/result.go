@@ -114,3 +114,7 @@ func (e *StepError) Unwrap() error { return e.Err }
 
 // ErrCancelled is returned (wrapped) by Run when its context was cancelled.
 var ErrCancelled = errors.New("run cancelled")
+
+// ErrRunTimedOut is the error of steps stopped because the run's context
+// reached its deadline (osiris run --timeout): a failure, not a cancel.
+var ErrRunTimedOut = errors.New("the run's time limit was reached")

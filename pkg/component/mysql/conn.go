@@ -5,8 +5,6 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
-	"net"
-	"net/url"
 	"strings"
 	"time"
 
@@ -15,110 +13,25 @@ import (
 	"github.com/osiris-go/osiris/workspace"
 )
 
-// dsnFor turns a resolved connection into a go-sql-driver DSN: `dsn` or
-// `url` as given (mysql:// and mariadb:// URLs converted), else the
-// host/port/database/user/password fields. Errors never contain the
-// password.
-//
-// TODO(reconcile): workspace is getting (*Connection).MySQLDSN(); switch to it
-// once it lands.
-func dsnFor(conn *workspace.Connection) (string, error) {
-	if conn == nil {
-		return "", errors.New("no connection resolved")
-	}
-	for _, key := range []string{"dsn", "url"} {
-		v := strings.TrimSpace(conn.Get(key))
-		if v == "" {
-			continue
-		}
-		if strings.HasPrefix(v, "mysql://") || strings.HasPrefix(v, "mariadb://") {
-			return dsnFromURL(v)
-		}
-		return v, nil
-	}
-	return fieldsConfig(conn).FormatDSN(), nil
-}
-
-// fieldsConfig builds a config from host/port/database/user/password.
-func fieldsConfig(conn *workspace.Connection) *gomysql.Config {
-	cfg := gomysql.NewConfig()
-	cfg.User = conn.Get("user")
-	if cfg.User == "" {
-		cfg.User = conn.Get("username")
-	}
-	cfg.Passwd = conn.Get("password")
-	host := conn.Get("host")
-	if host == "" {
-		host = "127.0.0.1"
-	}
-	port := conn.Get("port")
-	if port == "" {
-		port = "3306"
-	}
-	if sock := conn.Get("socket"); sock != "" {
-		cfg.Net, cfg.Addr = "unix", sock
-	} else {
-		cfg.Net, cfg.Addr = "tcp", net.JoinHostPort(host, port)
-	}
-	cfg.DBName = conn.Get("database")
-	if cfg.DBName == "" {
-		cfg.DBName = conn.Get("schema")
-	}
-	return cfg
-}
-
-// dsnFromURL converts mysql://user:pass@host:port/db?param=v into a DSN.
-func dsnFromURL(raw string) (string, error) {
-	u, err := url.Parse(raw)
-	if err != nil {
-		// url.Error repeats the whole URL, password included: keep only the reason.
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return "", fmt.Errorf("connection url is not a valid mysql:// URL: %v", err)
-	}
-	cfg := gomysql.NewConfig()
-	if u.User != nil {
-		cfg.User = u.User.Username()
-		cfg.Passwd, _ = u.User.Password()
-	}
-	host, port := u.Hostname(), u.Port()
-	if host == "" {
-		host = "127.0.0.1"
-	}
-	if port == "" {
-		port = "3306"
-	}
-	cfg.Net, cfg.Addr = "tcp", net.JoinHostPort(host, port)
-	cfg.DBName = strings.TrimPrefix(u.Path, "/")
-	dsn := cfg.FormatDSN()
-	if q := u.RawQuery; q != "" {
-		if strings.Contains(dsn, "?") {
-			dsn += "&" + q
-		} else {
-			dsn += "?" + q
-		}
-	}
-	return dsn, nil
-}
-
 // configFor parses the connection's DSN and forces the options the drivers
 // rely on: raw date bytes (parsed here, exactly), no client-side
 // interpolation (so queries use the binary protocol), plain affected-row
 // counts.
 func configFor(conn *workspace.Connection) (*gomysql.Config, error) {
-	dsn, err := dsnFor(conn)
+	if conn == nil {
+		return nil, errors.New("no connection resolved")
+	}
+	// The workspace builds the DSN (dsn, mysql:// url or fields) with the
+	// driver's own FormatDSN; ParseDSN reads passwords with DSN punctuation
+	// back exactly (it splits on the last '@' and '/').
+	dsn, err := conn.MySQLDSN()
 	if err != nil {
 		return nil, err
 	}
-	var cfg *gomysql.Config
-	if conn.Get("dsn") == "" && conn.Get("url") == "" {
-		// Straight from the fields: a password with DSN punctuation in it
-		// cannot be mis-parsed.
-		cfg = fieldsConfig(conn)
-	} else if cfg, err = gomysql.ParseDSN(dsn); err != nil {
-		return nil, fmt.Errorf("connection %s: %w", connRef(conn), err)
+	cfg, err := gomysql.ParseDSN(dsn)
+	if err != nil {
+		// ParseDSN errors may quote the DSN, password included.
+		return nil, fmt.Errorf("connection %s: the MySQL settings do not form a valid DSN (user:password@tcp(host:port)/database)", connRef(conn))
 	}
 	cfg.ParseTime = false
 	cfg.InterpolateParams = false

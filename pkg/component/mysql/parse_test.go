@@ -205,26 +205,27 @@ func TestSQLLiteral(t *testing.T) {
 	}
 }
 
-func TestDSNFor(t *testing.T) {
+func TestConfigFor(t *testing.T) {
 	conn := func(v map[string]any) *workspace.Connection {
 		return &workspace.Connection{Family: "mysql", Alias: "x", Values: v}
 	}
 	for _, tc := range []struct {
 		name string
 		v    map[string]any
-		want string
+		addr string
+		db   string
 	}{
-		{"fields", map[string]any{"host": "db", "port": int64(3307), "database": "movies", "user": "u", "password": "p@ss"}, "u:p@ss@tcp(db:3307)/movies"},
-		{"defaults", map[string]any{"user": "root"}, "root@tcp(127.0.0.1:3306)/"},
-		{"dsn", map[string]any{"dsn": "a:b@tcp(h:1)/d?parseTime=true"}, "a:b@tcp(h:1)/d?parseTime=true"},
-		{"url", map[string]any{"url": "mysql://a:s%40cret@h:3310/d?tls=false"}, "a:s@cret@tcp(h:3310)/d?tls=false"},
+		{"fields", map[string]any{"host": "db", "port": int64(3307), "database": "movies", "user": "u", "password": "p@ss"}, "db:3307", "movies"},
+		{"defaults", map[string]any{"user": "root"}, "127.0.0.1:3306", ""},
+		{"dsn", map[string]any{"dsn": "a:b@tcp(h:1)/d?parseTime=true"}, "h:1", "d"},
+		{"url", map[string]any{"url": "mysql://a:s%40cret@h:3310/d?tls=false"}, "h:3310", "d"},
 	} {
-		got, err := dsnFor(conn(tc.v))
-		if err != nil || got != tc.want {
-			t.Errorf("%s: dsnFor = %q, %v want %q", tc.name, got, err, tc.want)
+		cfg, err := configFor(conn(tc.v))
+		if err != nil || cfg.Addr != tc.addr || cfg.DBName != tc.db {
+			t.Errorf("%s: configFor = %+v, %v; want addr %s db %q", tc.name, cfg, err, tc.addr, tc.db)
 		}
 	}
-	_, err := dsnFor(conn(map[string]any{"url": "mysql://u:topsecret@h:badport/d"}))
+	_, err := configFor(conn(map[string]any{"url": "mysql://u:topsecret@h:badport/d"}))
 	if err == nil || strings.Contains(err.Error(), "topsecret") {
 		t.Errorf("bad URL error must exist and not contain the password: %v", err)
 	}

@@ -20,7 +20,7 @@ type progress struct {
 	mu      sync.Mutex
 	w       io.Writer
 	tty     bool
-	quiet   bool
+	verbose bool // -v: also step starts and where each input came from
 	running map[string]*stepProgress
 	live    bool // a live line is on screen
 }
@@ -32,7 +32,7 @@ type stepProgress struct {
 }
 
 func newProgress(a *app) *progress {
-	return &progress{w: a.stderr, tty: isTerminal(a.stderr), running: map[string]*stepProgress{}}
+	return &progress{w: a.stderr, tty: isTerminal(a.stderr), verbose: a.verbose, running: map[string]*stepProgress{}}
 }
 
 func isTerminal(w io.Writer) bool {
@@ -50,6 +50,15 @@ func (p *progress) Emit(e exec.Event) {
 	switch e.Event {
 	case exec.EventStepStart:
 		p.running[e.Step] = &stepProgress{started: e.TS}
+		if p.verbose {
+			p.line(fmt.Sprintf("  → %-28s %v", e.Step, e.Fields["component"]))
+		}
+	case exec.EventInputsResolved:
+		if p.verbose {
+			for _, in := range inputList(e.Fields["inputs"]) {
+				p.line(fmt.Sprintf("    %s ← %v: %v rows from %v", e.Step, in["step"], in["rows"], in["source"]))
+			}
+		}
 	case exec.EventStepProgress:
 		if sp := p.running[e.Step]; sp != nil {
 			sp.rows = toInt(e.Fields["rows"])
@@ -142,4 +151,22 @@ func fmtBytes(n int64) string {
 		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
 	}
 	return fmt.Sprintf("%d B", n)
+}
+
+// inputList reads the inputs field of an inputs_resolved event, whether it
+// was built in this process or decoded from JSON.
+func inputList(v any) []map[string]any {
+	switch x := v.(type) {
+	case []map[string]any:
+		return x
+	case []any:
+		var out []map[string]any
+		for _, e := range x {
+			if m, ok := e.(map[string]any); ok {
+				out = append(out, m)
+			}
+		}
+		return out
+	}
+	return nil
 }

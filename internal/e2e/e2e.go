@@ -82,6 +82,12 @@ func NewWorkspace(t testing.TB, files map[string]string) *Workspace {
 	return w
 }
 
+// NewWorkspaceAt wraps an existing workspace directory (e.g. one made by
+// `osiris init`).
+func NewWorkspaceAt(t testing.TB, root string) *Workspace {
+	return &Workspace{t: t, Root: root}
+}
+
 // Write writes one file of the workspace.
 func (w *Workspace) Write(rel, content string) {
 	w.t.Helper()

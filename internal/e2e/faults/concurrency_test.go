@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/osiris-go/osiris/internal/e2e"
 	osexec "github.com/osiris-go/osiris/pkg/exec"
 )
 
@@ -109,5 +110,32 @@ func TestConcurrentRunsOfTheSamePipeline(t *testing.T) {
 	}
 	if b := strings.TrimSpace(string(mustRead(t, filepath.Join(w.Root, "out", "buckets.csv")))); strings.Count(b, "\n") != 7 {
 		t.Errorf("out/buckets.csv: want a header and 7 rows, got:\n%s", b)
+	}
+}
+
+// Concurrent runs of the offline example all write the same
+// warehouse.duckdb. DuckDB lets one process at a time hold a database file;
+// the writer waits for the other run's lock instead of failing.
+func TestConcurrentRunsShareADuckDBFile(t *testing.T) {
+	t.Parallel()
+	const n = 4
+	w := e2e.NewWorkspaceAt(t, filepath.Join(t.TempDir(), "demo"))
+	if r := w.Osiris("init", w.Root); r.ExitCode != 0 {
+		t.Fatalf("osiris init: exit %d\n%s", r.ExitCode, r.Stderr)
+	}
+	runs := make([]*bgRun, n)
+	for i := range runs {
+		runs[i] = startOsiris(t, w, "--json", "run", "pipelines/movies_offline.yaml")
+	}
+	for i, r := range runs {
+		res := r.wait(t, 2*time.Minute)
+		if res.ExitCode != 0 {
+			t.Errorf("run %d: exit %d\nstdout:\n%s\nstderr:\n%s", i, res.ExitCode, res.Stdout, res.Stderr)
+			continue
+		}
+		rec := checkRecord(t, w, w.RunDirOf(res), osexec.StatusSuccess, "")
+		if s := rec.Status.Step(t, "write-warehouse"); s.RowsOut != 20 {
+			t.Errorf("run %d: write-warehouse wrote %d rows, want 20", i, s.RowsOut)
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -42,10 +43,14 @@ func OpenReadOnly(ctx context.Context, path string) (*Session, error) {
 	return open(ctx, path, path+"?access_mode=read_only")
 }
 
+// lockWait bounds how long open waits for another process's lock on a
+// database file (DuckDB allows one writing process per file).
+const lockWait = 2 * time.Minute
+
 func open(ctx context.Context, path, dsn string) (*Session, error) {
-	connector, err := duckdbdriver.NewConnector(dsn, nil)
+	connector, err := newConnector(ctx, path, dsn)
 	if err != nil {
-		return nil, fmt.Errorf("opening duckdb %s: %w", describePath(path), err)
+		return nil, err
 	}
 	conn, err := connector.Connect(ctx)
 	if err != nil {
@@ -63,6 +68,30 @@ func open(ctx context.Context, path, dsn string) (*Session, error) {
 		return nil, errors.Join(fmt.Errorf("setting duckdb time zone: %w", err), s.Close())
 	}
 	return s, nil
+}
+
+// newConnector opens the database. When another process holds the file's
+// lock (two runs of one pipeline writing the same warehouse.duckdb), it
+// waits for the lock, with backoff, until ctx ends or lockWait passes: the
+// other run holds it only while its step writes.
+func newConnector(ctx context.Context, path, dsn string) (*duckdbdriver.Connector, error) {
+	deadline := time.Now().Add(lockWait)
+	delay := 20 * time.Millisecond
+	for {
+		connector, err := duckdbdriver.NewConnector(dsn, nil)
+		if err == nil {
+			return connector, nil
+		}
+		if path == "" || !strings.Contains(err.Error(), "Could not set lock on file") || time.Now().After(deadline) {
+			return nil, fmt.Errorf("opening duckdb %s: %w", describePath(path), err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("opening duckdb %s: waiting for another process's lock: %w", describePath(path), ctx.Err())
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, 500*time.Millisecond)
+	}
 }
 
 func describePath(path string) string {

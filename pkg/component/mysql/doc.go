@@ -31,7 +31,8 @@
 // The writer streams the Arrow batches as TSV into LOAD DATA LOCAL INFILE
 // (a registered io.Reader, no temporary file) and falls back to multi-row
 // INSERT statements when the server forbids local infile. replace loads a
-// staging table <table>__osiris_new and swaps it in with one RENAME TABLE
+// staging table <table>__osiris_new_<tag> (unique per load, so concurrent
+// runs never touch each other's) and swaps it in with one RENAME TABLE
 // (or, when the target has or is referenced by foreign keys, which CREATE
 // TABLE LIKE and RENAME would lose or leave dangling, swaps the rows with
 // DELETE + INSERT … SELECT in one transaction);

@@ -189,7 +189,7 @@ func (w *Writer) write(ctx context.Context, req *component.Request, in component
 		}
 		o.schema = cur.String
 	}
-	l := &loader{w: w, req: req, db: db, conn: conn, in: in, opts: o}
+	l := &loader{w: w, req: req, db: db, conn: conn, in: in, opts: o, tag: strings.ToLower(ulid.Make().String()[20:])}
 	target := qualified(o.schema, o.table)
 	cols, err := l.targetColumns(ctx, o.table)
 	if err != nil {
@@ -247,6 +247,15 @@ type loader struct {
 	in   component.Table
 	opts writeOptions
 	cols []loadColumn
+	// tag makes this load's staging table names unique, so that two runs
+	// replacing the same table at once never touch each other's tables.
+	tag string
+}
+
+// staging returns this load's staging name for the target, e.g.
+// movies__osiris_new_7k2m9q.
+func (l *loader) staging(kind string) string {
+	return stagingName(l.opts.table, "__osiris_"+kind+"_"+l.tag)
 }
 
 func (l *loader) qualified(table string) string { return qualified(l.opts.schema, table) }
@@ -312,12 +321,7 @@ func (l *loader) appendRows(ctx context.Context) (int64, error) {
 // replace loads <table>__osiris_new and swaps it in with one RENAME TABLE,
 // which MySQL performs atomically: readers see the old table or the new one.
 func (l *loader) replace(ctx context.Context) (int64, error) {
-	stage := stagingName(l.opts.table, "__osiris_new")
-	old := stagingName(l.opts.table, "__osiris_old")
-	// Leftovers of a run that died half-way.
-	if _, err := l.conn.ExecContext(ctx, "DROP TABLE IF EXISTS "+l.qualified(stage)+", "+l.qualified(old)); err != nil {
-		return 0, err
-	}
+	stage, old := l.staging("new"), l.staging("old")
 	if _, err := l.conn.ExecContext(ctx, "CREATE TABLE "+l.qualified(stage)+" LIKE "+l.qualified(l.opts.table)); err != nil {
 		return 0, fmt.Errorf("creating staging table: %w", err)
 	}
@@ -402,13 +406,10 @@ func (l *loader) swapRows(ctx context.Context, stage string) error {
 // and renames it into place, so a failed load never leaves a half table.
 func (l *loader) createAndLoad(ctx context.Context) (int64, error) {
 	schema := l.in.Schema()
-	stage := stagingName(l.opts.table, "__osiris_new")
+	stage := l.staging("new")
 	ddl, err := createTableSQL(l.qualified(stage), schema, l.opts.primaryKey)
 	if err != nil {
 		return 0, fmt.Errorf("create_if_missing: %w", err)
-	}
-	if _, err := l.conn.ExecContext(ctx, "DROP TABLE IF EXISTS "+l.qualified(stage)); err != nil {
-		return 0, err
 	}
 	if _, err := l.conn.ExecContext(ctx, ddl); err != nil {
 		return 0, fmt.Errorf("create_if_missing: %w", err)

@@ -346,3 +346,41 @@ func TestLocalInfileForbidden(t *testing.T) {
 		}
 	}
 }
+
+// TestConcurrentReplace: two loads replacing the same table at once both
+// succeed (each has its own staging tables) and the table ends as one of
+// the two inputs, whole; no staging table is left behind.
+func TestConcurrentReplace(t *testing.T) {
+	db := testenv.MySQLDB(t, writeDB)
+	tbl := "concurrent_replace"
+	mustExec(t, db, "DROP TABLE IF EXISTS "+tbl)
+	if _, err := write(t, &Writer{}, component.Config{"table": tbl, "write_mode": "replace", "create_if_missing": true, "primary_key": "id"}, people(t, 1, 10, 5, "v0", -1, -1)); err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 2)
+	for _, suffix := range []string{"a", "b"} {
+		go func() {
+			_, err := write(t, &Writer{}, component.Config{"table": tbl, "write_mode": "replace"}, people(t, 1, 3000, 500, suffix, -1, -1))
+			errs <- err
+		}()
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Errorf("concurrent replace: %v", err)
+		}
+	}
+	_, rows := snapshot(t, writeDB, tbl)
+	if len(rows) != 3000 {
+		t.Fatalf("%d rows after two replaces of 3000, want 3000", len(rows))
+	}
+	last := rows[0]["name"][len(rows[0]["name"])-len("a\t'q'\\"):]
+	for _, r := range rows {
+		if !strings.HasSuffix(r["name"], last) {
+			t.Fatalf("rows of both loads mixed: %q and %q", rows[0]["name"], r["name"])
+		}
+	}
+	var left int
+	if err := db.QueryRow("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME LIKE ?", writeDB, tbl+"\\_\\_osiris%").Scan(&left); err != nil || left != 0 {
+		t.Fatalf("%d staging tables left behind (%v)", left, err)
+	}
+}

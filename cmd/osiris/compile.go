@@ -1,7 +1,6 @@
 package main
 
 import (
-	"flag"
 	"path/filepath"
 
 	"github.com/osiris-go/osiris/pkg/compile"
@@ -10,18 +9,7 @@ import (
 )
 
 func (a *app) cmdCompile(args []string) error {
-	fs := flag.NewFlagSet("compile", flag.ContinueOnError)
-	params := paramFlag{}
-	fs.Var(params, "param", "set a param `NAME=VALUE` (repeatable)")
-	pos, err := a.parseFlags(fs, args, "compile [PIPELINE...] [--param k=v]")
-	if err != nil {
-		return err
-	}
-	ws, err := a.workspace()
-	if err != nil {
-		return err
-	}
-	files, err := a.pipelineFiles(ws, pos)
+	ws, files, params, err := a.pipelineCommand("compile", args)
 	if err != nil {
 		return err
 	}

@@ -50,6 +50,8 @@ func (a *app) cmdRun(args []string) error {
 	return a.execute(ws, m, manifestDir, *timeout)
 }
 
+var errParamOnManifest = diag.Usage("--param has no effect on a compiled manifest; compile the pipeline with it instead")
+
 // runTarget compiles a pipeline or loads a compiled manifest.
 func (a *app) runTarget(ws *workspace.Workspace, pos []string, last bool, params paramFlag) (*compile.Manifest, string, error) {
 	buildDir := filepath.Join(ws.Root, ws.Config.Paths.Build)
@@ -59,7 +61,7 @@ func (a *app) runTarget(ws *workspace.Workspace, pos []string, last bool, params
 		return nil, "", diag.Usage("give either a pipeline/manifest or --last-compile, not both")
 	case last:
 		if len(params) > 0 {
-			return nil, "", diag.Usage("--param has no effect on a compiled manifest; compile the pipeline with it instead")
+			return nil, "", errParamOnManifest
 		}
 		dir, err := compile.LastCompile(ws.Root, buildDir, stateDir)
 		if err != nil {
@@ -91,7 +93,7 @@ func (a *app) runTarget(ws *workspace.Workspace, pos []string, last bool, params
 			dir = filepath.Dir(p)
 		}
 		if len(params) > 0 {
-			return nil, "", diag.Usage("--param has no effect on a compiled manifest; compile the pipeline with it instead")
+			return nil, "", errParamOnManifest
 		}
 		m, err := compile.LoadManifest(dir)
 		if err != nil {

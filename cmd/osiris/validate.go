@@ -12,19 +12,29 @@ import (
 	"github.com/osiris-go/osiris/workspace"
 )
 
-func (a *app) cmdValidate(args []string) error {
-	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
+// pipelineCommand is the setup validate and compile share: --param, the
+// workspace and the pipeline files named (or all of them).
+func (a *app) pipelineCommand(name string, args []string) (*workspace.Workspace, []string, paramFlag, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	params := paramFlag{}
 	fs.Var(params, "param", "set a param `NAME=VALUE` (repeatable)")
-	pos, err := a.parseFlags(fs, args, "validate [PIPELINE...] [--param k=v]")
+	pos, err := a.parseFlags(fs, args, name+" [PIPELINE...] [--param k=v]")
 	if err != nil {
-		return err
+		return nil, nil, nil, err
 	}
 	ws, err := a.workspace()
 	if err != nil {
-		return err
+		return nil, nil, nil, err
 	}
 	files, err := a.pipelineFiles(ws, pos)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return ws, files, params, nil
+}
+
+func (a *app) cmdValidate(args []string) error {
+	ws, files, params, err := a.pipelineCommand("validate", args)
 	if err != nil {
 		return err
 	}

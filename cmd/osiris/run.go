@@ -129,7 +129,7 @@ func (a *app) printPlan(ws *workspace.Workspace, m *compile.Manifest) error {
 		case len(s.Needs) == 0:
 			needs = "(root)"
 		case s.ImplicitNeeds:
-			needs += " (implicit: the step written before it)"
+			needs += " (implicit: the nearest earlier step that produces a table)"
 		}
 		a.outf("%2d. %-28s %-28s connection %s\n", i+1, s.ID, s.Component+" ("+s.Mode+")", conn)
 		a.outf("    needs: %s\n", needs)

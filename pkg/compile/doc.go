@@ -17,9 +17,15 @@
 //
 // Choices where the spec is silent:
 //   - A step with `inputs` but no `needs` depends on its inputs only (not also
-//     on the previous step); the previous-step rule applies when neither is
-//     written.
+//     on the previous step). With neither written, the implicit rule applies
+//     (combineNeeds): a step in mode read gets no dependency; a transform or
+//     writer depends on the nearest earlier step that produces a table,
+//     skipping writers. Osiris-Python's "extract → write" pair lists thus
+//     pair each writer with its own extractor and run the extractors in
+//     parallel.
 //   - A write step must have exactly one upstream step: the table it writes.
+//     No step may depend on a writer (it produces no table). Every graph rule
+//     the engine checks before a run is checked here first (checkGraph).
 //   - step_fp also covers the upstream step ids and the `inputs` names,
 //     because a DuckDB processor sees its inputs under those names.
 //   - oml_fp hashes the pipeline after params resolution without its

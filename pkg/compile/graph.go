@@ -8,8 +8,33 @@ import (
 	"github.com/osiris-go/osiris/pkg/component"
 )
 
-// checkGraph checks what needs the whole graph: writers' inputs and cycles.
+// checkGraph checks what needs the whole graph: dependencies on steps that
+// produce no table, writers' inputs and cycles. Every graph rule the engine
+// enforces before a run (pkg/exec prepare) is checked here first, so a
+// pipeline that validates never fails to start for its graph.
 func (v *validator) checkGraph() {
+	for _, st := range v.steps {
+		if st.node == nil {
+			continue
+		}
+		for _, n := range st.needs {
+			up := v.byID[n]
+			if up == nil || producesTable(up) {
+				continue
+			}
+			at, ok := st.needAt[n]
+			if !ok {
+				at = st.node.pos()
+			}
+			verb := "needs"
+			if contains(st.inputNeeds, n) && !st.hasNeedsKey {
+				verb = "takes an input from"
+			}
+			v.errorf(at, "needs-writer", st.label,
+				"a writer's output is a file or a database table, not a table for another step; depend on the step it writes from",
+				"%s %q, a write step that produces no table", verb, n)
+		}
+	}
 	for _, st := range v.steps {
 		if st.node == nil || st.spec == nil || st.spec.Role != component.RoleWrite {
 			continue

@@ -94,8 +94,11 @@ type stepIR struct {
 	needsPos    pos
 	needs       []string
 	inputNeeds  []string // steps named only through inputs
-	implicit    bool
-	inputs      []NamedInput
+	// needAt is where each dependency was written (the step itself for an
+	// implicit one), for graph errors found after all steps are read.
+	needAt   map[string]pos
+	implicit bool
+	inputs   []NamedInput
 
 	cache, timeout string
 	// resolved is the config as written with params resolved (for oml_fp);
@@ -484,6 +487,12 @@ func (v *validator) checkNeeds(st *stepIR) {
 
 // addNeed records one dependency after checking it exists.
 func (v *validator) addNeed(st *stepIR, id string, p pos, via string) bool {
+	if st.needAt == nil {
+		st.needAt = map[string]pos{}
+	}
+	if _, seen := st.needAt[id]; !seen && id != st.id && v.byID[id] != nil {
+		st.needAt[id] = p
+	}
 	if via == "inputs" {
 		if !v.checkNeed(st, id, p, via) {
 			return false
@@ -554,8 +563,14 @@ func (v *validator) checkInputs(st *stepIR) {
 
 // combineNeeds computes a step's dependencies: the needs as written, then
 // steps named only in inputs (in declaration order, so reordering the
-// inputs: keys does not change the manifest); with neither, the step
-// written before (Osiris-Python's rule).
+// inputs: keys does not change the manifest). With neither, the implicit
+// rule (Osiris-Python's, made safe for "extract → write" pair lists):
+//   - a step in mode read gets no dependency: extractors are roots and run
+//     in parallel;
+//   - a transform or writer depends on the nearest earlier step that
+//     produces a table, skipping writers (they produce none), so
+//     "extract-a, write-a, extract-b, write-b" pairs each writer with its
+//     own extractor.
 func (v *validator) combineNeeds(st *stepIR) {
 	if st.hasNeedsKey || len(st.inputNeeds) > 0 {
 		sort.SliceStable(st.inputNeeds, func(i, j int) bool {
@@ -568,14 +583,34 @@ func (v *validator) combineNeeds(st *stepIR) {
 		}
 		return
 	}
-	if st.idx == 0 {
+	if st.mode == "read" {
 		return
 	}
-	prev := v.steps[st.idx-1]
-	if prev.idOK {
+	for i := st.idx - 1; i >= 0; i-- {
+		prev := v.steps[i]
+		if prev.node == nil || !producesTable(prev) {
+			continue
+		}
+		if !prev.idOK {
+			return // an invalid id was reported; guessing past it would mislead
+		}
 		st.needs = []string{prev.id}
 		st.implicit = true
+		if st.needAt == nil {
+			st.needAt = map[string]pos{}
+		}
+		st.needAt[prev.id] = st.node.pos()
+		return
 	}
+}
+
+// producesTable reports whether a step's output can feed another step:
+// every component role but write. An unknown component counts by its mode.
+func producesTable(st *stepIR) bool {
+	if st.spec != nil {
+		return st.spec.Role != component.RoleWrite
+	}
+	return st.mode != "write"
 }
 
 func (v *validator) checkCacheTimeout(st *stepIR) {

@@ -1,0 +1,103 @@
+package compile_test
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/osiris-go/osiris/pkg/compile"
+)
+
+// step renders one pipeline step; needs "-" means no needs key.
+func step(id, comp, mode, needs, config string) string {
+	s := fmt.Sprintf("  - id: %s\n    component: %s\n    mode: %s\n", id, comp, mode)
+	if needs != "-" {
+		s += "    needs: " + needs + "\n"
+	}
+	return s + "    config:\n" + config
+}
+
+const (
+	mysqlCfg = "      query: SELECT 1\n"
+	csvCfg   = "      path: out/x.csv\n"
+	pgCfg    = "      table: t\n      write_mode: append\n"
+	duckCfg  = "      query: SELECT * FROM input_df\n"
+)
+
+// TestImplicitNeeds: the dependency rule for steps without needs or
+// inputs. Read steps are roots; transforms and writers take the nearest
+// earlier step that produces a table, skipping writers.
+func TestImplicitNeeds(t *testing.T) {
+	cases := []struct {
+		name  string
+		steps []string
+		want  map[string][]string // step → needs
+		impl  []string            // steps whose needs are implicit
+	}{
+		{
+			name: "extract-write pairs (export every table)",
+			steps: []string{
+				step("ea", "mysql.extractor", "read", "-", mysqlCfg),
+				step("wa", "filesystem.csv_writer", "write", "-", csvCfg),
+				step("eb", "mysql.extractor", "read", "-", mysqlCfg),
+				step("wb", "postgres.writer", "write", "-", pgCfg),
+				step("ec", "mysql.extractor", "read", "-", mysqlCfg),
+				step("wc", "filesystem.csv_writer", "write", "-", csvCfg),
+			},
+			want: map[string][]string{"ea": nil, "wa": {"ea"}, "eb": nil, "wb": {"eb"}, "ec": nil, "wc": {"ec"}},
+			impl: []string{"wa", "wb", "wc"},
+		},
+		{
+			name: "two writers of one extract (debug tap, then the target)",
+			steps: []string{
+				step("e", "mysql.extractor", "read", "-", mysqlCfg),
+				step("tap", "filesystem.csv_writer", "write", "-", csvCfg),
+				step("t", "duckdb.processor", "transform", "-", duckCfg),
+				step("tap2", "filesystem.csv_writer", "write", "-", csvCfg),
+				step("w", "postgres.writer", "write", "-", pgCfg),
+			},
+			want: map[string][]string{"e": nil, "tap": {"e"}, "t": {"e"}, "tap2": {"t"}, "w": {"t"}},
+			impl: []string{"tap", "t", "tap2", "w"},
+		},
+		{
+			name: "explicit needs and needs: [] are kept as written",
+			steps: []string{
+				step("e1", "mysql.extractor", "read", "-", mysqlCfg),
+				step("e2", "mysql.extractor", "read", "[e1]", mysqlCfg),
+				step("w", "filesystem.csv_writer", "write", "[e1]", csvCfg),
+				step("t", "duckdb.processor", "transform", "[]", "      query: SELECT 1\n"),
+			},
+			want: map[string][]string{"e1": nil, "e2": {"e1"}, "w": {"e1"}, "t": nil},
+		},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			src := "oml_version: \"0.1.0\"\nname: implicit\nsteps:\n" + strings.Join(c.steps, "")
+			m, diags := compile.CompileSource(newFakeEnv(t.TempDir()), "pipelines/p.yaml", []byte(src), compile.Options{})
+			if m == nil {
+				t.Fatalf("does not compile:\n%s\n%s", render(diags), src)
+			}
+			for id, want := range c.want {
+				s := m.Step(id)
+				if len(s.Needs) != 0 || len(want) != 0 {
+					if !reflect.DeepEqual(s.Needs, want) {
+						t.Errorf("%s needs %v, want %v", id, s.Needs, want)
+					}
+				}
+				if impl := contains(c.impl, id); s.ImplicitNeeds != impl {
+					t.Errorf("%s implicit=%v, want %v", id, s.ImplicitNeeds, impl)
+				}
+			}
+		})
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

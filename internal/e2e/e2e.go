@@ -23,6 +23,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/osiris-go/osiris/internal/testenv"
+	"github.com/osiris-go/osiris/pkg/component/duckdb"
 	osexec "github.com/osiris-go/osiris/pkg/exec"
 )
 
@@ -79,13 +80,42 @@ func NewWorkspace(t testing.TB, files map[string]string) *Workspace {
 	for p, c := range files {
 		w.Write(p, c)
 	}
+	t.Cleanup(func() { CheckDuckDBFiles(t, w.Root) })
 	return w
 }
 
 // NewWorkspaceAt wraps an existing workspace directory (e.g. one made by
 // `osiris init`).
 func NewWorkspaceAt(t testing.TB, root string) *Workspace {
+	t.Cleanup(func() { CheckDuckDBFiles(t, root) })
 	return &Workspace{t: t, Root: root}
+}
+
+// CheckDuckDBFiles opens every DuckDB database file under root and fails
+// the test when one holds an object osiris left behind: a view whose name
+// starts with osiris_ (the writer's view over its input stream, which
+// crashes whoever reads it once the run is gone). Every workspace runs it
+// when its test ends.
+func CheckDuckDBFiles(t testing.TB, root string) {
+	t.Helper()
+	_ = filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".duckdb") {
+			return nil
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		objs, err := duckdb.ListObjects(ctx, p)
+		if err != nil {
+			t.Errorf("listing the objects of %s: %v", p, err)
+			return nil
+		}
+		for _, o := range objs {
+			if o.Kind == "view" && strings.HasPrefix(strings.ToLower(o.Name), "osiris_") {
+				t.Errorf("%s holds %s %s.%s, left by osiris", p, o.Kind, o.Schema, o.Name)
+			}
+		}
+		return nil
+	})
 }
 
 // Write writes one file of the workspace.

@@ -15,6 +15,18 @@
 // (the same instants; the session time zone is always UTC). DuckDB's own
 // HUGEINT/UHUGEINT come out as decimal128(38,0).
 //
+// duckdb.writer reads its input through a view over the Arrow stream (that
+// is how DuckDB's C API scans Arrow, and the view it makes is persistent).
+// The view gets a random name, is created inside the write's transaction and
+// dropped before the commit, so no database file ever holds it: a view over
+// a stream that is gone crashes whoever reads it. The osiris_write_input
+// view that earlier versions left in a file is dropped on the file's next
+// write.
+//
+// Column names equal except for case are refused (DuckDB would rename one
+// silently): in the processor's and the extractor's results and in the
+// writer's input, before the database is opened.
+//
 // The package needs the duckdb_arrow build tag.
 //
 // It is not the engine: it never writes artifacts or counts rows for events.

@@ -44,6 +44,10 @@ func (Extractor) Extract(ctx context.Context, req *component.Request) (array.Rec
 	if err != nil {
 		return nil, fmt.Errorf("step %q: duckdb %s: %w", req.StepID, rel, err)
 	}
+	if err := component.CheckSchemaColumnNames(rr.Schema()); err != nil {
+		rr.Release()
+		return nil, fmt.Errorf("step %q: the query's result: %w", req.StepID, err)
+	}
 	return Rebatch(rr, req.BatchRows, req.Alloc), nil
 }
 

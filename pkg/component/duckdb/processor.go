@@ -104,6 +104,10 @@ func runProcessor(ctx context.Context, req *component.Request, in component.Inpu
 	if err != nil {
 		return nil, queryError(req.StepID, in, err)
 	}
+	if err := component.CheckSchemaColumnNames(res.Schema()); err != nil {
+		res.Release()
+		return nil, fmt.Errorf("step %q: the query's result: %w", req.StepID, err)
+	}
 	return &sessionReader{RecordReader: res, session: s}, nil
 }
 

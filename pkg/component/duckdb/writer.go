@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/oklog/ulid/v2"
 
 	"github.com/osiris-go/osiris/pkg/component"
 )
@@ -31,7 +32,35 @@ type Writer struct{}
 
 var _ component.Writer = Writer{}
 
-const inputView = "osiris_write_input"
+// inputViewPrefix names the writer's view over its input stream; a random
+// suffix keeps it clear of any user table.
+const inputViewPrefix = "osiris_write_input_"
+
+// legacyInputView is the view every write left in the file before it was
+// dropped before commit; reading it crashed the reader.
+const legacyInputView = "osiris_write_input"
+
+// dropLegacyInputView drops the view an earlier osiris left behind (it
+// points at an Arrow stream that no longer exists), so that an old
+// warehouse.duckdb heals on its next write.
+func dropLegacyInputView(ctx context.Context, s *Session) error {
+	rr, err := s.Query(ctx, "SELECT count(*) FROM duckdb_views() WHERE schema_name = 'main' AND view_name = "+QuoteString(legacyInputView)+" AND NOT temporary")
+	if err != nil {
+		return err
+	}
+	n := int64(0)
+	for rr.Next() {
+		if c, ok := rr.RecordBatch().Column(0).(*array.Int64); ok && c.Len() > 0 {
+			n = c.Value(0)
+		}
+	}
+	err = rr.Err()
+	rr.Release()
+	if err != nil || n == 0 {
+		return err
+	}
+	return s.Exec(ctx, "DROP VIEW main."+QuoteIdent(legacyInputView))
+}
 
 // Write loads in into the configured table.
 func (Writer) Write(ctx context.Context, req *component.Request, in component.Table) (res component.WriteResult, err error) {
@@ -49,8 +78,16 @@ func (Writer) Write(ctx context.Context, req *component.Request, in component.Ta
 	}
 	pk := req.Config.Strings("primary_key")
 	createIfMissing := req.Config.Bool("create_if_missing", false)
+	switch mode {
+	case "append", "replace", "upsert":
+	default:
+		return res, fmt.Errorf("step %q: unknown write_mode %q (append, replace, upsert)", req.StepID, mode)
+	}
 	if mode == "upsert" && len(pk) == 0 {
 		return res, fmt.Errorf("step %q: write_mode upsert needs primary_key", req.StepID)
+	}
+	if err := component.CheckSchemaColumnNames(in.Schema()); err != nil {
+		return res, fmt.Errorf("step %q: input %s: %w", req.StepID, in.StepID(), err)
 	}
 	if err := os.MkdirAll(filepath.Dir(dbPath), 0o755); err != nil {
 		return res, fmt.Errorf("step %q: %w", req.StepID, err)
@@ -64,16 +101,7 @@ func (Writer) Write(ctx context.Context, req *component.Request, in component.Ta
 	}
 	defer func() { err = errors.Join(err, s.Close()) }()
 
-	src, err := in.Open(ctx)
-	if err != nil {
-		return res, fmt.Errorf("step %q: opening input %s: %w", req.StepID, in.StepID(), err)
-	}
-	counter := &rowCounter{RecordReader: src}
-	if err := s.RegisterView(counter, inputView); err != nil {
-		return res, fmt.Errorf("%s: %w", where, err)
-	}
 	target := qualifiedIdent(table)
-
 	if err := s.Exec(ctx, "BEGIN TRANSACTION"); err != nil {
 		return res, fmt.Errorf("%s: %w", where, err)
 	}
@@ -85,6 +113,21 @@ func (Writer) Write(ctx context.Context, req *component.Request, in component.Ta
 			_ = s.Exec(context.WithoutCancel(ctx), "ROLLBACK")
 		}
 	}()
+	if err := dropLegacyInputView(ctx, s); err != nil {
+		return res, fmt.Errorf("%s: %w", where, err)
+	}
+	// DuckDB's Arrow scan registers a persistent view. Created inside the
+	// transaction and dropped before the commit, it never reaches the file:
+	// a view over a stream that is gone crashes whoever reads it later.
+	view := inputViewPrefix + strings.ToLower(ulid.Make().String()[16:])
+	src, err := in.Open(ctx)
+	if err != nil {
+		return res, fmt.Errorf("step %q: opening input %s: %w", req.StepID, in.StepID(), err)
+	}
+	counter := &rowCounter{RecordReader: src}
+	if err := s.RegisterView(counter, view); err != nil {
+		return res, fmt.Errorf("%s: %w", where, err)
+	}
 
 	exists, err := tableExists(ctx, s, table)
 	if err != nil {
@@ -93,20 +136,20 @@ func (Writer) Write(ctx context.Context, req *component.Request, in component.Ta
 	var written int64
 	switch mode {
 	case "replace":
-		if err := createTable(ctx, s, target, pk, true); err != nil {
+		if err := createTable(ctx, s, view, target, pk, true); err != nil {
 			return res, fmt.Errorf("%s: %w", where, err)
 		}
-		written, err = s.ExecCount(ctx, "INSERT INTO "+target+" BY NAME SELECT * FROM "+inputView)
+		written, err = s.ExecCount(ctx, "INSERT INTO "+target+" BY NAME SELECT * FROM "+QuoteIdent(view))
 	case "append", "upsert":
 		if !exists {
 			if !createIfMissing {
 				return res, fmt.Errorf("%s: the table does not exist; set create_if_missing: true or use write_mode: replace", where)
 			}
-			if err := createTable(ctx, s, target, pk, false); err != nil {
+			if err := createTable(ctx, s, view, target, pk, false); err != nil {
 				return res, fmt.Errorf("%s: %w", where, err)
 			}
 		}
-		insert := "INSERT INTO " + target + " BY NAME SELECT * FROM " + inputView
+		insert := "INSERT INTO " + target + " BY NAME SELECT * FROM " + view
 		if mode == "upsert" {
 			insert += upsertClause(in, pk)
 		}
@@ -119,6 +162,9 @@ func (Writer) Write(ctx context.Context, req *component.Request, in component.Ta
 	}
 	if read := counter.rows.Load(); written != read {
 		return res, fmt.Errorf("%s: wrote %d rows but read %d from the input; rolled back", where, written, read)
+	}
+	if err := s.Exec(ctx, "DROP VIEW "+QuoteIdent(view)); err != nil {
+		return res, fmt.Errorf("%s: dropping the input view: %w", where, err)
 	}
 	if err := s.Exec(ctx, "COMMIT"); err != nil {
 		return res, fmt.Errorf("%s: commit: %w", where, err)
@@ -175,8 +221,8 @@ func tableExists(ctx context.Context, s *Session, table string) (bool, error) {
 
 // createTable creates target with the input's columns (types as DuckDB sees
 // the Arrow schema) and the primary key.
-func createTable(ctx context.Context, s *Session, target string, pk []string, replace bool) error {
-	rr, err := s.Query(ctx, "DESCRIBE SELECT * FROM "+inputView)
+func createTable(ctx context.Context, s *Session, view, target string, pk []string, replace bool) error {
+	rr, err := s.Query(ctx, "DESCRIBE SELECT * FROM "+view)
 	if err != nil {
 		return err
 	}

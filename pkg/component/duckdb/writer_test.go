@@ -7,7 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/osiris-go/osiris/pkg/component"
 	"github.com/osiris-go/osiris/pkg/component/componenttest"
@@ -30,7 +32,31 @@ func queryInt(t *testing.T, root, file, query string) int64 {
 func write(t *testing.T, root string, cfg component.Config, conn *workspace.Connection, in component.Table) (component.WriteResult, error) {
 	t.Helper()
 	req := componenttest.Request(t, cfg, conn, root)
-	return Writer{}.Write(context.Background(), req, in)
+	res, err := Writer{}.Write(context.Background(), req, in)
+	if p, ok := cfg["path"].(string); ok {
+		assertNoStrayObjects(t, filepath.Join(root, p))
+	}
+	return res, err
+}
+
+// assertNoStrayObjects lists the objects of the database file (when it
+// exists) and fails on any the writer left behind: every object must be a
+// table, or a view that scans no Arrow stream (a stream that is gone by the
+// time anyone reads the view crashes the reader).
+func assertNoStrayObjects(t *testing.T, path string) {
+	t.Helper()
+	if _, err := os.Stat(path); err != nil {
+		return
+	}
+	objs, err := ListObjects(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range objs {
+		if o.Kind != "table" && (strings.HasPrefix(o.Name, "osiris_") || strings.Contains(strings.ToLower(o.SQL), "arrow_scan")) {
+			t.Errorf("%s: writer left %s %s.%s (%s)", path, o.Kind, o.Schema, o.Name, o.SQL)
+		}
+	}
 }
 
 func TestWriterModes(t *testing.T) {
@@ -166,5 +192,84 @@ func TestExtractor(t *testing.T) {
 	req = componenttest.Request(t, component.Config{"path": "missing.duckdb", "query": "SELECT 1"}, nil, root)
 	if _, err := (Extractor{}).Extract(context.Background(), req); err == nil || !strings.Contains(err.Error(), "does not exist") {
 		t.Fatalf("missing file: %v", err)
+	}
+}
+
+// TestWriterLeavesOnlyItsTable: the file holds the written table and nothing
+// else, and a user table named like the writer's internal view can be written.
+func TestWriterLeavesOnlyItsTable(t *testing.T) {
+	root := t.TempDir()
+	const file = "w.duckdb"
+	for _, table := range []string{"t", "osiris_write_input"} {
+		if _, err := write(t, root, component.Config{"path": file, "table": table, "write_mode": "replace"}, nil, idValueTable(t, "a", 10, 5)); err != nil {
+			t.Fatalf("table %s: %v", table, err)
+		}
+	}
+	objs, err := ListObjects(context.Background(), filepath.Join(root, file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, o := range objs {
+		got = append(got, o.Kind+" "+o.Name)
+	}
+	if strings.Join(got, ",") != "table osiris_write_input,table t" {
+		t.Fatalf("objects %v", got)
+	}
+	// A failed write (duplicate keys) leaves nothing behind either.
+	dup := componenttest.NewMemTable("dup", idValueTable(t, "x", 1, 1).Sch,
+		idValueTable(t, "x", 3, 3).Records[0], idValueTable(t, "y", 3, 3).Records[0])
+	if _, err := write(t, root, component.Config{"path": file, "table": "k", "write_mode": "replace", "primary_key": "id"}, nil, dup); err == nil {
+		t.Fatal("duplicate keys accepted")
+	}
+	if n := queryInt(t, root, file, "SELECT count(*) FROM t"); n != 10 {
+		t.Fatalf("t holds %d rows", n)
+	}
+}
+
+// TestCaseDuplicateColumnsRefused: names equal except for case are refused
+// up front by the processor, the extractor and the writer (DuckDB would
+// rename the second one silently).
+func TestCaseDuplicateColumnsRefused(t *testing.T) {
+	root := t.TempDir()
+	in := component.Inputs{{Names: []string{"input_df"}, Table: idValueTable(t, "a", 3, 3)}}
+	const want = `columns "x" and "X" (columns 1 and 2) differ only in case`
+
+	rr, err := transform(t, "SELECT 1 AS x, 2 AS X FROM input_df", 0, in)
+	if err == nil {
+		rr.Release()
+	}
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("processor: %v", err)
+	}
+
+	if _, err := write(t, root, component.Config{"path": "c.duckdb", "table": "t", "write_mode": "replace"}, nil, idValueTable(t, "a", 3, 3)); err != nil {
+		t.Fatal(err)
+	}
+	req := componenttest.Request(t, component.Config{"path": "c.duckdb", "query": "SELECT id AS x, name AS X FROM t"}, nil, root)
+	rr, err = Extractor{}.Extract(context.Background(), req)
+	if err == nil {
+		rr.Release()
+	}
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("extractor: %v", err)
+	}
+
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "x", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+		{Name: "X", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+	}, nil)
+	b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
+	b.Field(0).(*array.Int64Builder).Append(1)
+	b.Field(1).(*array.Int64Builder).Append(2)
+	rec := b.NewRecordBatch()
+	b.Release()
+	defer rec.Release()
+	_, err = write(t, root, component.Config{"path": "fresh.duckdb", "table": "t", "write_mode": "replace"}, nil, componenttest.NewMemTable("caps", schema, rec))
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("writer: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "fresh.duckdb")); !os.IsNotExist(err) {
+		t.Errorf("the refused write created the database file: %v", err)
 	}
 }

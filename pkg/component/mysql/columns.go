@@ -7,6 +7,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -119,6 +120,21 @@ func valueError(name, what string, b []byte, err error) error {
 		b = b[:64]
 	}
 	return fmt.Errorf("column %q: cannot read %s from %q: %v", name, what, b, err)
+}
+
+// invalidUTF8Error names the column of a text value that is not UTF-8 and
+// shows the bytes around the first invalid one.
+func invalidUTF8Error(name string, b []byte) error {
+	i := 0
+	for i < len(b) {
+		r, size := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && size <= 1 {
+			break
+		}
+		i += size
+	}
+	lo, hi := max(0, i-16), min(len(b), i+16)
+	return fmt.Errorf("column %q: text value is not valid UTF-8 (byte %d of %q); the connection reads utf8mb4, so the column holds bytes of another encoding: convert it in the query (CONVERT(CAST(col AS BINARY) USING latin1), say) or read it as bytes (CAST(col AS BINARY))", name, i+1, b[lo:hi])
 }
 
 type nullAppender[T any] interface {
@@ -295,8 +311,14 @@ func newColumnAppender(mem memory.Allocator, meta columnMeta, dt arrow.DataType)
 			case nil:
 				b.AppendNull()
 			case []byte:
+				if !utf8.Valid(x) {
+					return invalidUTF8Error(name, x)
+				}
 				b.BinaryBuilder.Append(x)
 			case string:
+				if !utf8.ValidString(x) {
+					return invalidUTF8Error(name, []byte(x))
+				}
 				b.Append(x)
 			default:
 				return typeError(name, v)

@@ -38,6 +38,16 @@ func configFor(conn *workspace.Connection) (*gomysql.Config, error) {
 	cfg.ClientFoundRows = false
 	cfg.ColumnsWithAlias = false
 	cfg.MultiStatements = false
+	// Text travels as utf8mb4 whatever the DSN asks (charset=latin1 would
+	// hand Arrow strings bytes that are not UTF-8); a utf8mb4 collation the
+	// DSN names is kept.
+	collation := ""
+	if strings.HasPrefix(strings.ToLower(cfg.Collation), "utf8mb4_") {
+		collation = cfg.Collation
+	}
+	if err := cfg.Apply(gomysql.Charset("utf8mb4", collation)); err != nil {
+		return nil, fmt.Errorf("connection %s: %w", connRef(conn), err)
+	}
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 30 * time.Second
 	}

@@ -11,7 +11,8 @@
 //
 //	TINYINT…BIGINT            int8/int16/int32/int64 (MEDIUMINT → int32)
 //	… UNSIGNED                uint8/uint16/uint32/uint64
-//	DECIMAL(p,s)              decimal128(p,s) for p ≤ 38, decimal256(p,s) above (never a float)
+//	DECIMAL(p,s) [UNSIGNED]   decimal128(p,s) for p ≤ 38, decimal256(p,s) above (never a float);
+//	                          the declared p, also for UNSIGNED (the driver's arithmetic says p−1)
 //	FLOAT / DOUBLE            float32 / float64
 //	CHAR, VARCHAR, *TEXT      utf8 (also ENUM, SET and JSON)
 //	BINARY, VARBINARY, *BLOB  binary
@@ -23,6 +24,12 @@
 //	TIMESTAMP                 timestamp[µs, UTC] (the session runs with time_zone '+00:00')
 //	TIME                      utf8 "[-]HHH:MM:SS[.ffffff]" as MySQL prints it (negative and > 24 h
 //	                          kept; text because parquet cannot store Arrow durations)
+//
+// Every connection speaks utf8mb4, whatever charset the DSN asks for (a
+// utf8mb4_* collation it names is kept): text arrives as UTF-8, and a text
+// value that still is not valid UTF-8 fails the step naming the column.
+// Result columns whose names are equal, or equal except for case, are
+// refused (MySQL matches column names without case).
 //
 // Zero dates ('0000-00-00', zero month or day) and invalid dates stored under
 // ALLOW_INVALID_DATES become NULL; they are counted per column and reported

@@ -180,12 +180,20 @@ func (r *rowReader) initColumns(mem memory.Allocator) error {
 	if typeName == nil {
 		return errors.New("go-sql-driver rows do not report column types")
 	}
+	if err := component.CheckColumnNames(names); err != nil {
+		return fmt.Errorf("the query's result: %w", err)
+	}
 	fields := make([]arrow.Field, len(names))
-	seen := map[string]int{}
 	for i, n := range names {
 		meta := columnMeta{Name: n, DBType: typeName.ColumnTypeDatabaseTypeName(i), Nullable: true}
 		if precScale != nil {
 			meta.Precision, meta.Scale, _ = precScale.ColumnTypePrecisionScale(i)
+			if meta.DBType == "DECIMAL" {
+				// The driver takes a sign digit off every DECIMAL's length.
+				if unsigned, _ := columnUnsigned(r.rows, i); unsigned {
+					meta.Precision++
+				}
+			}
 		}
 		if nullable != nil {
 			if nl, ok := nullable.ColumnTypeNullable(i); ok {
@@ -200,10 +208,6 @@ func (r *rowReader) initColumns(mem memory.Allocator) error {
 		if meta.DBType == "DATE" || meta.DBType == "DATETIME" || meta.DBType == "TIMESTAMP" {
 			meta.Nullable = true
 		}
-		if prev, dup := seen[n]; dup {
-			return fmt.Errorf("result has two columns named %q (columns %d and %d); alias one of them", n, prev+1, i+1)
-		}
-		seen[n] = i
 		col, err := newColumnAppender(mem, meta, dt)
 		if err != nil {
 			return err

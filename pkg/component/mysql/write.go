@@ -124,6 +124,9 @@ func parseWriteOptions(cfg component.Config, in *arrow.Schema) (writeOptions, er
 	if len(in.Fields()) == 0 {
 		return o, errors.New("the input has no columns")
 	}
+	if err := component.CheckSchemaColumnNames(in); err != nil {
+		return o, fmt.Errorf("input: %w", err)
+	}
 	return o, nil
 }
 

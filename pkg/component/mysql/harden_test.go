@@ -1,0 +1,130 @@
+package mysql
+
+import (
+	"context"
+	"database/sql/driver"
+	"strings"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/osiris-go/osiris/internal/testenv"
+	"github.com/osiris-go/osiris/pkg/component"
+	"github.com/osiris-go/osiris/pkg/component/componenttest"
+	"github.com/osiris-go/osiris/workspace"
+)
+
+// hardenDB is this file's database: its tables are nobody else's.
+const hardenDB = "osiris_hd_mysql"
+
+// TestExtractUnsignedDecimalPrecision: DECIMAL(p,s) UNSIGNED is read with
+// its declared precision (the driver's length arithmetic assumes a sign
+// digit), so its largest value fits.
+func TestExtractUnsignedDecimalPrecision(t *testing.T) {
+	db := testenv.MySQLDB(t, hardenDB)
+	mustExec(t, db, "DROP TABLE IF EXISTS dec_unsigned",
+		`CREATE TABLE dec_unsigned (id INT PRIMARY KEY, du DECIMAL(10,2) UNSIGNED, d DECIMAL(10,2), dz DECIMAL(5,0) UNSIGNED, dmax DECIMAL(65,30) UNSIGNED)`,
+		`INSERT INTO dec_unsigned VALUES (1, 99999999.99, -99999999.99, 99999, 99999999999999999999999999999999999.999999999999999999999999999999), (2, 0, 0, 0, 0), (3, NULL, NULL, NULL, NULL)`)
+	for _, text := range []bool{false, true} {
+		req, _ := extractRequest(t, testConn(t, hardenDB), component.Config{"query": "SELECT * FROM dec_unsigned ORDER BY id"})
+		schema, recs, _ := extractAll(t, &Extractor{textProtocol: text}, req)
+		want := map[string]string{"du": "decimal(10, 2)", "d": "decimal(10, 2)", "dz": "decimal(5, 0)", "dmax": "decimal256(65, 30)"}
+		for name, typ := range want {
+			f, _ := schema.FieldsByName(name)
+			if len(f) != 1 || f[0].Type.String() != typ {
+				t.Errorf("text=%v: column %s has type %v, want %s", text, name, f, typ)
+			}
+		}
+		rows := tableCells(schema, recs)
+		if len(rows) != 3 || rows[0]["du"] != "99999999.99" || rows[0]["d"] != "-99999999.99" || rows[0]["dz"] != "99999" ||
+			rows[0]["dmax"] != "99999999999999999999999999999999999.999999999999999999999999999999" || rows[2]["du"] != "NULL" {
+			t.Errorf("text=%v: rows %v", text, rows)
+		}
+	}
+}
+
+// TestConnectionForcesUTF8MB4: a DSN asking for latin1 still reads (and
+// writes) utf8mb4, so text arrives as valid UTF-8 whatever the DSN says.
+func TestConnectionForcesUTF8MB4(t *testing.T) {
+	db := testenv.MySQLDB(t, hardenDB)
+	mustExec(t, db, "DROP TABLE IF EXISTS utf_text",
+		"CREATE TABLE utf_text (id INT PRIMARY KEY, s VARCHAR(50) CHARACTER SET utf8mb4) CHARACTER SET utf8mb4",
+		"INSERT INTO utf_text VALUES (1, 'café ✓ 😀')")
+	base := testConn(t, hardenDB)
+	dsn, err := base.MySQLDSN()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	conn := &workspace.Connection{Family: "mysql", Alias: "latin1", Values: map[string]any{"dsn": dsn + sep + "charset=latin1"}}
+	req, _ := extractRequest(t, conn, component.Config{"query": "SELECT s, @@character_set_results AS cs FROM utf_text"})
+	schema, recs, _ := extractAll(t, &Extractor{}, req)
+	rows := tableCells(schema, recs)
+	if len(rows) != 1 || rows[0]["s"] != "café ✓ 😀" || rows[0]["cs"] != "utf8mb4" {
+		t.Fatalf("rows %q", rows)
+	}
+}
+
+// TestInvalidUTF8Refused: text that is not UTF-8 (a server that sends a
+// column's raw bytes) fails the step naming the column, instead of landing
+// in an Arrow string that parquet readers reject.
+func TestInvalidUTF8Refused(t *testing.T) {
+	col, err := newColumnAppender(memory.DefaultAllocator, columnMeta{Name: "title", DBType: "VARCHAR", Nullable: true}, arrow.BinaryTypes.String)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer col.builder.Release()
+	if err := col.appendV([]byte("café")); err != nil {
+		t.Fatal(err)
+	}
+	err = col.appendV([]byte("caf\xe9"))
+	if err == nil || !strings.Contains(err.Error(), `column "title"`) || !strings.Contains(err.Error(), "not valid UTF-8") {
+		t.Fatalf("invalid UTF-8: %v", err)
+	}
+}
+
+// TestCaseDuplicateColumns: `SELECT 1 AS x, 2 AS X` is refused by the
+// extractor, and an input with such columns by the writer before it
+// touches the server.
+func TestCaseDuplicateColumns(t *testing.T) {
+	db := testenv.MySQLDB(t, hardenDB)
+	req, _ := extractRequest(t, testConn(t, hardenDB), component.Config{"query": "SELECT 1 AS x, 2 AS X"})
+	rr, err := (&Extractor{}).Extract(context.Background(), req)
+	if err == nil {
+		rr.Release()
+	}
+	if err == nil || !strings.Contains(err.Error(), `columns "x" and "X" (columns 1 and 2) differ only in case`) {
+		t.Errorf("extractor: %v", err)
+	}
+
+	mustExec(t, db, "DROP TABLE IF EXISTS case_dup")
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "x", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+		{Name: "X", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+	}, nil)
+	b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
+	b.Field(0).(*array.Int64Builder).Append(1)
+	b.Field(1).(*array.Int64Builder).Append(2)
+	rec := b.NewRecordBatch()
+	b.Release()
+	defer rec.Release()
+	wreq := writeRequest(t, testConn(t, hardenDB), component.Config{"table": "case_dup", "write_mode": "replace", "create_if_missing": true})
+	_, err = (&Writer{}).Write(context.Background(), wreq, componenttest.NewMemTable("caps", schema, rec))
+	if err == nil || !strings.Contains(err.Error(), `columns "x" and "X" (columns 1 and 2) differ only in case`) {
+		t.Errorf("writer: %v", err)
+	}
+	var n int
+	if err := db.QueryRow("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME LIKE 'case\\_dup%'", hardenDB).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Errorf("the refused write left %d tables", n)
+	}
+}
+
+var _ driver.Value = nil

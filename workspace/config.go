@@ -31,7 +31,16 @@ const (
 var ParquetCompressions = []string{"zstd", "snappy", "gzip", "none"}
 
 // RemoteKinds are the accepted remote.<name>.kind values.
-var RemoteKinds = []string{"local", "ssh"}
+var RemoteKinds = []string{"local", "docker", "ssh"}
+
+// remoteKindKeys are the keys each sandbox kind accepts besides kind,
+// pass_env and default (which every kind takes): a key of another kind is
+// an error naming the kind it belongs to, not silently ignored.
+var remoteKindKeys = map[string][]string{
+	"local":  {"dir", "network"},
+	"docker": {"image", "volume", "network", "docker_host", "binary"},
+	"ssh":    {"host", "port", "user", "identity", "ssh_options", "dir", "binary"},
+}
 
 // Config is osiris.toml after validation, defaults filled in.
 type Config struct {
@@ -103,14 +112,29 @@ func (w WatchConfig) PollInterval() time.Duration {
 // RemoteConfig is one [remote.<name>] sandbox. String values may hold
 // ${VAR}; ResolveRemote expands them.
 type RemoteConfig struct {
-	Name       string
-	Kind       string // "local" | "ssh"
+	Name string
+	Kind string // "local" | "docker" | "ssh"
+	// ssh: Host ("machine" or "user@machine"), Port (0 = ssh's default),
+	// User, Identity (a private key file), SSHOptions (extra arguments
+	// for ssh, e.g. ["-o", "ProxyJump=bastion"]).
 	Host       string
 	Port       int
+	User       string
 	Identity   string
 	SSHOptions []string
-	Dir        string
-	Binary     string
+	// Dir is the sandbox directory (local, ssh).
+	Dir string
+	// Binary is the osiris executable to provision instead of this one
+	// (another OS/arch).
+	Binary string
+	// docker: Image to run, Volume (a named volume, or an absolute path on
+	// the Docker host) holding the sandbox store, DockerHost (else
+	// $DOCKER_HOST). Network is docker's --network ("host" to reach
+	// databases on the client's loopback); for local, "none" unshares it.
+	Image      string
+	Volume     string
+	DockerHost string
+	Network    string
 	PassEnv    []string
 	Default    bool
 	Line       int // of the table in osiris.toml
@@ -253,6 +277,43 @@ func (l *configLoader) integer(path []string, v any, dst *int, min int) bool {
 	}
 	*dst = int(n)
 	return true
+}
+
+// remoteKeysOfKind reports keys of t that belong to another sandbox kind.
+func (l *configLoader) remoteKeysOfKind(path []string, t map[string]any, kind string) {
+	allowed, ok := remoteKindKeys[kind]
+	if !ok {
+		return // no or unknown kind: reported already
+	}
+	for _, k := range l.sortedKeys(t, path) {
+		if k == "kind" || k == "pass_env" || k == "default" || containsString(allowed, k) {
+			continue
+		}
+		var owners []string
+		for _, other := range RemoteKinds {
+			if containsString(remoteKindKeys[other], k) {
+				owners = append(owners, other)
+			}
+		}
+		if len(owners) == 0 {
+			continue // an unknown key: reported by fields
+		}
+		l.report("config-value", child(path, k), fmt.Sprintf("keys of a %s sandbox: kind, %s, pass_env, default", kind, strings.Join(allowed, ", ")),
+			"%s is a key of %s sandboxes, and [%s] is kind %q", dotted(child(path, k)), strings.Join(owners, "/"), dotted(path), kind)
+	}
+}
+
+// port accepts a TCP port number.
+func (l *configLoader) port(path []string, v any, dst *int) {
+	var n int
+	if !l.integer(path, v, &n, 1) {
+		return
+	}
+	if n > 65535 {
+		l.report("config-value", path, "use a port from 1 to 65535", "%s is %d, out of range", dotted(path), n)
+		return
+	}
+	*dst = n
 }
 
 func (l *configLoader) boolean(path []string, v any, dst *bool) bool {
@@ -592,19 +653,32 @@ func (l *configLoader) remotes(path []string, t map[string]any) map[string]*Remo
 				}
 			},
 			"host":        func(p []string, v any) { l.str(p, v, &r.Host) },
-			"port":        func(p []string, v any) { l.integer(p, v, &r.Port, 1) },
+			"port":        func(p []string, v any) { l.port(p, v, &r.Port) },
+			"user":        func(p []string, v any) { l.str(p, v, &r.User) },
 			"identity":    func(p []string, v any) { l.str(p, v, &r.Identity) },
 			"ssh_options": func(p []string, v any) { l.stringList(p, v, &r.SSHOptions) },
 			"dir":         func(p []string, v any) { l.str(p, v, &r.Dir) },
 			"binary":      func(p []string, v any) { l.str(p, v, &r.Binary) },
+			"image":       func(p []string, v any) { l.str(p, v, &r.Image) },
+			"volume":      func(p []string, v any) { l.str(p, v, &r.Volume) },
+			"network":     func(p []string, v any) { l.str(p, v, &r.Network) },
+			"docker_host": func(p []string, v any) { l.str(p, v, &r.DockerHost) },
 			"pass_env":    func(p []string, v any) { l.stringList(p, v, &r.PassEnv) },
 			"default":     func(p []string, v any) { l.boolean(p, v, &r.Default) },
 		})
 		if _, ok := rt["kind"]; !ok {
-			l.report("config-value", rp, `add kind = "local" or kind = "ssh"`, "[%s] has no kind", dotted(rp))
+			l.report("config-value", rp, `add kind = "local", "docker" or "ssh"`, "[%s] has no kind", dotted(rp))
 		}
-		if r.Kind == "ssh" && r.Host == "" {
+		l.remoteKeysOfKind(rp, rt, r.Kind)
+		switch {
+		case r.Kind == "ssh" && r.Host == "":
 			l.report("config-value", rp, `add host = "user@machine"`, "[%s] is an ssh sandbox without host", dotted(rp))
+		case r.Kind == "docker" && r.Image == "":
+			l.report("config-value", rp, `add image = "NAME:TAG" (an image with /bin/sh and sha256sum, of the same OS/arch as the osiris binary)`,
+				"[%s] is a docker sandbox without image", dotted(rp))
+		case r.Kind == "local" && r.Network != "" && r.Network != "none" && r.Network != "host":
+			l.report("config-value", child(rp, "network"), `use network = "none" (no network) or "host"`,
+				"%s: unknown network %q for a local sandbox", dotted(child(rp, "network")), r.Network)
 		}
 		if r.Default {
 			defaults = append(defaults, name)

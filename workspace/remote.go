@@ -27,7 +27,7 @@ func (w *Workspace) ResolveRemote(name string) (*RemoteConfig, error) {
 			}
 		}
 	}
-	for _, s := range []*string{&out.Host, &out.Identity, &out.Dir, &out.Binary} {
+	for _, s := range []*string{&out.Host, &out.User, &out.Identity, &out.Dir, &out.Binary, &out.Image, &out.Volume, &out.DockerHost, &out.Network} {
 		expand(s)
 	}
 	for i := range out.SSHOptions {

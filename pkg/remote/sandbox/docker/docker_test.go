@@ -1,0 +1,179 @@
+package docker
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/osiris-go/osiris/internal/testenv"
+	"github.com/osiris-go/osiris/pkg/diag"
+	"github.com/osiris-go/osiris/pkg/remote/sandbox"
+	"github.com/osiris-go/osiris/pkg/remote/sandbox/internal/spawn"
+	"github.com/osiris-go/osiris/workspace"
+)
+
+// fakeWorker is a stand-in for the osiris binary: it prints its arguments
+// and one variable to stderr and echoes stdin to stdout, enough to see the
+// kind's plumbing (provisioning by hash, argv, env, stdio, kill).
+const fakeWorker = "#!/bin/sh\necho \"args: $*\" >&2\necho \"env: OSIRIS_T=$OSIRIS_T\" >&2\nexec cat\n"
+
+func writeFake(t *testing.T, body string) (path, sha string) {
+	t.Helper()
+	path = filepath.Join(t.TempDir(), "osiris")
+	if err := os.WriteFile(path, []byte(body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sha, err := spawn.FileSHA256(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path, sha
+}
+
+// newBox is a docker sandbox on the test daemon with its own volume,
+// removed at the end.
+func newBox(t *testing.T, d testenv.Docker) *Sandbox {
+	t.Helper()
+	name := fmt.Sprintf("t%d", time.Now().UnixNano())
+	sb, err := sandbox.Open(&workspace.RemoteConfig{Name: name, Kind: "docker", Image: d.Image, DockerHost: d.Host, Network: "none"}, sandbox.Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := sb.(*Sandbox)
+	t.Cleanup(func() {
+		cmd := exec.Command("docker", "volume", "rm", "-f", s.volume)
+		cmd.Env = s.env(nil)
+		_ = cmd.Run()
+	})
+	return s
+}
+
+func TestStartProvisionsOnceAndSpeaksOverStdio(t *testing.T) {
+	d := testenv.NeedDocker(t)
+	s := newBox(t, d)
+	bin, sha := writeFake(t, fakeWorker)
+	ctx := context.Background()
+	for i, wantUpload := range []int64{int64(len(fakeWorker)), 0} {
+		var stderr bytes.Buffer
+		p, err := s.Start(ctx, sandbox.StartOptions{Binary: bin, BinarySHA256: sha, Stderr: &stderr, Env: []string{"OSIRIS_T=v" + fmt.Sprint(i)}})
+		if err != nil {
+			t.Fatalf("start %d: %v", i, err)
+		}
+		if got := p.(*Process).BinaryBytesUploaded(); got != wantUpload {
+			t.Errorf("start %d uploaded %d bytes of the binary, want %d", i, got, wantUpload)
+		}
+		if _, err := io.WriteString(p.Stdin(), "frame\x00bytes"); err != nil {
+			t.Fatal(err)
+		}
+		p.Stdin().Close()
+		out, _ := io.ReadAll(p.Stdout())
+		if err := p.Wait(); err != nil {
+			t.Fatalf("wait %d: %v (stderr %s)", i, err, stderr.String())
+		}
+		if string(out) != "frame\x00bytes" {
+			t.Errorf("stdout = %q, want the bytes sent", out)
+		}
+		for _, want := range []string{"args: worker --stdio --dir /sandbox", fmt.Sprintf("env: OSIRIS_T=v%d", i)} {
+			if !strings.Contains(stderr.String(), want) {
+				t.Errorf("worker stderr %q lacks %q", stderr.String(), want)
+			}
+		}
+	}
+}
+
+func TestCorruptUploadIsNotInstalled(t *testing.T) {
+	d := testenv.NeedDocker(t)
+	s := newBox(t, d)
+	bin, _ := writeFake(t, fakeWorker)
+	_, other := writeFake(t, "something else")
+	_, err := s.Start(context.Background(), sandbox.StartOptions{Binary: bin, BinarySHA256: other})
+	if err == nil || !strings.Contains(err.Error(), "arrived corrupted") {
+		t.Fatalf("want a corrupted-binary error, got %v", err)
+	}
+	// Nothing is installed under the hash: the next start uploads again.
+	_, err = s.Start(context.Background(), sandbox.StartOptions{Binary: bin, BinarySHA256: other})
+	if err == nil || !strings.Contains(err.Error(), "arrived corrupted") {
+		t.Fatalf("second start: want a corrupted-binary error again, got %v", err)
+	}
+}
+
+func TestMissingImageIsAConfigurationError(t *testing.T) {
+	d := testenv.NeedDocker(t)
+	bin, sha := writeFake(t, fakeWorker)
+	sb, err := New(&workspace.RemoteConfig{Name: "box", Kind: "docker", Image: "osiris-no-such-image:0", DockerHost: d.Host}, sandbox.Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err = sb.Start(context.Background(), sandbox.StartOptions{Binary: bin, BinarySHA256: sha})
+	var ue *diag.UsageError
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), `docker image "osiris-no-such-image:0" not found`) || !strings.Contains(err.Error(), "osiris never pulls") {
+		t.Fatalf("want a usage error naming the image, got %T %v", err, err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("took %s", d)
+	}
+}
+
+func TestUnreachableDaemon(t *testing.T) {
+	if _, err := exec.LookPath("docker"); err != nil {
+		testenv.Need(t, "the docker command (apt-get install docker.io)")
+	}
+	bin, sha := writeFake(t, fakeWorker)
+	host := "unix://" + filepath.Join(t.TempDir(), "nobody.sock")
+	sb, _ := New(&workspace.RemoteConfig{Name: "box", Kind: "docker", Image: "x:1", DockerHost: host}, sandbox.Env{})
+	_, err := sb.Start(context.Background(), sandbox.StartOptions{Binary: bin, BinarySHA256: sha})
+	if err == nil || !strings.Contains(err.Error(), "cannot reach the Docker daemon at "+host) {
+		t.Fatalf("want an unreachable-daemon error, got %v", err)
+	}
+}
+
+func TestKillRemovesTheContainer(t *testing.T) {
+	d := testenv.NeedDocker(t)
+	s := newBox(t, d)
+	bin, sha := writeFake(t, fakeWorker)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	p, err := s.Start(ctx, sandbox.StartOptions{Binary: bin, BinarySHA256: sha})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); countContainers(t, s) != 1; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the worker container did not appear")
+		}
+	}
+	cancel() // as Ctrl-C does
+	done := make(chan error, 1)
+	go func() { done <- p.Wait() }()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Error("a killed worker's Wait returned nil")
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("Wait did not return after cancel")
+	}
+	if n := countContainers(t, s); n != 0 {
+		t.Errorf("%d worker containers left after cancel", n)
+	}
+}
+
+func countContainers(t *testing.T, s *Sandbox) int {
+	t.Helper()
+	cmd := exec.Command("docker", "ps", "-q", "--filter", "label=osiris.sandbox="+s.cfg.Name)
+	cmd.Env = s.env(nil)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(strings.Fields(string(out)))
+}

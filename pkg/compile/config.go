@@ -38,7 +38,14 @@ func (v *validator) checkConfig(st *stepIR) {
 		}
 	}
 	if cfg != nil {
-		v.scanSecrets(cfg, cfgPath, st.label, family)
+		for _, e := range cfg.entries {
+			p := cfgPath + "." + e.key
+			if v.credentialKey(st, e.key) && isLiteralSecret(e.val) {
+				v.errorf(e.pos(), "inline-secret", st.label, secretHint(family), "inline secret at %s", p)
+				continue
+			}
+			v.scanSecrets(e.val, p, st.label, family)
+		}
 	}
 	written := map[string]*yEntry{} // keys present with a non-null value
 	// suggested are keys a misspelt key points at: "qurey" already says
@@ -48,8 +55,8 @@ func (v *validator) checkConfig(st *stepIR) {
 		for i := range cfg.entries {
 			e := &cfg.entries[i]
 			keyPath := cfgPath + "." + e.key
-			if workspace.IsSecretKey(e.key) && isLiteralSecret(e.val) {
-				continue // inline-secret reported by scanSecrets; the key is not looked at further
+			if v.credentialKey(st, e.key) && isLiteralSecret(e.val) {
+				continue // inline-secret reported above; the key is not looked at further
 			}
 			val := v.resolveValue(st, e.val, keyPath)
 			if val == nil {
@@ -109,7 +116,7 @@ func (v *validator) checkConfig(st *stepIR) {
 	}
 	if len(spec.PrimaryKeyFor) > 0 {
 		if wm, ok := st.effective["write_mode"].(string); ok && contains(spec.PrimaryKeyFor, wm) {
-			if pk, _ := st.effective["primary_key"].([]any); len(pk) == 0 && written["primary_key"] == nil {
+			if pk, _ := st.effective["primary_key"].([]any); len(pk) == 0 && written["primary_key"] == nil && !suggested["primary_key"] {
 				at := cfgAt
 				if e := written["write_mode"]; e != nil {
 					at = e.val.pos()
@@ -129,6 +136,68 @@ func (v *validator) checkConfig(st *stepIR) {
 			delete(st.effective, key)
 		}
 	}
+}
+
+// credentialKey reports whether a top-level config key holds a credential,
+// so a literal under it is an inline secret rather than an unknown key.
+// Without a known component every secret-named key counts. With one, a key
+// of its schema counts when it is marked Secret or named like a secret; a
+// key it does not have counts only when it names a credential outright
+// (password, api_key, db_password, token …) — a name that merely ends in
+// "key" (invalid_key, lookup_key) is reported as an unknown key with a
+// "did you mean", as a typo it most likely is.
+func (v *validator) credentialKey(st *stepIR, key string) bool {
+	if !workspace.IsSecretKey(key) {
+		if st.spec != nil {
+			f, ok := st.spec.Field(key)
+			return ok && f.Secret
+		}
+		return false
+	}
+	if st.spec == nil {
+		return true
+	}
+	if _, ok := st.spec.Field(key); ok {
+		return true
+	}
+	n := snakeName(key)
+	if n == "key" || !strings.HasSuffix(n, "_key") {
+		return true
+	}
+	for _, c := range credentialKeyNames {
+		if n == c || strings.HasSuffix(n, "_"+c) {
+			return true
+		}
+	}
+	return false
+}
+
+// credentialKeyNames are the secret names ending in "key" that name a
+// credential by themselves.
+var credentialKeyNames = []string{"api_key", "apikey", "secret_key", "private_key", "service_role_key", "anon_key", "access_key"}
+
+// snakeName lower-cases name, turning camelCase humps, '-', '.' and spaces
+// into '_' (apiKey → api_key), as workspace.IsSecretKey compares names.
+func snakeName(name string) string {
+	var b strings.Builder
+	prevLower := false
+	for _, r := range strings.TrimSpace(name) {
+		switch {
+		case r == '-' || r == '.' || r == ' ':
+			b.WriteByte('_')
+			prevLower = false
+		case r >= 'A' && r <= 'Z':
+			if prevLower {
+				b.WriteByte('_')
+			}
+			b.WriteRune(r + ('a' - 'A'))
+			prevLower = false
+		default:
+			b.WriteRune(r)
+			prevLower = r >= 'a' && r <= 'z' || r >= '0' && r <= '9'
+		}
+	}
+	return b.String()
 }
 
 // escapesWorkspace reports whether a relative path climbs out of the root.

@@ -17,8 +17,15 @@ import (
 	"github.com/osiris-go/osiris/workspace"
 )
 
-// OMLVersion is the only pipeline format version osiris reads.
+// OMLVersion is the pipeline format version osiris reads.
 const OMLVersion = "0.1.0"
+
+// compatOMLVersions are versions Osiris-Python writes whose pipelines osiris
+// reads as 0.1.0. Rule: such a pipeline is accepted with a warning when
+// every key in it is one osiris understands (no unknown top-level or step
+// key; unknown config keys are errors anyway), and refused otherwise,
+// because a key osiris would ignore may carry meaning in that version.
+var compatOMLVersions = []string{"0.2.0"}
 
 var (
 	// stepIDPattern: ids become path segments (cfg/<id>.json, artifacts/<id>/).
@@ -67,6 +74,11 @@ type validator struct {
 
 	root    *yNode
 	profile string
+	// compatVersion is set when oml_version is one of compatOMLVersions.
+	compatVersion   string
+	compatVersionAt pos
+	// ignoredKeys are the unknown top-level and step keys, as "name" (line N).
+	ignoredKeys []string
 
 	params     map[string]*paramDecl
 	paramOrder []string
@@ -246,6 +258,26 @@ func (v *validator) run(src []byte) {
 	}
 	v.checkGraph()
 	v.checkMetadataSecrets()
+	v.checkCompatVersion()
+}
+
+// checkCompatVersion refuses a compat oml_version when osiris would ignore
+// a key of the pipeline (see compatOMLVersions).
+func (v *validator) checkCompatVersion() {
+	if v.compatVersion == "" {
+		return
+	}
+	if len(v.ignoredKeys) == 0 {
+		return
+	}
+	for i, d := range v.diags {
+		if d.Code == "oml-version" && d.Line == v.compatVersionAt.line {
+			v.diags = append(v.diags[:i], v.diags[i+1:]...)
+			break
+		}
+	}
+	v.errorf(v.compatVersionAt, "oml-version", "", `remove the keys osiris does not know, or write oml_version: "0.1.0"`,
+		"oml_version %q is read as \"0.1.0\" only when every key is understood; osiris does not know %s", v.compatVersion, strings.Join(v.ignoredKeys, ", "))
 }
 
 func (v *validator) activeProfile() string {
@@ -290,13 +322,20 @@ func (v *validator) checkTopLevel() {
 		if !contains(topLevelKeys, e.key) && !strings.HasPrefix(e.key, "x-") {
 			v.warnf(e.pos(), "unknown-top-level-key", "", didYouMean(e.key, topLevelKeys),
 				"unknown top-level key %q is ignored", e.key)
+			v.ignoredKeys = append(v.ignoredKeys, fmt.Sprintf("%q (line %d)", e.key, e.line))
 		}
 	}
 	top := pos{1, 1}
 	if ov := r.get("oml_version"); ov == nil {
 		v.errorf(top, "missing-key", "", `add oml_version: "0.1.0"`, "the pipeline has no oml_version")
 	} else if s, ok := ov.val.str(); ok {
-		if s != OMLVersion {
+		switch {
+		case s == OMLVersion:
+		case contains(compatOMLVersions, s):
+			v.compatVersion, v.compatVersionAt = s, ov.val.pos()
+			v.warnf(ov.val.pos(), "oml-version", "", `write oml_version: "0.1.0" to silence this`,
+				"oml_version %q is read as \"0.1.0\" (every key of this pipeline is understood)", s)
+		default:
 			v.errorf(ov.val.pos(), "oml-version", "", `osiris reads oml_version: "0.1.0"`, "oml_version %q is not supported", s)
 		}
 	} else if ov.val.kind == kindScalar {
@@ -396,6 +435,7 @@ func (v *validator) checkStep(st *stepIR) {
 		}
 		if !contains(stepKeys, e.key) {
 			v.warnf(e.pos(), "unknown-step-key", st.label, didYouMean(e.key, stepKeys), "unknown step key %q is ignored", e.key)
+			v.ignoredKeys = append(v.ignoredKeys, fmt.Sprintf("%q (line %d)", e.key, e.line))
 		}
 	}
 	v.checkComponent(st)

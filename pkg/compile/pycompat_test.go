@@ -101,3 +101,23 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// TestOMLVersion020: Osiris-Python's oml_version "0.2.0" compiles, with one
+// warning, when every key is understood (the refusal otherwise is in
+// testdata/bad/oml-version-compat).
+func TestOMLVersion020(t *testing.T) {
+	src := "oml_version: \"0.2.0\"\nname: newer\nsteps:\n" +
+		step("e", "mysql.extractor", "read", "-", mysqlCfg) +
+		step("w", "filesystem.csv_writer", "write", "-", csvCfg)
+	m, diags := compile.CompileSource(newFakeEnv(t.TempDir()), "pipelines/p.yaml", []byte(src), compile.Options{})
+	if m == nil {
+		t.Fatalf("0.2.0 refused:\n%s", render(diags))
+	}
+	want := "pipelines/p.yaml:1:14: warning[oml-version]: oml_version \"0.2.0\" is read as \"0.1.0\" (every key of this pipeline is understood) (write oml_version: \"0.1.0\" to silence this)\n"
+	if got := render(diags); got != want {
+		t.Errorf("diagnostics:\n%s\nwant:\n%s", got, want)
+	}
+	if s := m.Step("w"); !reflect.DeepEqual(s.Needs, []string{"e"}) {
+		t.Errorf("w needs %v", s.Needs)
+	}
+}

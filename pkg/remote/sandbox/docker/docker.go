@@ -37,7 +37,7 @@ func New(cfg *workspace.RemoteConfig, env sandbox.Env) (sandbox.Sandbox, error) 
 	}
 	s := &Sandbox{cfg: *cfg, volume: cfg.Volume, docker: "docker"}
 	if s.volume == "" {
-		s.volume = "osiris-sandbox-" + cfg.Name
+		s.volume = "osiris-sandbox-" + dockerName(cfg.Name)
 	}
 	return s, nil
 }
@@ -91,7 +91,7 @@ func (s *Sandbox) Start(ctx context.Context, opts sandbox.StartOptions) (sandbox
 	if err != nil {
 		return nil, err
 	}
-	name := "osiris-worker-" + s.cfg.Name + "-" + randomHex(6)
+	name := "osiris-worker-" + dockerName(s.cfg.Name) + "-" + randomHex(6)
 	args := []string{"run", "--rm", "-i", "--pull", "never", "--log-driver", "none", "--name", name,
 		"--label", "osiris.sandbox=" + s.cfg.Name, "-v", s.mount(), "--workdir", Mount}
 	if s.cfg.Network != "" {
@@ -233,6 +233,18 @@ func orErr(msg string, err error) string {
 		return msg
 	}
 	return err.Error()
+}
+
+// dockerName maps a sandbox name onto the characters Docker allows in
+// volume and container names ([a-zA-Z0-9_.-]).
+func dockerName(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '_', r == '.', r == '-':
+			return r
+		}
+		return '-'
+	}, s)
 }
 
 func randomHex(n int) string {

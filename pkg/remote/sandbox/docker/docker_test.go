@@ -177,3 +177,45 @@ func countContainers(t *testing.T, s *Sandbox) int {
 	}
 	return len(strings.Fields(string(out)))
 }
+
+// probeWorker reads paths from stdin and says, for each, whether it can
+// read it from inside the sandbox.
+const probeWorker = "#!/bin/sh\nwhile read -r p; do if cat \"$p\" >/dev/null 2>&1; then echo \"readable $p\"; else echo \"missing $p\"; fi; done\n"
+
+// Hermetic: the worker sees the image and its volume, not the client's
+// workspace nor its home directory (nothing is bind-mounted).
+func TestWorkerCannotSeeClientFiles(t *testing.T) {
+	d := testenv.NeedDocker(t)
+	s := newBox(t, d)
+	bin, sha := writeFake(t, probeWorker)
+	workspaceFile := filepath.Join(t.TempDir(), "unsynced.csv")
+	os.WriteFile(workspaceFile, []byte("a\n1\n"), 0o644)
+	var probes []string
+	probes = append(probes, workspaceFile, bin)
+	if home, err := os.UserHomeDir(); err == nil {
+		if f, err := os.CreateTemp(home, ".osiris-hermetic-canary-*"); err == nil {
+			f.Close()
+			t.Cleanup(func() { os.Remove(f.Name()) })
+			probes = append(probes, f.Name())
+		}
+	}
+	p, err := s.Start(context.Background(), sandbox.StartOptions{Binary: bin, BinarySHA256: sha})
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(p.Stdin(), strings.Join(append(probes, "/sandbox/bin/osiris-"+sha), "\n")+"\n")
+	p.Stdin().Close()
+	out, _ := io.ReadAll(p.Stdout())
+	if err := p.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range probes {
+		if !strings.Contains(string(out), "missing "+path+"\n") {
+			t.Errorf("the worker could read the client's %s:\n%s", path, out)
+		}
+	}
+	// The probe works: the sandbox's own files are readable.
+	if !strings.Contains(string(out), "readable /sandbox/bin/osiris-"+sha) {
+		t.Errorf("the worker could not read its own binary:\n%s", out)
+	}
+}

@@ -16,14 +16,14 @@ import (
 
 // provisionScript runs in the sandbox under /bin/sh with $1 = the sandbox
 // directory ("~/…" is taken relative to $HOME) and $2 = the binary's
-// SHA-256. It answers one line, "osiris-provision present|missing OS ARCH
+// SHA-256; a relative directory is taken relative to $HOME. It answers one line, "osiris-provision present|missing OS ARCH
 // DIR"; when missing it reads the binary from stdin into a temporary file,
 // checks its SHA-256 there, and only then renames it to bin/osiris-<sha256>
 // and answers "osiris-provision stored" (or "… mismatch GOT"). Nothing of
 // a pipeline is ever on this command line: only the directory and a hash.
 const provisionScript = `set -eu
 d=$1 h=$2
-case $d in "~") d=$HOME ;; "~/"*) d=$HOME/${d#"~/"} ;; esac
+case $d in "~") d=$HOME ;; "~/"*) d=$HOME/${d#"~/"} ;; /*) ;; *) d=$HOME/$d ;; esac
 f=$d/bin/osiris-$h
 if [ -x "$f" ]; then
   echo "osiris-provision present $(uname -s) $(uname -m) $d"

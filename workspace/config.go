@@ -693,41 +693,5 @@ func (l *configLoader) remotes(path []string, t map[string]any) map[string]*Remo
 }
 
 // suggest returns the known key closest to key when it is close enough to
-// be a typo, else "".
-func suggest(key string, known []string) string {
-	best, bestDist := "", math.MaxInt
-	for _, k := range known {
-		if d := editDistance(strings.ToLower(key), k); d < bestDist {
-			best, bestDist = k, d
-		}
-	}
-	limit := 2
-	if len(key) >= 10 {
-		limit = 3
-	}
-	if bestDist <= limit && bestDist < len(key) {
-		return best
-	}
-	return ""
-}
-
-// editDistance is the Levenshtein distance between a and b.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
-}
+// be a typo, else "" (diag.Suggest).
+func suggest(key string, known []string) string { return diag.Suggest(key, known) }

@@ -27,7 +27,14 @@ type app struct {
 	noColor bool
 
 	ws *workspace.Workspace // loaded on demand
+
+	// probe, when set, receives the flag set of the command being run
+	// instead of running it (shell completion uses it to list flags).
+	probe func(fs *flag.FlagSet)
 }
+
+// errProbed ends a command whose flags were probed.
+var errProbed = errors.New("flags probed")
 
 func newApp(stdin io.Reader, stdout, stderr io.Writer) *app {
 	return &app{stdin: stdin, stdout: stdout, stderr: stderr, noColor: os.Getenv("NO_COLOR") != ""}
@@ -48,6 +55,8 @@ func commands() []command {
 		{"connections", "list or check connections", (*app).cmdConnections},
 		{"components", "list or show the built-in components", (*app).cmdComponents},
 		{"version", "print version information", (*app).cmdVersion},
+		{"completion", "print a shell completion script (bash, zsh, fish)", (*app).cmdCompletion},
+		{"__complete", "", (*app).cmdComplete}, // hidden: what completion scripts call
 	}
 }
 
@@ -63,6 +72,9 @@ Global flags (also accepted after the command):
   --json          machine output on stdout, human messages on stderr
   -v, --verbose   more output
   --no-color      no colour (also NO_COLOR)
+  --version       print version information
+
+Run ` + "`osiris help COMMAND`" + ` (or ` + "`osiris COMMAND --help`" + `) for a command's flags and examples.
 
 Exit codes: 0 success, 1 run failed, 2 bad usage or invalid input (nothing ran), 130 interrupted.
 `
@@ -70,6 +82,9 @@ Exit codes: 0 success, 1 run failed, 2 bad usage or invalid input (nothing ran),
 func (a *app) usage() string {
 	var b strings.Builder
 	for _, c := range commands() {
+		if strings.HasPrefix(c.name, "__") {
+			continue
+		}
 		fmt.Fprintf(&b, "  %-12s %s\n", c.name, c.summary)
 	}
 	return fmt.Sprintf(usageText, b.String())
@@ -79,38 +94,64 @@ func (a *app) main(args []string) error {
 	g := flag.NewFlagSet("osiris", flag.ContinueOnError)
 	g.SetOutput(io.Discard)
 	a.globalFlags(g)
+	showVersion := g.Bool("version", false, "print version information (= osiris version)")
 	if err := g.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(a.stdout, a.usage())
 			return nil
 		}
-		return diag.Usage("%v (see `osiris help`)", err)
+		return diag.Usage("%v (see `osiris help`)", flagError(g, err))
 	}
 	rest := g.Args()
+	if *showVersion {
+		return a.cmdVersion(rest)
+	}
 	if len(rest) == 0 {
 		fmt.Fprint(a.stderr, a.usage())
 		return &exitError{code: exitUsage}
 	}
 	name := rest[0]
-	if name == "help" || name == "-h" || name == "--help" {
+	if name == "-h" || name == "--help" {
 		fmt.Fprint(a.stdout, a.usage())
 		return nil
 	}
+	if name == "help" {
+		if len(rest) == 1 {
+			fmt.Fprint(a.stdout, a.usage())
+			return nil
+		}
+		if rest[1] == "help" {
+			a.writeCommandHelp(a.stdout, "help", "help [COMMAND]", nil)
+			return nil
+		}
+		c, ok := lookupCommand(rest[1])
+		if !ok {
+			return unknownCommand(rest[1])
+		}
+		return c.run(a, []string{"--help"})
+	}
+	if c, ok := lookupCommand(name); ok {
+		return c.run(a, rest[1:])
+	}
+	return unknownCommand(name)
+}
+
+func lookupCommand(name string) (command, bool) {
 	for _, c := range commands() {
 		if c.name == name {
-			return c.run(a, rest[1:])
+			return c, true
 		}
 	}
-	return diag.Usage("unknown command %q (see `osiris help`)", name)
+	return command{}, false
 }
 
 func (a *app) globalFlags(fs *flag.FlagSet) {
 	fs.StringVar(&a.dir, "C", a.dir, "run as if started in `DIR`")
-	fs.StringVar(&a.profile, "profile", a.profile, "profile")
-	fs.BoolVar(&a.json, "json", a.json, "machine output")
-	fs.BoolVar(&a.verbose, "v", a.verbose, "verbose")
-	fs.BoolVar(&a.verbose, "verbose", a.verbose, "verbose")
-	fs.BoolVar(&a.noColor, "no-color", a.noColor, "no colour")
+	fs.StringVar(&a.profile, "profile", a.profile, "use profile `P` (default: [project].profile)")
+	fs.BoolVar(&a.json, "json", a.json, "machine output on stdout, human messages on stderr")
+	fs.BoolVar(&a.verbose, "v", a.verbose, "more output")
+	fs.BoolVar(&a.verbose, "verbose", a.verbose, "more output")
+	fs.BoolVar(&a.noColor, "no-color", a.noColor, "no colour (also NO_COLOR)")
 }
 
 // parseFlags parses a command's flags, allowing them anywhere among the
@@ -119,16 +160,19 @@ func (a *app) globalFlags(fs *flag.FlagSet) {
 func (a *app) parseFlags(fs *flag.FlagSet, args []string, synopsis string) ([]string, error) {
 	fs.SetOutput(io.Discard)
 	a.globalFlags(fs)
+	if a.probe != nil {
+		// Completion asks for a command's flags without running it.
+		a.probe(fs)
+		return nil, errProbed
+	}
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				fmt.Fprintf(a.stdout, "Usage: osiris %s\n\nFlags:\n", synopsis)
-				fs.SetOutput(a.stdout)
-				fs.PrintDefaults()
+				a.writeCommandHelp(a.stdout, fs.Name(), synopsis, fs)
 				return nil, &exitError{code: exitOK}
 			}
-			return nil, diag.Usage("%v\nusage: osiris %s", err, synopsis)
+			return nil, diag.Usage("%v\nusage: osiris %s (see `osiris help %s`)", flagError(fs, err), synopsis, fs.Name())
 		}
 		rest := fs.Args()
 		if len(rest) == 0 {

@@ -161,8 +161,20 @@ type FuncSink func(Event)
 // Emit calls f.
 func (f FuncSink) Emit(e Event) { f(e) }
 
-// MultiSink sends every event to each sink in order.
+// MultiSink sends every event to each sink in order, and every metric to
+// each sink that is also a MetricSink (the Recorder's sink is).
 type MultiSink []EventSink
+
+var _ MetricSink = MultiSink{}
+
+// EmitMetric forwards m to every sink that accepts metrics.
+func (m MultiSink) EmitMetric(x Metric) {
+	for _, s := range m {
+		if ms, ok := s.(MetricSink); ok && s != nil {
+			ms.EmitMetric(x)
+		}
+	}
+}
 
 // Emit forwards e to every non-nil sink.
 func (m MultiSink) Emit(e Event) {

@@ -10,6 +10,7 @@ import (
 	"hash"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -128,12 +129,17 @@ func (w *artifactWriter) commit() (bytes int64, sum string, err error) {
 }
 
 // abort drops the temporary file; nothing appears under the final name.
+// After a panic in the encoder its state is unknown: closing it may panic
+// again, which must not hide the first failure.
 func (w *artifactWriter) abort() {
 	if w.done {
 		return
 	}
 	w.done = true
-	w.pw.Close()
+	func() {
+		defer func() { _ = recover() }()
+		w.pw.Close()
+	}()
 	w.f.Close()
 	os.Remove(w.tmpPath)
 }
@@ -156,7 +162,12 @@ type teeStats struct {
 // and to the table digest (on its own goroutine, overlapping the parquet
 // encoding). This is the only place outputs are stored; drivers never write
 // artifacts.
-func (r *run) tee(ctx context.Context, step string, out *stepOutput, rdr array.RecordReader) (teeStats, error) {
+func (r *run) tee(ctx context.Context, step string, out *stepOutput, rdr array.RecordReader) (_ teeStats, err error) {
+	defer func() {
+		if sp := (*stagePanic)(nil); errors.As(err, &sp) {
+			r.env.Log.Error().Str("step", step).Str("stack", r.mask(string(sp.stack))).Msg(sp.Error())
+		}
+	}()
 	schema := rdr.Schema()
 	if schema == nil {
 		return teeStats{}, errors.New("driver returned a stream without a schema")
@@ -178,9 +189,9 @@ func (r *run) tee(ctx context.Context, step string, out *stepOutput, rdr array.R
 	// so reading the next batch from the driver (network, DuckDB) overlaps
 	// with encoding the previous one.
 	digest := NewDigestBuilder(schema)
-	digestStage := startBatchStage(digest.Add)
+	digestStage := startBatchStage("table digest", digest.Add)
 	defer digestStage.close()
-	parquetStage := startBatchStage(aw.write)
+	parquetStage := startBatchStage("parquet encoder", aw.write)
 	defer parquetStage.close()
 
 	var rows, memBytes int64
@@ -299,8 +310,12 @@ func unsupportedParquetType(dt arrow.DataType) arrow.DataType {
 
 // batchStage runs fn over batches on its own goroutine. send retains the
 // batch (the stage releases it); after fn fails, send and close return that
-// error and the remaining batches are dropped.
+// error and the remaining batches are dropped. A panic in fn (an encoder or
+// digest bug, a malformed batch from a driver) becomes the stage's error,
+// a *stagePanic, instead of crashing the process: no other goroutine could
+// recover it.
 type batchStage struct {
+	name   string
 	ch     chan arrow.RecordBatch
 	failed chan struct{}
 	done   chan struct{}
@@ -308,13 +323,22 @@ type batchStage struct {
 	closed bool
 }
 
-func startBatchStage(fn func(arrow.RecordBatch) error) *batchStage {
-	s := &batchStage{ch: make(chan arrow.RecordBatch, 4), failed: make(chan struct{}), done: make(chan struct{})}
+// stagePanic is a panic recovered on a stage's goroutine.
+type stagePanic struct {
+	stage string
+	value any
+	stack []byte
+}
+
+func (p *stagePanic) Error() string { return fmt.Sprintf("the %s panicked: %v", p.stage, p.value) }
+
+func startBatchStage(name string, fn func(arrow.RecordBatch) error) *batchStage {
+	s := &batchStage{name: name, ch: make(chan arrow.RecordBatch, 4), failed: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(s.done)
 		for rec := range s.ch {
 			if s.err == nil {
-				if err := fn(rec); err != nil {
+				if err := s.call(fn, rec); err != nil {
 					s.err = err
 					close(s.failed)
 				}
@@ -323,6 +347,15 @@ func startBatchStage(fn func(arrow.RecordBatch) error) *batchStage {
 		}
 	}()
 	return s
+}
+
+func (s *batchStage) call(fn func(arrow.RecordBatch) error, rec arrow.RecordBatch) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = &stagePanic{stage: s.name, value: v, stack: debug.Stack()}
+		}
+	}()
+	return fn(rec)
 }
 
 func (s *batchStage) send(rec arrow.RecordBatch) error {

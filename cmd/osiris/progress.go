@@ -67,7 +67,11 @@ func (p *progress) Emit(e exec.Event) {
 	case exec.EventStepComplete:
 		delete(p.running, e.Step)
 		rows := toInt(e.Fields["rows_out"]) // a writer's rows_out is the rows it wrote
-		p.line(fmt.Sprintf("  ✓ %-28s %10d rows  %s", e.Step, rows, fmtMS(toInt(e.Fields["duration_ms"]))))
+		cached := ""
+		if e.Fields["cache"] == "hit" {
+			cached = "  (cached)"
+		}
+		p.line(fmt.Sprintf("  ✓ %-28s %10d rows  %s%s", e.Step, rows, fmtMS(toInt(e.Fields["duration_ms"])), cached))
 	case exec.EventStepError:
 		delete(p.running, e.Step)
 		p.line(fmt.Sprintf("  ✗ %-28s %v", e.Step, e.Fields["error"]))

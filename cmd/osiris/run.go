@@ -26,13 +26,12 @@ func (a *app) cmdRun(args []string) error {
 	dryRun := fs.Bool("dry-run", false, "print the plan, execute nothing")
 	lastCompile := fs.Bool("last-compile", false, "run the manifest of the most recent compile")
 	timeout := fs.Duration("timeout", 0, "bound the whole run (e.g. 30m); 0 = none")
-	noCache := fs.Bool("no-cache", false, "do not reuse step outputs from earlier runs (there is no step cache yet: every run executes every step)")
+	noCache := fs.Bool("no-cache", false, "execute every step; do not reuse step outputs of earlier runs (the step cache)")
 	remote := fs.String("remote", "", "run in a sandbox (not available in this version)")
 	pos, err := a.parseFlags(fs, args, "run PIPELINE | MANIFEST_DIR | --last-compile [--param k=v] [--dry-run] [--timeout D]")
 	if err != nil {
 		return err
 	}
-	_ = noCache // there is no step cache yet: every run executes every step
 	if *remote != "" {
 		return diag.Usage("remote runs (--remote) are not available in this version of osiris; run locally")
 	}
@@ -47,7 +46,7 @@ func (a *app) cmdRun(args []string) error {
 	if *dryRun {
 		return a.printPlan(ws, m)
 	}
-	return a.execute(ws, m, manifestDir, *timeout)
+	return a.execute(ws, m, manifestDir, localRun{Timeout: *timeout, NoCache: *noCache})
 }
 
 var errParamOnManifest = diag.Usage("--param has no effect on a compiled manifest; compile the pipeline with it instead")
@@ -136,22 +135,53 @@ func (a *app) printPlan(ws *workspace.Workspace, m *compile.Manifest) error {
 		for _, in := range s.Inputs {
 			a.outf("    input %s ← %s\n", in.Name, in.Step)
 		}
-		a.outf("    cache: would execute (no step cache yet)\n")
+		a.outf("    cache: %s\n", orDash(s.Cache))
 	}
 	return nil
 }
 
 // execute runs m locally, recording the run under run_logs/.
-func (a *app) execute(ws *workspace.Workspace, m *compile.Manifest, manifestDir string, timeout time.Duration) error {
+func (a *app) execute(ws *workspace.Workspace, m *compile.Manifest, manifestDir string, lr localRun) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if lr.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, lr.Timeout)
+		defer cancel()
+	}
+	progress := newProgress(a)
+	lr.Sinks = append(lr.Sinks, progress)
+	res, relDir, runErr := a.runLocal(ctx, ws, m, manifestDir, lr)
+	progress.done()
+	if relDir == "" {
+		return runErr
+	}
+	return a.runOutcome(res, runErr, relDir, ctx)
+}
+
+// localRun are the settings of one local run beside the manifest.
+type localRun struct {
+	Timeout time.Duration // applied by execute
+	NoCache bool          // execute every step (--no-cache)
+	// CacheExtracts reuses database extractors (watch --cache-extracts).
+	CacheExtracts bool
+	Sinks         []exec.EventSink // besides the recorder
+}
+
+// runLocal records and runs m with the engine: the one code path of run and
+// watch. relDir is "" when the run directory could not be created (err says
+// why); otherwise the run is recorded whatever its outcome.
+func (a *app) runLocal(ctx context.Context, ws *workspace.Workspace, m *compile.Manifest, manifestDir string, lr localRun) (*exec.Result, string, error) {
 	opts, err := engineOptions(ws)
 	if err != nil {
-		return err
+		return nil, "", err
 	}
 	setMemoryLimit(opts.MemoryBudget)
 	runID := exec.NewRunID()
+	stateDir := filepath.Join(ws.Root, ws.Config.Paths.State)
 	rec, err := exec.StartRecorder(exec.RecorderOptions{
 		RunLogsDir:    filepath.Join(ws.Root, ws.Config.Paths.RunLogs),
-		StateDir:      filepath.Join(ws.Root, ws.Config.Paths.State),
+		StateDir:      stateDir,
 		WorkspaceRoot: ws.Root,
 		Manifest:      m,
 		ManifestDir:   manifestDir,
@@ -161,18 +191,10 @@ func (a *app) execute(ws *workspace.Workspace, m *compile.Manifest, manifestDir 
 		Masker:        ws.Masker,
 	})
 	if err != nil {
-		return fmt.Errorf("creating the run directory: %w", err)
+		return nil, "", fmt.Errorf("creating the run directory: %w", err)
 	}
-
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, timeout)
-		defer cancel()
-	}
-
-	progress := newProgress(a)
+	cache := exec.NewStepCache(ws.Root, stateDir)
+	cache.NoReuse, cache.ReuseExtracts = lr.NoCache, lr.CacheExtracts
 	engine := &exec.Engine{Options: opts}
 	res, runErr := engine.Run(ctx, m, exec.RunEnv{
 		RunID:  runID,
@@ -181,16 +203,16 @@ func (a *app) execute(ws *workspace.Workspace, m *compile.Manifest, manifestDir 
 		Connect: func(ctx context.Context, ref, family string) (*workspace.Connection, error) {
 			return ws.ResolveConnection(ref, family)
 		},
-		Sink:    exec.MultiSink{rec.Sink(), progress},
-		Metrics: nil,
-		Masker:  ws.Masker,
-		Log:     rec.Logger(),
+		Sink:      append(exec.MultiSink{rec.Sink()}, lr.Sinks...),
+		Metrics:   nil,
+		Masker:    ws.Masker,
+		Log:       rec.Logger(),
+		StepCache: cache,
 	})
-	progress.done()
 	if ferr := rec.Finish(res, runErr); ferr != nil && runErr == nil {
 		runErr = ferr
 	}
-	return a.runOutcome(res, runErr, rec.RelDir(), ctx)
+	return res, rec.RelDir(), runErr
 }
 
 // runOutcome prints the summary and maps the result to an exit code.
@@ -279,4 +301,11 @@ func fmtMS(ms int64) string {
 		return fmt.Sprintf("%d ms", ms)
 	}
 	return fmt.Sprintf("%.1f s", float64(ms)/1000)
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }

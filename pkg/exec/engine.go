@@ -63,6 +63,9 @@ type RunEnv struct {
 	// Alloc is the Arrow allocator handed to drivers and parquet readers;
 	// nil means memory.DefaultAllocator (tests pass a checked one).
 	Alloc memory.Allocator
+	// StepCache reuses step outputs of earlier runs (spec 05); nil executes
+	// every step and records nothing.
+	StepCache *StepCache
 }
 
 // stepPlan is a step with everything resolved before the run starts.
@@ -75,6 +78,8 @@ type stepPlan struct {
 	conn    *workspace.Connection
 	out     *stepOutput // nil for writers
 	sink    bool        // no consumers: its rows count in rows_total
+	// cacheKey is set by cacheLookup for cacheStore (stepcache.go).
+	cacheKey *stepKey
 }
 
 // run is the state of one Engine.Run.
@@ -434,6 +439,11 @@ func (r *run) execStep(ctx context.Context, p *stepPlan, started time.Time, done
 func (r *run) runStep(ctx context.Context, p *stepPlan, start time.Time) (StepResult, error) {
 	step := p.step
 	sr := StepResult{ID: step.ID, Component: step.Component, Cache: "miss", mono: start}
+	if r.cacheLookup(p, &sr) {
+		sr = r.endStep(ctx, p, sr, ctx, nil)
+		r.cacheStore(p, sr)
+		return sr, nil
+	}
 
 	stepCtx := ctx
 	if p.timeout > 0 {
@@ -523,7 +533,9 @@ func (r *run) runStep(ctx context.Context, p *stepPlan, start time.Time) (StepRe
 	if err != nil {
 		return r.endStep(ctx, p, sr, stepCtx, err), err
 	}
-	return r.endStep(ctx, p, sr, stepCtx, nil), nil
+	sr = r.endStep(ctx, p, sr, stepCtx, nil)
+	r.cacheStore(p, sr)
+	return sr, nil
 }
 
 // writerProgress emits step_progress for a writer (rows it has read) at most

@@ -63,7 +63,7 @@ type StepResult struct {
 	Files []string `json:"files,omitempty"`
 	// PeakMemoryBytes is the most this step's output held in the memory cache.
 	PeakMemoryBytes int64  `json:"peak_memory_bytes"`
-	Cache           string `json:"cache,omitempty"` // "miss" (the step cache of spec 05 adds "hit")
+	Cache           string `json:"cache,omitempty"` // "hit" (served by the step cache, stepcache.go) or "miss"
 
 	mono time.Time // start with its monotonic reading, for the duration
 }

@@ -1,0 +1,368 @@
+package exec
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/array"
+
+	"github.com/osiris-go/osiris/pkg/compile"
+	"github.com/osiris-go/osiris/pkg/component"
+	"github.com/osiris-go/osiris/workspace"
+)
+
+// fileGen is a cacheable extractor that reads a workspace file (its rows
+// count is the file's length) and counts its executions per tag.
+type fileGen struct{}
+
+var fileGenCalls sync.Map // tag+step → *int
+
+func countCall(tag, step string) {
+	v, _ := fileGenCalls.LoadOrStore(tag+"/"+step, new(int))
+	*(v.(*int))++
+}
+
+func callsOf(tag, step string) int {
+	v, ok := fileGenCalls.Load(tag + "/" + step)
+	if !ok {
+		return 0
+	}
+	return *(v.(*int))
+}
+
+func (fileGen) Extract(ctx context.Context, req *component.Request) (array.RecordReader, error) {
+	countCall(req.Config.String("tag"), req.StepID)
+	abs, err := req.Files.Resolve(req.Config.String("path"))
+	if err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(abs)
+	if err != nil {
+		return nil, err
+	}
+	return &genReader{ctx: ctx, mem: req.Alloc, total: int64(len(b)), batch: 7}, nil
+}
+
+// countingConcat is a cacheable transform that counts its executions.
+type countingConcat struct{ concatDriver }
+
+func (c countingConcat) Transform(ctx context.Context, req *component.Request, in component.Inputs) (array.RecordReader, error) {
+	countCall(req.Config.String("tag"), req.StepID)
+	return c.concatDriver.Transform(ctx, req, in)
+}
+
+type countingGen struct{ genDriver }
+
+func (g countingGen) Extract(ctx context.Context, req *component.Request) (array.RecordReader, error) {
+	countCall(req.Config.String("tag"), req.StepID)
+	return g.genDriver.Extract(ctx, req)
+}
+
+type countingSink struct{ sinkDriver }
+
+func (s countingSink) Write(ctx context.Context, req *component.Request, in component.Table) (component.WriteResult, error) {
+	countCall(req.Config.String("tag"), req.StepID)
+	res, err := s.sinkDriver.Write(ctx, req, in)
+	res.Files = nil
+	return res, err
+}
+
+func init() {
+	tag := component.Field{Name: "tag", Type: component.TypeString}
+	component.Register(component.Spec{Name: "test.filegen", Role: component.RoleExtract, Modes: []string{"read"},
+		Fields: []component.Field{tag, {Name: "path", Type: component.TypeString}}, ReadsPaths: []string{"path"}, Cacheable: true}, fileGen{})
+	component.Register(component.Spec{Name: "test.dbgen", Role: component.RoleExtract, Modes: []string{"read"},
+		Fields: []component.Field{tag, {Name: "rows", Type: component.TypeInteger}}}, countingGen{})
+	component.Register(component.Spec{Name: "test.cconcat", Role: component.RoleTransform, Modes: []string{"transform"},
+		Fields: []component.Field{tag, {Name: "v", Type: component.TypeInteger}}, Cacheable: true}, countingConcat{})
+	component.Register(component.Spec{Name: "test.csink", Role: component.RoleWrite, Modes: []string{"write"},
+		Fields: []component.Field{tag}}, countingSink{})
+}
+
+// fingerprinted fills step_fp the way the compiler does: config and
+// upstream fingerprints.
+func fingerprinted(t *testing.T, m *compile.Manifest) *compile.Manifest {
+	t.Helper()
+	fps := map[string]string{}
+	for i := range m.Steps {
+		s := &m.Steps[i]
+		var ups []string
+		for _, n := range s.Needs {
+			ups = append(ups, fps[n])
+		}
+		fp, err := compile.Fingerprint(map[string]any{"c": s.Component, "cfg": s.Config, "up": ups})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Fingerprint, fps[s.ID] = fp, fp
+	}
+	return m
+}
+
+type cacheWS struct {
+	t     *testing.T
+	root  string
+	state string
+	files *workspace.Files
+	cache *StepCache
+}
+
+func newCacheWS(t *testing.T) *cacheWS {
+	root := t.TempDir()
+	files, err := workspace.NewFiles(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	state := filepath.Join(root, ".osiris")
+	return &cacheWS{t: t, root: root, state: state, files: files, cache: NewStepCache(root, state)}
+}
+
+// run executes m in a new run directory under run_logs/ and returns the
+// result, the events and osiris.log's warnings as events.
+func (w *cacheWS) run(m *compile.Manifest, cache *StepCache) (*Result, *eventLog, string) {
+	w.t.Helper()
+	dir := filepath.Join(w.root, "run_logs", NewRunID())
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		w.t.Fatal(err)
+	}
+	log := &eventLog{}
+	res, err := (&Engine{Options: Options{MemoryBudget: -1}}).Run(context.Background(), m, RunEnv{
+		RunID: NewRunID(), RunDir: dir, Files: w.files, Sink: log, StepCache: cache,
+	})
+	if err != nil {
+		w.t.Fatalf("run: %v", err)
+	}
+	return res, log, dir
+}
+
+func cacheOf(res *Result) map[string]string {
+	out := map[string]string{}
+	for _, s := range res.Steps {
+		out[s.ID] = s.Cache
+	}
+	return out
+}
+
+func digests(res *Result) map[string]string {
+	out := map[string]string{}
+	for _, s := range res.Steps {
+		if s.Artifact != nil {
+			out[s.ID] = s.Artifact.TableDigest
+		}
+	}
+	return out
+}
+
+func threeSteps(tag string, v int) *compile.Manifest {
+	return testManifest(
+		st("src", "test.filegen", nil, map[string]any{"tag": tag, "path": "data/in.txt"}),
+		st("mid", "test.cconcat", nt("src"), map[string]any{"tag": tag, "v": 1}),
+		st("last", "test.cconcat", nt("mid"), map[string]any{"tag": tag, "v": v}),
+		st("out", "test.csink", nt("last"), map[string]any{"tag": tag}),
+	)
+}
+
+func TestStepCacheReuse(t *testing.T) {
+	t.Parallel()
+	w := newCacheWS(t)
+	tag := t.Name()
+	if err := os.MkdirAll(filepath.Join(w.root, "data"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	write := func(s string) {
+		if err := os.WriteFile(filepath.Join(w.root, "data", "in.txt"), []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(strings.Repeat("x", 40))
+	m := fingerprinted(t, threeSteps(tag, 1))
+
+	first, _, _ := w.run(m, w.cache)
+	for id, c := range cacheOf(first) {
+		if c != "miss" {
+			t.Errorf("first run: step %s cache %q, want miss", id, c)
+		}
+	}
+
+	// The same manifest and file: every step is a hit, nothing executes, and
+	// the artifacts are in the new run directory with the same hashes.
+	second, log, dir := w.run(m, w.cache)
+	for id, c := range cacheOf(second) {
+		if c != "hit" {
+			t.Errorf("second run: step %s cache %q, want hit", id, c)
+		}
+	}
+	for _, step := range []string{"src", "mid", "last", "out"} {
+		if n := callsOf(tag, step); n != 1 {
+			t.Errorf("step %s executed %d times, want 1", step, n)
+		}
+	}
+	for _, s := range second.Steps {
+		if s.Artifact == nil {
+			continue
+		}
+		sum, err := fileSHA256(filepath.Join(dir, filepath.FromSlash(s.Artifact.Path)))
+		if err != nil || sum != s.Artifact.SHA256 || sum != first.Step(s.ID).Artifact.SHA256 {
+			t.Errorf("step %s: linked artifact sha %s (%v), want %s", s.ID, sum, err, first.Step(s.ID).Artifact.SHA256)
+		}
+	}
+	if e, ok := log.forStep(EventStepComplete, "last"); !ok || e.Fields["cache"] != "hit" {
+		t.Errorf("step_complete of last: %v", e.Fields)
+	}
+	if second.RowsTotal != first.RowsTotal || second.Step("out").RowsOut != 40 {
+		t.Errorf("rows_total %d, writer rows %d; want %d, 40", second.RowsTotal, second.Step("out").RowsOut, first.RowsTotal)
+	}
+
+	// Editing the last transform reruns it and its writer only.
+	edited := fingerprinted(t, threeSteps(tag, 2))
+	third, _, _ := w.run(edited, w.cache)
+	want := map[string]string{"src": "hit", "mid": "hit", "last": "miss", "out": "miss"}
+	for id, c := range cacheOf(third) {
+		if c != want[id] {
+			t.Errorf("after editing last: step %s cache %q, want %q", id, c, want[id])
+		}
+	}
+	full, _, _ := w.run(edited, &StepCache{Dir: w.cache.Dir, WorkspaceRoot: w.root, NoReuse: true}) // --no-cache
+	for id, c := range cacheOf(full) {
+		if c != "miss" {
+			t.Errorf("--no-cache: step %s cache %q", id, c)
+		}
+	}
+	if a, b := digests(third), digests(full); len(a) != 3 || a["last"] != b["last"] || a["src"] != b["src"] || a["mid"] != b["mid"] {
+		t.Errorf("cached run digests %v != --no-cache run %v", a, b)
+	}
+
+	// A change to the file the extractor reads reruns everything downstream.
+	write(strings.Repeat("y", 41))
+	fourth, _, _ := w.run(edited, w.cache)
+	for id, c := range cacheOf(fourth) {
+		if c != "miss" {
+			t.Errorf("after changing the input file: step %s cache %q, want miss", id, c)
+		}
+	}
+	if fourth.Step("out").RowsOut != 41 {
+		t.Errorf("writer wrote %d rows, want 41", fourth.Step("out").RowsOut)
+	}
+}
+
+func TestStepCacheDatabaseExtractors(t *testing.T) {
+	t.Parallel()
+	w := newCacheWS(t)
+	tag := t.Name()
+	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	w.cache.Now = func() time.Time { return now }
+	manifest := func(cache string) *compile.Manifest {
+		s := st("db", "test.dbgen", nil, map[string]any{"tag": tag, "rows": 10})
+		s.Cache = cache
+		return fingerprinted(t, testManifest(s))
+	}
+	for _, tc := range []struct {
+		name    string
+		cache   string
+		advance time.Duration
+		reuse   bool // ReuseExtracts
+		want    string
+	}{
+		{"auto never reuses a database extractor", "auto", 0, false, "miss"},
+		{"auto again", "auto", time.Minute, false, "miss"},
+		{"10m, entry just made", "10m", 0, false, "hit"},
+		{"10m, entry 11m old", "10m", 11 * time.Minute, false, "miss"},
+		{"--cache-extracts reuses whatever the age", "auto", 24 * time.Hour, true, "hit"},
+		{"off never reuses, even with --cache-extracts", "off", 0, true, "miss"},
+	} {
+		now = now.Add(tc.advance)
+		c := *w.cache
+		c.ReuseExtracts = tc.reuse
+		res, _, _ := w.run(manifest(tc.cache), &c)
+		if got := res.Step("db").Cache; got != tc.want {
+			t.Errorf("%s: cache %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestStepCacheIgnoresBadArtifacts(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		spoil func(t *testing.T, path string)
+		want  string
+	}{
+		{"corrupted", func(t *testing.T, p string) {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b[len(b)/2] ^= 0xff
+			// Write in place: the hard link of the earlier hit shares the inode.
+			if err := os.WriteFile(p, b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}, "changed or corrupted"},
+		{"missing", func(t *testing.T, p string) {
+			if err := os.Remove(p); err != nil {
+				t.Fatal(err)
+			}
+		}, "is missing"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			w := newCacheWS(t)
+			tag := t.Name()
+			m := fingerprinted(t, testManifest(
+				st("db", "test.dbgen", nil, map[string]any{"tag": tag, "rows": 100}),
+				st("t", "test.cconcat", nt("db"), map[string]any{"tag": tag}),
+			))
+			first, _, dir := w.run(m, w.cache)
+			tc.spoil(t, filepath.Join(dir, filepath.FromSlash(first.Step("t").Artifact.Path)))
+
+			second, log, _ := w.run(m, w.cache)
+			if got := second.Step("t").Cache; got != "miss" {
+				t.Fatalf("step t cache %q after its artifact was %s, want miss", got, tc.name)
+			}
+			if callsOf(tag, "t") != 2 {
+				t.Errorf("step t executed %d times, want 2", callsOf(tag, "t"))
+			}
+			if second.Step("t").Artifact.TableDigest != first.Step("t").Artifact.TableDigest {
+				t.Error("rerun produced another table")
+			}
+			ev, ok := log.forStep(EventStepWarning, "t")
+			if !ok || ev.Fields["code"] != "step-cache-ignored" || !strings.Contains(ev.Fields["message"].(string), tc.want) {
+				t.Errorf("warning %v, want step-cache-ignored mentioning %q", ev.Fields, tc.want)
+			}
+			// The rerun recorded a good entry again.
+			third, _, _ := w.run(m, w.cache)
+			if got := third.Step("t").Cache; got != "hit" {
+				t.Errorf("third run: cache %q, want hit", got)
+			}
+		})
+	}
+}
+
+func TestPruneStepCache(t *testing.T) {
+	t.Parallel()
+	w := newCacheWS(t)
+	tag := t.Name()
+	m := fingerprinted(t, testManifest(
+		st("db", "test.dbgen", nil, map[string]any{"tag": tag, "rows": 5}),
+		st("t", "test.cconcat", nt("db"), map[string]any{"tag": tag}),
+	))
+	_, _, dir := w.run(m, w.cache)
+	rel := relSlash(w.root, dir)
+	n, _, err := PruneStepCache(w.state, func(runDir string) bool { return true })
+	if err != nil || n != 0 {
+		t.Fatalf("prune keeping everything removed %d (%v)", n, err)
+	}
+	n, bytes, err := PruneStepCache(w.state, func(runDir string) bool { return runDir != rel })
+	if err != nil || n != 2 || bytes <= 0 {
+		t.Fatalf("prune of the run: removed %d entries, %d bytes (%v), want 2", n, bytes, err)
+	}
+	res, _, _ := w.run(m, w.cache)
+	if res.Step("t").Cache != "miss" {
+		t.Error("a pruned entry was reused")
+	}
+}

@@ -17,7 +17,6 @@ export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 
 dir=${OSIRIS_SANDBOXES_DIR:-/tmp/osiris-ci-sandboxes}
 sock=unix://$dir/docker.sock
-image=osiris-test:1
 sshport_file=$dir/ssh/port
 
 log() { echo "== sandboxes: $*" >&2; }
@@ -91,7 +90,7 @@ build_image() {
   # A shell and the coreutils the binary provisioning needs, and the
   # libraries an osiris binary links (libstdc++, libm, libgcc_s, libc).
   copy_with_libs "$root" /bin/sh /bin/dash /usr/bin/cat /usr/bin/sha256sum /usr/bin/mv /usr/bin/chmod \
-    /usr/bin/mkdir /usr/bin/rm /usr/bin/uname /usr/bin/env /usr/bin/ls
+    /usr/bin/mkdir /usr/bin/rm /usr/bin/uname /usr/bin/env /usr/bin/ls /usr/bin/head
   local gnu
   gnu=$(dirname "$(readlink -f "$(ldd /bin/sh | grep -o '/[^ ]*libc\.so\.6')")")
   copy_with_libs "$root" "$gnu/libstdc++.so.6" "$gnu/libgcc_s.so.1" "$gnu/libm.so.6"
@@ -181,6 +180,9 @@ stop_pid() { # stop_pid NAME PIDFILE
     kill -9 "$pid" 2>/dev/null || true
   fi
 }
+
+# The image's tag follows its recipe, so a changed recipe builds a new one.
+image=osiris-test:$(declare -f build_image copy_with_libs | sha256sum | cut -c1-12)
 
 case "${1:-}" in
 start)

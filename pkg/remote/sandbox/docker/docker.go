@@ -87,10 +87,6 @@ func (s *Sandbox) Start(ctx context.Context, opts sandbox.StartOptions) (sandbox
 	if err := s.checkImage(ctx); err != nil {
 		return nil, err
 	}
-	prov, err := s.provision(ctx, opts.Binary, sha)
-	if err != nil {
-		return nil, err
-	}
 	name := "osiris-worker-" + dockerName(s.cfg.Name) + "-" + randomHex(6)
 	args := []string{"run", "--rm", "-i", "--pull", "never", "--log-driver", "none", "--name", name,
 		"--label", "osiris.sandbox=" + s.cfg.Name, "-v", s.mount(), "--workdir", Mount}
@@ -102,7 +98,8 @@ func (s *Sandbox) Start(ctx context.Context, opts sandbox.StartOptions) (sandbox
 			args = append(args, "-e", k)
 		}
 	}
-	args = append(args, "--entrypoint", prov.BinaryPath(sha), s.cfg.Image, "worker", "--stdio", "--dir", Mount)
+	args = append(args, "--entrypoint", "/bin/sh", s.cfg.Image)
+	args = append(args, spawn.WorkerArgs(Mount, sha, nil)...)
 	p, err := spawn.Start(ctx, spawn.Command{
 		Path: s.docker, Args: args, Env: s.env(opts.Env), Stderr: opts.Stderr,
 		Kill: func() error { return s.remove(name) },
@@ -113,7 +110,24 @@ func (s *Sandbox) Start(ctx context.Context, opts sandbox.StartOptions) (sandbox
 	if err != nil {
 		return nil, fmt.Errorf("remote %q: start docker: %w", s.cfg.Name, err)
 	}
+	prov, err := spawn.Handshake(ctx, p, opts.Binary, func(pr spawn.Provisioned) error {
+		return spawn.CheckPlatform(pr, s.cfg.Binary != "")
+	})
+	if err != nil {
+		return nil, s.startFailed(p, err)
+	}
 	return &Process{Process: p, uploaded: prov.Uploaded}, nil
+}
+
+// startFailed stops a worker whose start script failed and explains why.
+func (s *Sandbox) startFailed(p *spawn.Process, herr error) error {
+	if !errors.Is(herr, spawn.ErrCorrupted) && !errors.Is(herr, spawn.ErrNoAnswer) {
+		p.Kill() // the script waits for more; it has ended or (corrupted upload) exits by itself
+	}
+	if werr := p.Wait(); errors.Is(herr, spawn.ErrNoAnswer) && werr != nil {
+		return werr // explained by exitError
+	}
+	return fmt.Errorf("remote %q: starting the worker in volume %s: %w%s", s.cfg.Name, s.volume, herr, tailNote(p.Tail()))
 }
 
 // Process is a running worker container.
@@ -150,39 +164,6 @@ func (s *Sandbox) checkImage(ctx context.Context) error {
 		return fmt.Errorf("remote %q: cannot reach the Docker daemon at %s (%s): start dockerd, or set docker_host / DOCKER_HOST", s.cfg.Name, s.daemon(), msg)
 	}
 	return fmt.Errorf("remote %q: docker image inspect %s: %s", s.cfg.Name, s.cfg.Image, orErr(msg, err))
-}
-
-// provision copies the binary into the volume by hash when it is missing,
-// through a helper container's stdin.
-func (s *Sandbox) provision(ctx context.Context, binary, sha string) (spawn.Provisioned, error) {
-	args := append([]string{"run", "--rm", "-i", "--pull", "never", "--log-driver", "none", "--network", "none",
-		"--label", "osiris.sandbox=" + s.cfg.Name, "-v", s.mount(), "--entrypoint", "/bin/sh", s.cfg.Image},
-		spawn.ProvisionArgs(Mount, sha)...)
-	p, err := spawn.Start(ctx, spawn.Command{Path: s.docker, Args: args, Env: s.env(nil)})
-	if err != nil {
-		return spawn.Provisioned{}, fmt.Errorf("remote %q: start docker: %w", s.cfg.Name, err)
-	}
-	res, perr := spawn.Provision(ctx, p, binary, func(pr spawn.Provisioned) error {
-		return spawn.CheckPlatform(pr, s.cfg.Binary != "")
-	})
-	if perr != nil && !errors.Is(perr, spawn.ErrCorrupted) {
-		p.Kill() // the script waits for more; a corrupted upload it cleans up itself
-	}
-	werr := p.Wait()
-	switch {
-	case perr == nil && werr == nil:
-		return res, nil
-	case errors.Is(perr, spawn.ErrNoAnswer) && werr != nil:
-		var ee *exec.ExitError
-		if errors.As(werr, &ee) {
-			return res, s.exitError("installing the osiris binary in the volume", ee, p.Tail())
-		}
-		return res, fmt.Errorf("remote %q: installing the osiris binary: %w", s.cfg.Name, werr)
-	case perr != nil:
-		return res, fmt.Errorf("remote %q: installing the osiris binary in volume %s: %w%s", s.cfg.Name, s.volume, perr, tailNote(p.Tail()))
-	default:
-		return res, fmt.Errorf("remote %q: installing the osiris binary in volume %s: %w%s", s.cfg.Name, s.volume, werr, tailNote(p.Tail()))
-	}
 }
 
 // exitError explains a docker run that exited non-zero: 125–127 are

@@ -219,3 +219,29 @@ func TestWorkerCannotSeeClientFiles(t *testing.T) {
 		t.Errorf("the worker could not read its own binary:\n%s", out)
 	}
 }
+
+func TestImageWithoutShell(t *testing.T) {
+	d := testenv.NeedDocker(t)
+	// An image of one empty directory: no /bin/sh to start the worker with.
+	image := "osiris-test-noshell:1"
+	root := t.TempDir()
+	os.Mkdir(filepath.Join(root, "etc"), 0o755)
+	tarCmd := exec.Command("tar", "-C", root, "-c", ".")
+	imp := exec.Command("docker", "import", "-", image)
+	imp.Env = append(os.Environ(), "DOCKER_HOST="+d.Host)
+	imp.Stdin, _ = tarCmd.StdoutPipe()
+	if err := tarCmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := imp.CombinedOutput(); err != nil {
+		t.Fatalf("docker import: %v %s", err, out)
+	}
+	tarCmd.Wait()
+	bin, sha := writeFake(t, fakeWorker)
+	sb, _ := New(&workspace.RemoteConfig{Name: "noshell", Kind: "docker", Image: image, DockerHost: d.Host, Network: "none"}, sandbox.Env{})
+	_, err := sb.Start(context.Background(), sandbox.StartOptions{Binary: bin, BinarySHA256: sha})
+	var ue *diag.UsageError
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "has no /bin/sh") {
+		t.Fatalf("want a usage error saying the image has no shell, got %v", err)
+	}
+}

@@ -4,12 +4,13 @@
 // and known_hosts apply), and speaks the protocol over the session's
 // stdin/stdout.
 //
-// Before each start one short ssh session asks whether that binary is
-// there (and the machine's OS/arch); if it is missing, this osiris (or
-// `binary = "path"`) is sent through that session's stdin, checked with
+// The one ssh session runs a fixed /bin/sh script that looks for that
+// binary (and tells the machine's OS/arch); if it is missing, this osiris
+// (or `binary = "path"`) is sent through the session's stdin, checked with
 // sha256sum on the remote side, and only then renamed into place and made
-// executable — so each version is uploaded once per machine and directory.
-// The remote needs /bin/sh and sha256sum (or shasum).
+// executable — so each version is uploaded once per machine and directory —
+// and then the script execs the worker in the same session. The remote
+// needs /bin/sh, head and sha256sum (or shasum).
 //
 // ssh runs with BatchMode=yes (no password prompt can hang a run) and
 // ConnectTimeout=5, so an unreachable host or a refused key fails within

@@ -122,21 +122,25 @@ func (s *Sandbox) Start(ctx context.Context, opts sandbox.StartOptions) (sandbox
 			return nil, fmt.Errorf("remote %q: %w", s.cfg.Name, err)
 		}
 	}
-	prov, err := s.provision(ctx, opts.Binary, sha)
-	if err != nil {
-		return nil, err
-	}
-	words := []string{}
-	if len(opts.Env) > 0 {
-		words = append(append(words, "env"), opts.Env...)
-	}
-	words = append(words, prov.BinaryPath(sha), "worker", "--stdio", "--dir", prov.Dir)
+	remote := spawn.QuoteArgs(append([]string{"/bin/sh"}, spawn.WorkerArgs(s.dir, sha, opts.Env)...)...)
 	p, err := spawn.Start(ctx, spawn.Command{
-		Path: s.ssh, Args: s.args(spawn.QuoteArgs(words...)), Stderr: opts.Stderr,
+		Path: s.ssh, Args: s.args(remote), Stderr: opts.Stderr,
 		Exited: func(ee *exec.ExitError, tail string) error { return s.exitError("the worker", ee, tail) },
 	})
 	if err != nil {
 		return nil, fmt.Errorf("remote %q: start ssh: %w", s.cfg.Name, err)
+	}
+	prov, err := spawn.Handshake(ctx, p, opts.Binary, func(pr spawn.Provisioned) error {
+		return spawn.CheckPlatform(pr, s.cfg.Binary != "")
+	})
+	if err != nil {
+		if !errors.Is(err, spawn.ErrCorrupted) && !errors.Is(err, spawn.ErrNoAnswer) {
+			p.Kill() // the script waits for more; it has ended or (corrupted upload) exits by itself
+		}
+		if werr := p.Wait(); errors.Is(err, spawn.ErrNoAnswer) && werr != nil {
+			return nil, werr // explained by exitError
+		}
+		return nil, fmt.Errorf("remote %q: starting the worker on %s: %w%s", s.cfg.Name, s.target(), err, tailNote(p.Tail()))
 	}
 	return &Process{Process: p, uploaded: prov.Uploaded}, nil
 }
@@ -151,32 +155,6 @@ type Process struct {
 // BinaryBytesUploaded is how many bytes of the osiris binary this start
 // copied to the host (0 when that version was there already).
 func (p *Process) BinaryBytesUploaded() int64 { return p.uploaded }
-
-func (s *Sandbox) provision(ctx context.Context, binary, sha string) (spawn.Provisioned, error) {
-	remote := spawn.QuoteArgs(append([]string{"/bin/sh"}, spawn.ProvisionArgs(s.dir, sha)...)...)
-	p, err := spawn.Start(ctx, spawn.Command{Path: s.ssh, Args: s.args(remote)})
-	if err != nil {
-		return spawn.Provisioned{}, fmt.Errorf("remote %q: start ssh: %w", s.cfg.Name, err)
-	}
-	res, perr := spawn.Provision(ctx, p, binary, func(pr spawn.Provisioned) error {
-		return spawn.CheckPlatform(pr, s.cfg.Binary != "")
-	})
-	if perr != nil && !errors.Is(perr, spawn.ErrCorrupted) {
-		p.Kill() // the script waits for more; a corrupted upload it cleans up itself
-	}
-	werr := p.Wait()
-	var ee *exec.ExitError
-	switch {
-	case perr == nil && werr == nil:
-		return res, nil
-	case errors.Is(perr, spawn.ErrNoAnswer) && errors.As(werr, &ee):
-		return res, s.exitError("installing the osiris binary", ee, p.Tail())
-	case perr != nil:
-		return res, fmt.Errorf("remote %q: installing the osiris binary on %s: %w%s", s.cfg.Name, s.target(), perr, tailNote(p.Tail()))
-	default:
-		return res, fmt.Errorf("remote %q: installing the osiris binary on %s: %w%s", s.cfg.Name, s.target(), werr, tailNote(p.Tail()))
-	}
-}
 
 // exitError explains an ssh that exited non-zero. 255 is ssh's own
 // failure (the command never ran); its stderr says why.

@@ -1,6 +1,7 @@
 package spawn
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"io"
@@ -33,7 +34,7 @@ type Command struct {
 type Process struct {
 	cmd    *exec.Cmd
 	stdin  *os.File
-	stdout io.Reader
+	stdout *bufio.Reader // the start script's answers, then the worker's frames
 	tail   *Tail
 	kill   func() error
 	exited func(*exec.ExitError, string) error
@@ -54,7 +55,7 @@ func Start(ctx context.Context, c Command) (*Process, error) {
 		inW.Close()
 		return nil, err
 	}
-	p := &Process{stdin: inW, stdout: &eofCloser{f: outR}, tail: NewTail(4096), kill: c.Kill, exited: c.Exited}
+	p := &Process{stdin: inW, stdout: bufio.NewReaderSize(&eofCloser{f: outR}, 64<<10), tail: NewTail(4096), kill: c.Kill, exited: c.Exited}
 	cmd := exec.CommandContext(ctx, c.Path, c.Args...)
 	cmd.Env = c.Env
 	cmd.Stdin = inR

@@ -1,7 +1,6 @@
 package spawn
 
 import (
-	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -10,130 +9,119 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 )
 
-// provisionScript runs in the sandbox under /bin/sh with $1 = the sandbox
-// directory ("~/…" is taken relative to $HOME) and $2 = the binary's
-// SHA-256; a relative directory is taken relative to $HOME. It answers one line, "osiris-provision present|missing OS ARCH
-// DIR"; when missing it reads the binary from stdin into a temporary file,
-// checks its SHA-256 there, and only then renames it to bin/osiris-<sha256>
-// and answers "osiris-provision stored" (or "… mismatch GOT"). Nothing of
-// a pipeline is ever on this command line: only the directory and a hash.
-const provisionScript = `set -eu
+// workerScript starts the worker in one session (one ssh connection, one
+// container), provisioning its binary by hash on the way. It runs under
+// /bin/sh with $1 = the sandbox directory ("~/…" and relative paths are
+// taken relative to $HOME), $2 = the binary's SHA-256, and the rest
+// NAME=value variables for the worker. It first answers one line,
+// "osiris-provision present|missing OS ARCH DIR". When missing, it reads a
+// decimal size line and that many bytes (the binary) from stdin into a
+// temporary file, checks the SHA-256 there, and only then renames it to
+// bin/osiris-<sha256> and answers "osiris-provision stored" (or "…
+// mismatch GOT" and exits). Then it execs the worker, whose stdin/stdout
+// are the session's from there on. Nothing of a pipeline is ever on this
+// command line: only the directory, a hash and the worker's environment.
+const workerScript = `set -eu
 d=$1 h=$2
+shift 2
 case $d in "~") d=$HOME ;; "~/"*) d=$HOME/${d#"~/"} ;; /*) ;; *) d=$HOME/$d ;; esac
 f=$d/bin/osiris-$h
 if [ -x "$f" ]; then
   echo "osiris-provision present $(uname -s) $(uname -m) $d"
-  exit 0
+else
+  mkdir -p "$d/bin"
+  t=$d/bin/.osiris-$h.$$
+  trap 'rm -f "$t"' EXIT
+  trap 'rm -f "$t"; exit 1' HUP INT TERM PIPE
+  echo "osiris-provision missing $(uname -s) $(uname -m) $d"
+  IFS= read -r n
+  case $n in ''|*[!0-9]*) echo "osiris-provision bad-size"; exit 3 ;; esac
+  head -c "$n" > "$t"
+  if command -v sha256sum >/dev/null 2>&1; then got=$(sha256sum "$t"); else got=$(shasum -a 256 "$t"); fi
+  got=${got%% *}
+  if [ "$got" != "$h" ]; then echo "osiris-provision mismatch $got"; exit 3; fi
+  chmod 755 "$t"
+  mv -f "$t" "$f"
+  trap - EXIT HUP INT TERM PIPE
+  echo "osiris-provision stored"
 fi
-mkdir -p "$d/bin"
-t=$d/bin/.osiris-$h.$$
-trap 'rm -f "$t"' EXIT
-trap 'rm -f "$t"; exit 1' HUP INT TERM PIPE
-echo "osiris-provision missing $(uname -s) $(uname -m) $d"
-cat > "$t"
-if command -v sha256sum >/dev/null 2>&1; then set -- $(sha256sum "$t"); else set -- $(shasum -a 256 "$t"); fi
-if [ "$1" != "$h" ]; then echo "osiris-provision mismatch $1"; exit 3; fi
-chmod 755 "$t"
-mv -f "$t" "$f"
-echo "osiris-provision stored"
+exec env "$@" "$f" worker --stdio --dir "$d"
 `
 
-// ProvisionArgs is the argv (after the shell's path) that runs the
-// provisioning script for dir and hash: "-c SCRIPT osiris-provision DIR HASH".
-func ProvisionArgs(dir, sha string) []string {
-	return []string{"-c", provisionScript, "osiris-provision", dir, sha}
+// WorkerArgs is the argv after the shell's path ("/bin/sh") that starts
+// the worker of binary sha in dir with env: "-c SCRIPT osiris-worker DIR
+// SHA NAME=value...".
+func WorkerArgs(dir, sha string, env []string) []string {
+	return append([]string{"-c", workerScript, "osiris-worker", dir, sha}, env...)
 }
 
-// Provisioned is what the provisioning script found and did.
+// Provisioned is what the start script found and did.
 type Provisioned struct {
 	OS, Arch string // uname -s, uname -m of the sandbox
 	Dir      string // the sandbox directory, ~ expanded
 	Uploaded int64  // bytes of binary sent (0 when it was there)
 }
 
-// BinaryPath is where the worker binary is, in the sandbox.
-func (p Provisioned) BinaryPath(sha string) string { return p.Dir + "/bin/osiris-" + sha }
-
-// ErrNoAnswer is returned when the script ended before answering; the
-// caller explains why from the command's exit status and stderr.
-var ErrNoAnswer = errors.New("the provisioning command ended before answering")
-
-// AnswerTimeout bounds the wait for each answer of the provisioning
-// script (the upload itself is bounded only by ctx).
-var AnswerTimeout = 20 * time.Second
+// ErrNoAnswer is returned when the start script ended before answering;
+// the caller explains why from the command's exit status and stderr.
+var ErrNoAnswer = errors.New("the sandbox ended the session before answering")
 
 // ErrCorrupted is returned when the sandbox computed another SHA-256 for
 // the uploaded binary than the one it was sent under.
 var ErrCorrupted = errors.New("the osiris binary arrived corrupted")
 
-// Provision drives a started provisioning command (ProvisionArgs) over its
-// stdin/stdout: it reads the answer and, when the binary is missing,
+// AnswerTimeout bounds the wait for each answer of the start script (the
+// upload itself is bounded only by ctx).
+var AnswerTimeout = 20 * time.Second
+
+// Handshake drives a Process started with WorkerArgs until its worker
+// runs: it reads the script's answer and, when the binary is missing,
 // uploads binary. check, if set, may refuse the sandbox's OS/arch before
 // anything is uploaded. Lines before the answer (a login banner) are
-// skipped.
-func Provision(ctx context.Context, p *Process, binary string, check func(Provisioned) error) (Provisioned, error) {
+// skipped. On success p's Stdout is at the worker's first byte. On error
+// the caller kills p (ErrCorrupted: the script exits by itself).
+func Handshake(ctx context.Context, p *Process, binary string, check func(Provisioned) error) (Provisioned, error) {
 	var res Provisioned
-	lines := make(chan string, 4)
-	go func() {
-		defer close(lines)
-		sc := bufio.NewScanner(p.Stdout())
-		for sc.Scan() {
-			if l := sc.Text(); strings.HasPrefix(l, "osiris-provision ") {
-				lines <- strings.TrimPrefix(l, "osiris-provision ")
-			}
-		}
-	}()
-	next := func(limit time.Duration) (string, error) {
-		timer := time.NewTimer(limit)
-		defer timer.Stop()
-		select {
-		case <-timer.C:
-			return "", fmt.Errorf("no answer from the sandbox within %s", limit)
-		case l, ok := <-lines:
-			if !ok {
-				return "", ErrNoAnswer
-			}
-			return l, nil
-		case <-ctx.Done():
-			return "", ctx.Err()
-		}
-	}
-	first, err := next(AnswerTimeout)
+	first, err := p.answer(ctx)
 	if err != nil {
 		return res, err
 	}
 	f := strings.SplitN(first, " ", 4)
 	if len(f) != 4 || (f[0] != "present" && f[0] != "missing") {
-		return res, fmt.Errorf("unexpected answer from the provisioning script: %q", first)
+		return res, fmt.Errorf("unexpected answer from the sandbox's start script: %q", first)
 	}
 	res.OS, res.Arch, res.Dir = f[1], f[2], f[3]
+	if f[0] == "present" {
+		return res, nil
+	}
 	if check != nil {
 		if err := check(res); err != nil {
 			return res, err
 		}
-	}
-	if f[0] == "present" {
-		p.Stdin().Close()
-		return res, nil
 	}
 	in, err := os.Open(binary)
 	if err != nil {
 		return res, fmt.Errorf("open the osiris binary to upload: %w", err)
 	}
 	defer in.Close()
+	st, err := in.Stat()
+	if err != nil {
+		return res, err
+	}
+	if _, err := io.WriteString(p.Stdin(), strconv.FormatInt(st.Size(), 10)+"\n"); err != nil {
+		return res, fmt.Errorf("upload the osiris binary: %w", err)
+	}
 	n, err := io.Copy(p.Stdin(), in)
 	res.Uploaded = n
 	if err != nil {
 		return res, fmt.Errorf("upload the osiris binary (%d bytes sent): %w", n, err)
 	}
-	if err := p.Stdin().Close(); err != nil {
-		return res, fmt.Errorf("upload the osiris binary: %w", err)
-	}
-	last, err := next(AnswerTimeout)
+	last, err := p.answer(ctx)
 	if err != nil {
 		return res, err
 	}
@@ -141,6 +129,52 @@ func Provision(ctx context.Context, p *Process, binary string, check func(Provis
 		return res, fmt.Errorf("%w (%s; sent %d bytes): nothing was installed", ErrCorrupted, last, n)
 	}
 	return res, nil
+}
+
+// answer reads the next "osiris-provision …" line, within AnswerTimeout.
+// Reading cannot be interrupted, so on timeout or cancel the process is
+// killed, which ends the read.
+func (p *Process) answer(ctx context.Context) (string, error) {
+	type line struct {
+		s   string
+		err error
+	}
+	ch := make(chan line, 1)
+	go func() {
+		for {
+			s, err := p.stdout.ReadString('\n')
+			if err != nil {
+				ch <- line{err: ErrNoAnswer}
+				return
+			}
+			if rest, ok := strings.CutPrefix(strings.TrimRight(s, "\r\n"), "osiris-provision "); ok {
+				ch <- line{s: rest}
+				return
+			}
+		}
+	}()
+	timer := time.NewTimer(AnswerTimeout)
+	defer timer.Stop()
+	select {
+	case l := <-ch:
+		return l.s, l.err
+	case <-timer.C:
+		p.Kill()
+		drain(ch)
+		return "", fmt.Errorf("no answer from the sandbox within %s", AnswerTimeout)
+	case <-ctx.Done():
+		p.Kill()
+		drain(ch)
+		return "", ctx.Err()
+	}
+}
+
+// drain waits a little for the reader goroutine that a kill has ended.
+func drain[T any](ch <-chan T) {
+	select {
+	case <-ch:
+	case <-time.After(5 * time.Second):
+	}
 }
 
 // FileSHA256 is the hex SHA-256 of the file at path.

@@ -31,6 +31,8 @@ type app struct {
 	// probe, when set, receives the flag set of the command being run
 	// instead of running it (shell completion uses it to list flags).
 	probe func(fs *flag.FlagSet)
+
+	dryRun bool // run --dry-run: compile stages are not recorded
 }
 
 // errProbed ends a command whose flags were probed.
@@ -54,6 +56,7 @@ func commands() []command {
 		{"run", "compile if needed, then execute a pipeline", (*app).cmdRun},
 		{"connections", "list or check connections", (*app).cmdConnections},
 		{"components", "list or show the built-in components", (*app).cmdComponents},
+		{"logs", "browse recorded runs: list, show, diff, html, gc", (*app).cmdLogs},
 		{"version", "print version information", (*app).cmdVersion},
 		{"completion", "print a shell completion script (bash, zsh, fish)", (*app).cmdCompletion},
 		{"__complete", "", (*app).cmdComplete}, // hidden: what completion scripts call

@@ -45,11 +45,25 @@ func TestBadPipelinesExitTwo(t *testing.T) {
 					t.Errorf("%s: stack trace in output:\n%s", cmd, errb.String())
 				}
 			}
-			for _, d := range []string{"run_logs", "build"} {
-				if _, err := os.Stat(filepath.Join(ws, d)); err == nil {
-					t.Errorf("%s/ exists: something was executed or written for an invalid pipeline", d)
-				}
+			if _, err := os.Stat(filepath.Join(ws, "build")); err == nil {
+				t.Errorf("build/ exists: something was written for an invalid pipeline")
 			}
+			// run_logs/ holds only the records of the failed compiles
+			// (`osiris logs list --kind compile`): no run, no artifact.
+			filepath.WalkDir(filepath.Join(ws, "run_logs"), func(p string, d os.DirEntry, err error) error {
+				if err == nil && d.IsDir() && strings.Count(filepath.Base(p), "_") > 0 && strings.Contains(filepath.Base(p), "Z_") && !strings.HasSuffix(p, "-compile") {
+					t.Errorf("run directory %s exists: something was executed for an invalid pipeline", p)
+				}
+				if err == nil && !d.IsDir() && filepath.Base(p) != "status.json" {
+					t.Errorf("%s exists: something was executed for an invalid pipeline", p)
+				}
+				if err == nil && filepath.Base(p) == "status.json" {
+					if b, _ := os.ReadFile(p); !strings.Contains(string(b), `"kind": "compile"`) || !strings.Contains(string(b), `"status": "failed"`) {
+						t.Errorf("%s is not a failed compile's record:\n%s", p, b)
+					}
+				}
+				return nil
+			})
 		})
 	}
 }

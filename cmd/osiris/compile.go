@@ -1,10 +1,14 @@
 package main
 
 import (
+	"time"
+
+	"fmt"
 	"path/filepath"
 
 	"github.com/osiris-go/osiris/pkg/compile"
 	"github.com/osiris-go/osiris/pkg/diag"
+	"github.com/osiris-go/osiris/pkg/exec"
 	"github.com/osiris-go/osiris/workspace"
 )
 
@@ -22,8 +26,10 @@ func (a *app) cmdCompile(args []string) error {
 	var results []result
 	var all diag.List
 	for _, f := range files {
+		started := time.Now()
 		m, dir, changed, ds, err := a.compileOne(ws, f, params)
 		all = append(all, ds...)
+		a.recordCompile(ws, f, started, m, dir, changed, ds, err, false)
 		if err != nil {
 			return err
 		}
@@ -54,6 +60,33 @@ func (a *app) cmdCompile(args []string) error {
 
 // compileOne validates and compiles one pipeline and writes build/. It
 // returns the diagnostics (warnings too); m is nil when there were errors.
+// recordCompile records a compile (run_logs/…-compile/, the run index) so
+// that `osiris logs list --kind compile` shows it, a failed one too. A
+// record that cannot be written is a warning: the compile itself stands.
+func (a *app) recordCompile(ws *workspace.Workspace, file string, started time.Time, m *compile.Manifest, dir string, changed bool, ds diag.List, err error, forRun bool) {
+	rel := ""
+	if dir != "" {
+		rel = ws.Files.Rel(dir)
+	}
+	if _, rerr := exec.RecordCompile(exec.CompileRecordOptions{
+		RunLogsDir:    filepath.Join(ws.Root, ws.Config.Paths.RunLogs),
+		StateDir:      filepath.Join(ws.Root, ws.Config.Paths.State),
+		WorkspaceRoot: ws.Root,
+		Pipeline:      ws.Files.Rel(file),
+		Profile:       a.profile,
+		Started:       started,
+		Manifest:      m,
+		ManifestDir:   rel,
+		Changed:       changed,
+		Diagnostics:   ds,
+		Err:           err,
+		ForRun:        forRun,
+		Masker:        ws.Masker,
+	}); rerr != nil {
+		fmt.Fprintln(a.stderr, "osiris: warning: recording the compile: "+a.mask(rerr.Error()))
+	}
+}
+
 func (a *app) compileOne(ws *workspace.Workspace, file string, params map[string]string) (*compile.Manifest, string, bool, diag.List, error) {
 	m, ds := compile.Compile(compile.FromWorkspace(ws), file, compile.Options{Profile: a.profile, Params: params})
 	if ds.HasErrors() || m == nil {

@@ -32,6 +32,7 @@ func (a *app) cmdRun(args []string) error {
 	if err != nil {
 		return err
 	}
+	a.dryRun = *dryRun
 	if *remote != "" {
 		return diag.Usage("remote runs (--remote) are not available in this version of osiris; run locally")
 	}
@@ -100,7 +101,11 @@ func (a *app) runTarget(ws *workspace.Workspace, pos []string, last bool, params
 		}
 		return m, dir, nil
 	}
-	m, dir, _, ds, err := a.compileOne(ws, p, params)
+	started := time.Now()
+	m, dir, changed, ds, err := a.compileOne(ws, p, params)
+	if !a.dryRun { // a plan is not a run: nothing is recorded
+		a.recordCompile(ws, p, started, m, dir, changed, ds, err, true)
+	}
 	if err != nil {
 		return nil, "", err
 	}

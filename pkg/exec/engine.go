@@ -144,6 +144,10 @@ func (e *Engine) Run(ctx context.Context, m *compile.Manifest, env RunEnv) (*Res
 		"memory_budget":      e.Options.MemoryBudget,
 		"max_parallel_steps": max(e.Options.MaxParallel, 1),
 		"batch_rows":         r.batchRows,
+		// Who ran it: the binary's version, the host and the process.
+		"osiris_version": compile.Version,
+		"host":           hostname(),
+		"pid":            os.Getpid(),
 	})
 
 	if failStep, err := r.prepare(ctx); err != nil {

@@ -13,6 +13,10 @@ import (
 // IndexedRun is one run as recorded in <state>/index/runs.jsonl. On disk it
 // is two lines, kind "start" and kind "end"; ReadIndex merges them.
 type IndexedRun struct {
+	// Format is RecordFormat of the start line (0: written before formats).
+	Format int `json:"format,omitempty"`
+	// Record is what was recorded: RecordKindRun or RecordKindCompile ("" reads as run).
+	Record       string `json:"record,omitempty"`
 	Kind         string `json:"kind,omitempty"` // on disk: start | end
 	RunID        string `json:"run_id"`
 	Pipeline     string `json:"pipeline,omitempty"`
@@ -37,9 +41,21 @@ const StatusIncomplete = "incomplete"
 // IndexPath returns the index file of a state directory.
 func IndexPath(stateDir string) string { return filepath.Join(stateDir, "index", "runs.jsonl") }
 
+// indexEnd is an end line on disk: zeros are written, not omitted.
+type indexEnd struct {
+	Format     int    `json:"format"`
+	Kind       string `json:"kind"` // end
+	RunID      string `json:"run_id"`
+	Status     string `json:"status"`
+	Ended      string `json:"ended"`
+	DurationMs int64  `json:"duration_ms"`
+	Rows       int64  `json:"rows"`
+	FailedStep string `json:"failed_step,omitempty"`
+}
+
 // appendIndex appends one line under an exclusive lock on runs.lock, so
 // concurrent runs (goroutines or processes) never interleave lines.
-func appendIndex(stateDir string, line IndexedRun) error {
+func appendIndex(stateDir string, line any) error {
 	b, err := json.Marshal(line)
 	if err != nil {
 		return fmt.Errorf("run index: %w", err)
@@ -100,6 +116,7 @@ func ReadIndex(stateDir string) ([]IndexedRun, error) {
 		r := &runs[i]
 		switch l.Kind {
 		case "start":
+			r.Format, r.Record = l.Format, l.Record
 			r.Pipeline, r.Slug, r.Profile, r.ManifestHash = l.Pipeline, l.Slug, l.Profile, l.ManifestHash
 			r.Started, r.Where, r.RunDir = l.Started, l.Where, l.RunDir
 		case "end":
@@ -113,6 +130,9 @@ func ReadIndex(stateDir string) ([]IndexedRun, error) {
 		runs[i].Kind = ""
 		if runs[i].Status == "" {
 			runs[i].Status = StatusIncomplete
+		}
+		if runs[i].Record == "" {
+			runs[i].Record = RecordKindRun
 		}
 	}
 	return runs, nil

@@ -20,3 +20,27 @@ func lockFile(path string) (unlock func(), err error) {
 	}
 	return func() { f.Close(); indexMu.Unlock() }, nil
 }
+
+// Without flock a run's liveness is only known inside this process.
+var (
+	heldMu sync.Mutex
+	held   = map[string]bool{}
+)
+
+func holdLock(path string) (release func(), err error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	f.Close()
+	heldMu.Lock()
+	held[path] = true
+	heldMu.Unlock()
+	return func() { heldMu.Lock(); delete(held, path); heldMu.Unlock() }, nil
+}
+
+func lockHeld(path string) bool {
+	heldMu.Lock()
+	defer heldMu.Unlock()
+	return held[path]
+}

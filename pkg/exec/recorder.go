@@ -58,6 +58,7 @@ type Recorder struct {
 	terminal bool
 	finished bool
 	writeErr error
+	unlock   func() // releases run.lock (held while the run lives)
 }
 
 // StartRecorder creates the run directory, writes manifest.yaml and cfg/,
@@ -104,10 +105,15 @@ func StartRecorder(opts RecorderOptions) (*Recorder, error) {
 	if err := os.Mkdir(r.dir, 0o755); err != nil {
 		return nil, fmt.Errorf("creating run directory: %w", err)
 	}
+	unlock, err := holdLock(filepath.Join(r.dir, RunLockFile))
+	if err != nil {
+		return nil, fmt.Errorf("locking the run directory: %w", err)
+	}
+	r.unlock = unlock
 	if err := r.writeManifest(); err != nil {
+		r.unlock()
 		return nil, err
 	}
-	var err error
 	open := func(n string) *os.File {
 		if err != nil {
 			return nil
@@ -119,6 +125,7 @@ func StartRecorder(opts RecorderOptions) (*Recorder, error) {
 	r.events, r.metrics, r.logFile = open("events.jsonl"), open("metrics.jsonl"), open("osiris.log")
 	if err != nil {
 		r.closeFiles()
+		r.unlock()
 		return nil, fmt.Errorf("opening run files: %w", err)
 	}
 	out := &lockedWriter{w: opts.Masker.Writer(r.logFile)}
@@ -131,7 +138,14 @@ func StartRecorder(opts RecorderOptions) (*Recorder, error) {
 		e.Str(zerolog.TimestampFieldName, time.Now().UTC().Format(timestampLayout))
 	})).With().Str("run_id", opts.RunID).Logger()
 
+	if err := r.writeStatus(r.runningStatus()); err != nil {
+		r.closeFiles()
+		r.unlock()
+		return nil, err
+	}
 	if err := appendIndex(opts.StateDir, IndexedRun{
+		Format:       RecordFormat,
+		Record:       RecordKindRun,
 		Kind:         "start",
 		RunID:        opts.RunID,
 		Pipeline:     r.pipeline,
@@ -143,6 +157,7 @@ func StartRecorder(opts RecorderOptions) (*Recorder, error) {
 		RunDir:       r.relDir,
 	}); err != nil {
 		r.closeFiles()
+		r.unlock()
 		return nil, err
 	}
 	return r, nil
@@ -323,19 +338,25 @@ func (r *Recorder) noteErr(err error) {
 
 // statusFile is status.json.
 type statusFile struct {
-	Status       string       `json:"status"`
-	RunID        string       `json:"run_id"`
-	Pipeline     string       `json:"pipeline"`
-	Profile      string       `json:"profile"`
-	ManifestHash string       `json:"manifest_hash"`
-	Where        string       `json:"where"`
-	Started      string       `json:"started"`
-	Ended        string       `json:"ended"`
-	DurationMs   int64        `json:"duration_ms"`
-	RowsTotal    int64        `json:"rows_total"`
-	FailedStep   string       `json:"failed_step,omitempty"`
-	Error        string       `json:"error,omitempty"`
-	Steps        []StepResult `json:"steps"`
+	Format        int          `json:"format"` // RecordFormat
+	Kind          string       `json:"kind"`   // RecordKindRun
+	Status        string       `json:"status"` // running, then success | failed | cancelled
+	RunID         string       `json:"run_id"`
+	Pipeline      string       `json:"pipeline"`
+	Slug          string       `json:"slug"`
+	OsirisVersion string       `json:"osiris_version"`
+	Host          string       `json:"host"`
+	PID           int          `json:"pid"`
+	Profile       string       `json:"profile"`
+	ManifestHash  string       `json:"manifest_hash"`
+	Where         string       `json:"where"`
+	Started       string       `json:"started"`
+	Ended         string       `json:"ended"`
+	DurationMs    int64        `json:"duration_ms"`
+	RowsTotal     int64        `json:"rows_total"`
+	FailedStep    string       `json:"failed_step,omitempty"`
+	Error         string       `json:"error,omitempty"`
+	Steps         []StepResult `json:"steps"`
 }
 
 // Finish writes status.json (atomically) and the index end line, and closes
@@ -354,14 +375,7 @@ func (r *Recorder) Finish(res *Result, runErr error) error {
 
 	mk := r.opts.Masker
 	ended := time.Now()
-	st := statusFile{
-		RunID:        r.opts.RunID,
-		Pipeline:     r.pipeline,
-		Profile:      r.profile,
-		ManifestHash: r.opts.Manifest.ManifestHash,
-		Where:        r.opts.Where,
-		Started:      r.opts.Started.UTC().Format(timestampLayout),
-	}
+	st := r.baseStatus()
 	if res != nil {
 		st.Status, st.RowsTotal, st.FailedStep, st.Error = res.Status, res.RowsTotal, res.FailedStep, res.Error
 		st.Steps = res.Steps
@@ -407,13 +421,11 @@ func (r *Recorder) Finish(res *Result, runErr error) error {
 	}
 
 	var errs []error
-	b, err := json.MarshalIndent(st, "", "  ")
-	if err != nil {
-		errs = append(errs, fmt.Errorf("encoding status.json: %w", err))
-	} else if err := writeFileAtomic(filepath.Join(r.dir, "status.json"), append(mk.MaskBytes(b), '\n')); err != nil {
-		errs = append(errs, fmt.Errorf("writing status.json: %w", err))
+	if err := r.writeStatus(st); err != nil {
+		errs = append(errs, err)
 	}
-	if err := appendIndex(r.opts.StateDir, IndexedRun{
+	if err := appendIndex(r.opts.StateDir, indexEnd{
+		Format:     RecordFormat,
 		Kind:       "end",
 		RunID:      r.opts.RunID,
 		Status:     st.Status,
@@ -431,7 +443,52 @@ func (r *Recorder) Finish(res *Result, runErr error) error {
 	}
 	r.mu.Unlock()
 	errs = append(errs, r.closeFiles())
+	// The run is over: readers now see status.json and the end line.
+	os.Remove(filepath.Join(r.dir, RunLockFile))
+	r.unlock()
 	return errors.Join(errs...)
+}
+
+// baseStatus is the part of status.json known from the run's start.
+func (r *Recorder) baseStatus() statusFile {
+	return statusFile{
+		Format:        RecordFormat,
+		Kind:          RecordKindRun,
+		RunID:         r.opts.RunID,
+		Pipeline:      r.pipeline,
+		Slug:          r.slug,
+		OsirisVersion: compile.Version,
+		Host:          hostname(),
+		PID:           os.Getpid(),
+		Profile:       r.profile,
+		ManifestHash:  r.opts.Manifest.ManifestHash,
+		Where:         r.opts.Where,
+		Started:       r.opts.Started.UTC().Format(timestampLayout),
+	}
+}
+
+// runningStatus is status.json while the run lives: status running, every
+// step pending, zeros written.
+func (r *Recorder) runningStatus() statusFile {
+	st := r.baseStatus()
+	st.Status = StatusRunning
+	st.Steps = make([]StepResult, 0, len(r.opts.Manifest.Steps))
+	for _, s := range r.opts.Manifest.Steps {
+		st.Steps = append(st.Steps, StepResult{ID: s.ID, Component: s.Component, Status: StatusPending})
+	}
+	return st
+}
+
+// writeStatus replaces status.json atomically, masked.
+func (r *Recorder) writeStatus(st statusFile) error {
+	b, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encoding status.json: %w", err)
+	}
+	if err := writeFileAtomic(filepath.Join(r.dir, "status.json"), append(r.opts.Masker.MaskBytes(b), '\n')); err != nil {
+		return fmt.Errorf("writing status.json: %w", err)
+	}
+	return nil
 }
 
 func (r *Recorder) closeFiles() error {

@@ -450,3 +450,50 @@ func TestEventJSONRoundTrip(t *testing.T) {
 		t.Errorf("round trip %+v", back)
 	}
 }
+
+// A run is readable while it lives: status.json says running with every
+// step pending and zeros written, run.lock is held; at the end status.json
+// is replaced, the lock is gone and the index end line writes its zeros.
+func TestRecorderRunningThenFinal(t *testing.T) {
+	t.Parallel()
+	m := testManifest(st("extract", "test.gen", nil, map[string]any{"rows": 0}))
+	ws := t.TempDir()
+	state := filepath.Join(ws, ".osiris")
+	rec, err := StartRecorder(RecorderOptions{RunLogsDir: filepath.Join(ws, "run_logs"), StateDir: state, Manifest: m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := os.ReadFile(filepath.Join(rec.Dir(), "status.json"))
+	for _, want := range []string{`"format": 1`, `"status": "running"`, `"status": "pending"`, `"rows_in": 0`, `"duration_ms": 0`, `"pid": `, `"host": `, `"osiris_version": `} {
+		if !strings.Contains(string(raw), want) {
+			t.Errorf("running status.json lacks %s:\n%s", want, raw)
+		}
+	}
+	if !RunLive(rec.Dir()) {
+		t.Error("RunLive = false for a run that is recording")
+	}
+	res, runErr := (&Engine{}).Run(context.Background(), m, RunEnv{RunID: rec.RunID(), RunDir: rec.Dir(), Sink: rec.Sink(), Log: rec.Logger()})
+	if err := rec.Finish(res, runErr); err != nil {
+		t.Fatal(err)
+	}
+	if RunLive(rec.Dir()) {
+		t.Error("RunLive = true after Finish")
+	}
+	if _, err := os.Stat(filepath.Join(rec.Dir(), RunLockFile)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("run.lock left behind: %v", err)
+	}
+	s := readStatus(t, rec.Dir())
+	if s.Status != StatusSuccess || s.Format != RecordFormat || s.Kind != RecordKindRun || s.PID != os.Getpid() {
+		t.Errorf("final status.json %+v", s)
+	}
+	idx, _ := os.ReadFile(IndexPath(state))
+	lines := strings.Split(strings.TrimSpace(string(idx)), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], `"format":1`) || !strings.Contains(lines[0], `"record":"run"`) ||
+		!strings.Contains(lines[1], `"rows":0`) || !strings.Contains(lines[1], `"duration_ms":`) {
+		t.Errorf("index lines:\n%s", idx)
+	}
+	ev := readEvents(t, rec.Dir())
+	if ev[0].Event != EventRunStart || ev[0].Fields["host"] == nil || ev[0].Fields["pid"] == nil || ev[0].Fields["osiris_version"] == nil {
+		t.Errorf("run_start %+v", ev[0])
+	}
+}

@@ -246,12 +246,19 @@ func ReadEvents(t testing.TB, runDir string) []osexec.Event {
 	return out
 }
 
-// Index reads the workspace's run index (.osiris/index/runs.jsonl).
+// Index reads the runs of the workspace's run index
+// (.osiris/index/runs.jsonl); compile records are left out.
 func (w *Workspace) Index() []osexec.IndexedRun {
 	w.t.Helper()
-	runs, err := osexec.ReadIndex(filepath.Join(w.Root, ".osiris"))
+	all, err := osexec.ReadIndex(filepath.Join(w.Root, ".osiris"))
 	if err != nil {
 		w.t.Fatalf("reading the run index: %v", err)
+	}
+	var runs []osexec.IndexedRun
+	for _, r := range all {
+		if r.Record == osexec.RecordKindRun {
+			runs = append(runs, r)
+		}
 	}
 	return runs
 }

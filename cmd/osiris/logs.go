@@ -15,26 +15,25 @@ import (
 	"github.com/osiris-go/osiris/pkg/runlog"
 )
 
-const logsUsage = `Usage: osiris logs <subcommand> [flags]
-
-Browse the runs (and compiles) recorded under run_logs/.
-
+// logsSubcommands are listed by `osiris help logs` after the flags.
+const logsSubcommands = `
 Subcommands:
-  list    list runs, newest first
-  show    a run's header, steps and error (--events: its events)
+  list    list runs and compiles, newest first
+  show    a run's header, steps and error (--events: its events, --follow: live)
   diff    what changed between two runs of a pipeline
   html    (re)write run_logs/index.html and every run's report.html
   gc      remove old runs per osiris.toml [retention]
 
-Examples:
-  osiris logs list --status failed --since 2d
-  osiris logs show last --events --follow
-  osiris logs diff last:orders
+RUN is a run id, a unique prefix of one, last, or last:PIPELINE.
+Each subcommand has its own --help.
 `
+
+const logsSynopsis = "logs list|show|diff|html|gc [RUN] [flags]"
 
 func (a *app) cmdLogs(args []string) error {
 	if len(args) == 0 {
-		fmt.Fprint(a.stderr, logsUsage)
+		a.writeCommandHelp(a.stderr, "logs", logsSynopsis, nil)
+		fmt.Fprint(a.stderr, logsSubcommands)
 		return &exitError{code: exitUsage}
 	}
 	sub, rest := args[0], args[1:]
@@ -44,7 +43,8 @@ func (a *app) cmdLogs(args []string) error {
 	case "show":
 		return a.logsShow(rest)
 	case "-h", "--help", "help":
-		fmt.Fprint(a.stdout, logsUsage)
+		a.writeCommandHelp(a.stdout, "logs", logsSynopsis, nil)
+		fmt.Fprint(a.stdout, logsSubcommands)
 		return nil
 	}
 	return diag.Usage("unknown logs subcommand %q (use list, show, diff, html or gc)", sub)
@@ -66,7 +66,7 @@ func (a *app) notice(n runlog.Notice) {
 }
 
 func (a *app) logsList(args []string) error {
-	fs := flag.NewFlagSet("logs list", flag.ContinueOnError)
+	fs := flag.NewFlagSet("logs", flag.ContinueOnError)
 	pipeline := fs.String("pipeline", "", "only runs of this pipeline (file, or its name without .yaml)")
 	status := fs.String("status", "", "only these statuses (comma-separated: success, failed, cancelled, running, killed)")
 	since := fs.String("since", "", "only runs started within this time back (90m, 36h, 2d, 1w) or since a date")
@@ -116,7 +116,7 @@ func (a *app) logsList(args []string) error {
 }
 
 func (a *app) logsShow(args []string) error {
-	fs := flag.NewFlagSet("logs show", flag.ContinueOnError)
+	fs := flag.NewFlagSet("logs", flag.ContinueOnError)
 	events := fs.Bool("events", false, "print the run's events instead of its summary")
 	step := fs.String("step", "", "with --events: only this step's events")
 	follow := fs.Bool("follow", false, "with --events: keep printing events while the run goes on")
@@ -234,11 +234,4 @@ func (a *app) printDetail(d runlog.Detail) {
 			a.outf("  %s\n", l)
 		}
 	}
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }

@@ -13,7 +13,11 @@
 // back as utf8; timestamp[s|ms|us|ns] keeps its unit; a timestamp with any
 // time zone becomes TIMESTAMPTZ and comes back as timestamp[us, tz=UTC]
 // (the same instants; the session time zone is always UTC). DuckDB's own
-// HUGEINT/UHUGEINT come out as decimal128(38,0).
+// HUGEINT/UHUGEINT come out as decimal128(38,0). decimal256 (MySQL
+// DECIMAL(p,s) or PostgreSQL numeric(p,s) with p > 38) is refused before
+// DuckDB sees it, naming the column, DuckDB's 38-digit limit and the casts
+// that fit (DECIMAL(38,s), or text to keep every digit): no DuckDB type
+// holds it without loss.
 //
 // duckdb.writer reads its input through a view over the Arrow stream (that
 // is how DuckDB's C API scans Arrow, and the view it makes is persistent).

@@ -83,6 +83,11 @@ func runProcessor(ctx context.Context, req *component.Request, in component.Inpu
 			return nil, fmt.Errorf("step %q: duckdb temp_directory: %w", req.StepID, err)
 		}
 	}
+	for _, input := range in {
+		if err := checkInputTypes(input.Table.Schema()); err != nil {
+			return nil, fmt.Errorf("step %q: input %s: %w", req.StepID, input.Table.StepID(), err)
+		}
+	}
 	for i, input := range in {
 		src, err := input.Table.Open(ctx)
 		if err != nil {

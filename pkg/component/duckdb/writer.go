@@ -89,6 +89,9 @@ func (Writer) Write(ctx context.Context, req *component.Request, in component.Ta
 	if err := component.CheckSchemaColumnNames(in.Schema()); err != nil {
 		return res, fmt.Errorf("step %q: input %s: %w", req.StepID, in.StepID(), err)
 	}
+	if err := checkInputTypes(in.Schema()); err != nil {
+		return res, fmt.Errorf("step %q: input %s: %w", req.StepID, in.StepID(), err)
+	}
 	if err := os.MkdirAll(filepath.Dir(dbPath), 0o755); err != nil {
 		return res, fmt.Errorf("step %q: %w", req.StepID, err)
 	}

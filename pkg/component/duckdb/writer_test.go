@@ -9,6 +9,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/decimal256"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/osiris-go/osiris/pkg/component"
@@ -271,5 +272,41 @@ func TestCaseDuplicateColumnsRefused(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(root, "fresh.duckdb")); !os.IsNotExist(err) {
 		t.Errorf("the refused write created the database file: %v", err)
+	}
+}
+
+// TestWideDecimalRefused: decimals wider than DuckDB's 38 digits are
+// refused before DuckDB sees them, naming the column, the limit and what
+// to do (DuckDB itself says only "arrow scan API failure").
+func TestWideDecimalRefused(t *testing.T) {
+	root := t.TempDir()
+	dt := &arrow.Decimal256Type{Precision: 65, Scale: 30}
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "id", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+		{Name: "amount", Type: dt, Nullable: true},
+	}, nil)
+	b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
+	b.Field(0).(*array.Int64Builder).Append(1)
+	b.Field(1).(*array.Decimal256Builder).Append(decimal256.FromI64(42))
+	rec := b.NewRecordBatch()
+	b.Release()
+	defer rec.Release()
+	in := componenttest.NewMemTable("wide", schema, rec)
+	wants := []string{`column "amount"`, "DECIMAL(65,30)", "38 digits", "CAST(amount AS DECIMAL(38,"}
+
+	_, err := write(t, root, component.Config{"path": "d.duckdb", "table": "t", "write_mode": "replace"}, nil, in)
+	for _, w := range wants {
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("writer: error %v does not contain %q", err, w)
+		}
+	}
+	rr, err := transform(t, "SELECT * FROM input_df", 0, component.Inputs{{Names: []string{"input_df"}, Table: in}})
+	if err == nil {
+		rr.Release()
+	}
+	for _, w := range append(wants, `input wide`) {
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("processor: error %v does not contain %q", err, w)
+		}
 	}
 }

@@ -98,12 +98,22 @@
 //	timestamp                   timestamp[µs]
 //	timestamptz                 timestamp[µs, UTC]
 //	time                        time64[µs]
-//	interval                    duration[µs]: a day counts 24 h, a month 30
-//	                            days (as EXTRACT(EPOCH …)); an
-//	                            "interval-months" warning counts month parts
+//	interval                    utf8, exact: "1 year 2 months 3 days 04:05:06.5",
+//	                            "-1 day -00:00:00.000001", "00:00:00" (see below)
 //
 // ±infinity dates/timestamps and NaN/±Infinity numerics have no Arrow
 // value: they become NULL, counted in a warning.
+//
+// interval is text because nothing else both holds it exactly and survives
+// the parquet artifact: a PostgreSQL interval is three independent fields
+// (months, days, microseconds; '1 month' is not '30 days'), Arrow's
+// month_day_nano interval matches them but pqarrow cannot write it, and a
+// duration would have to count a month as 30 days. The text is the form
+// DuckDB prints (each field with its own sign, no conversion between
+// fields), which PostgreSQL's interval input and DuckDB's CAST(… AS
+// INTERVAL) both read back unchanged; the writer casts it into an interval
+// column like any text. A struct {months, days, micros} was the other
+// candidate: exact too, but no database reads it back without SQL.
 //
 // # Connection
 //

@@ -129,7 +129,6 @@ func (Extractor) Extract(ctx context.Context, req *component.Request) (array.Rec
 type decodeCounts struct {
 	infinity      int64 // ±infinity dates/timestamps
 	numericNaN    int64 // NaN/±Infinity numerics
-	intervalMonth int64 // intervals with a month part (counted as 30 days)
 }
 
 type columnDecoder struct {
@@ -325,20 +324,22 @@ func decoderFor(fd pgconn.FieldDescription, counts *decodeCounts) columnDecoder 
 			}
 		}}
 	case pgtype.IntervalOID:
-		return columnDecoder{typ: arrow.FixedWidthTypes.Duration_us, format: bin, bind: func(b array.Builder) func([]byte) error {
-			bb := b.(*array.DurationBuilder)
+		// Text, exactly: months, days and microseconds stay apart (see
+		// appendInterval). Arrow's month_day_nano interval would hold it but
+		// parquet cannot store it, and a duration would need a month to be
+		// 30 days.
+		return columnDecoder{typ: arrow.BinaryTypes.String, format: bin, bind: func(b array.Builder) func([]byte) error {
+			bb := b.(*array.StringBuilder)
+			var buf []byte
 			return func(raw []byte) error {
 				if len(raw) != 16 {
 					return errLen(raw, 16)
 				}
 				us := int64(binary.BigEndian.Uint64(raw))
-				days := int64(int32(binary.BigEndian.Uint32(raw[8:])))
-				months := int64(int32(binary.BigEndian.Uint32(raw[12:])))
-				if months != 0 {
-					counts.intervalMonth++
-				}
-				// A day is 24 h and a month 30 days, as EXTRACT(EPOCH …) counts.
-				bb.UnsafeAppend(arrow.Duration(us + days*86_400_000_000 + months*30*86_400_000_000))
+				days := int32(binary.BigEndian.Uint32(raw[8:]))
+				months := int32(binary.BigEndian.Uint32(raw[12:]))
+				buf = appendInterval(buf[:0], months, days, us)
+				bb.BinaryBuilder.Append(buf)
 				return nil
 			}
 		}}
@@ -468,8 +469,5 @@ func (r *pgReader) reportCounts() {
 	}
 	if c := r.counts.numericNaN; c > 0 {
 		r.warn("numeric-nan-as-null", fmt.Sprintf("%d numeric NaN/Infinity values have no decimal representation and became NULL", c))
-	}
-	if c := r.counts.intervalMonth; c > 0 {
-		r.warn("interval-months", fmt.Sprintf("%d interval values have a month part; a month was counted as 30 days", c))
 	}
 }

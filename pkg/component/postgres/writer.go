@@ -389,7 +389,7 @@ func dropIndexes(ctx context.Context, tx pgx.Tx, qname string) (func(context.Con
 	}
 	rows, err := tx.Query(ctx, `
 		SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid),
-		       coalesce(c.conname, ''), coalesce(pg_get_constraintdef(c.oid), '')
+		       coalesce(c.conname, ''), coalesce(pg_get_constraintdef(c.oid), ''), coalesce(c.contype::text, '')
 		FROM pg_index i
 		LEFT JOIN pg_constraint c ON c.conindid = i.indexrelid AND c.conrelid = i.indrelid
 		WHERE i.indrelid = to_regclass($1)
@@ -397,17 +397,24 @@ func dropIndexes(ctx context.Context, tx pgx.Tx, qname string) (func(context.Con
 	if err != nil {
 		return nil, fmt.Errorf("reading the table's indexes: %w", err)
 	}
-	var drops, creates []string
+	// A foreign key of the table onto its own key (employees.manager_id →
+	// employees.id) shows up here through the key's index. It depends on
+	// that key: it is dropped before it and re-added after it.
+	var fkDrops, drops, creates, fkCreates []string
 	for rows.Next() {
-		var index, indexDef, con, conDef string
-		if err := rows.Scan(&index, &indexDef, &con, &conDef); err != nil {
+		var index, indexDef, con, conDef, conType string
+		if err := rows.Scan(&index, &indexDef, &con, &conDef, &conType); err != nil {
 			rows.Close()
 			return nil, err
 		}
-		if con != "" {
+		switch {
+		case conType == "f":
+			fkDrops = append(fkDrops, fmt.Sprintf("ALTER TABLE %s DROP CONSTRAINT %s", qname, quoteIdent(con)))
+			fkCreates = append(fkCreates, fmt.Sprintf("ALTER TABLE %s ADD CONSTRAINT %s %s", qname, quoteIdent(con), conDef))
+		case con != "":
 			drops = append(drops, fmt.Sprintf("ALTER TABLE %s DROP CONSTRAINT %s", qname, quoteIdent(con)))
 			creates = append(creates, fmt.Sprintf("ALTER TABLE %s ADD CONSTRAINT %s %s", qname, quoteIdent(con), conDef))
-		} else {
+		default:
 			drops = append(drops, "DROP INDEX "+index)
 			creates = append(creates, indexDef)
 		}
@@ -416,6 +423,8 @@ func dropIndexes(ctx context.Context, tx pgx.Tx, qname string) (func(context.Con
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
+	drops = append(fkDrops, drops...)
+	creates = append(creates, fkCreates...)
 	for _, d := range drops {
 		if _, err := tx.Exec(ctx, d); err != nil {
 			return nil, fmt.Errorf("deferring index maintenance (%s): %w", d, err)

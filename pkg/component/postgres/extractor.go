@@ -127,8 +127,8 @@ func (Extractor) Extract(ctx context.Context, req *component.Request) (array.Rec
 
 // decodeCounts are values that could not be represented and became NULL.
 type decodeCounts struct {
-	infinity      int64 // ±infinity dates/timestamps
-	numericNaN    int64 // NaN/±Infinity numerics
+	infinity   int64 // ±infinity dates/timestamps
+	numericNaN int64 // NaN/±Infinity numerics
 }
 
 type columnDecoder struct {

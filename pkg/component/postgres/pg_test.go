@@ -159,7 +159,7 @@ func allTypesTable(t testing.TB) (*componenttest.MemTable, []arrow.DataType) {
 		&arrow.Decimal128Type{Precision: 20, Scale: 0}, arrow.PrimitiveTypes.Float32, arrow.PrimitiveTypes.Float64,
 		d38, d65, arrow.BinaryTypes.String, arrow.BinaryTypes.String, arrow.BinaryTypes.Binary,
 		arrow.FixedWidthTypes.Boolean, arrow.FixedWidthTypes.Date32, tsType, tstzType,
-		arrow.FixedWidthTypes.Time64us, arrow.FixedWidthTypes.Duration_us,
+		arrow.FixedWidthTypes.Time64us, arrow.BinaryTypes.String, // interval comes back as exact text
 	}
 	schema := arrow.NewSchema(fields, nil)
 	rb := array.NewRecordBuilder(mem, schema)
@@ -314,6 +314,9 @@ func TestRoundTripAllTypes(t *testing.T) {
 	inRecs := in.Records
 	for c := range wantTypes {
 		got, want := cells(recs, c), cells(inRecs, c)
+		if sch.Field(c).Name == "du" {
+			want = []string{"-24:00:00", "00:00:00.000001", "01:00:00", "(null)"}
+		}
 		if fmt.Sprint(got) != fmt.Sprint(want) {
 			if len(fmt.Sprint(want)) > 400 {
 				t.Errorf("column %s differs (long values)", sch.Field(c).Name)

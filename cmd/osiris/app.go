@@ -54,6 +54,7 @@ func commands() []command {
 		{"validate", "parse and validate pipelines", (*app).cmdValidate},
 		{"compile", "compile pipelines to build/", (*app).cmdCompile},
 		{"run", "compile if needed, then execute a pipeline", (*app).cmdRun},
+		{"watch", "run pipelines, then rerun what a saved change affects", (*app).cmdWatch},
 		{"connections", "list or check connections", (*app).cmdConnections},
 		{"components", "list or show the built-in components", (*app).cmdComponents},
 		{"logs", "browse recorded runs: list, show, diff, html, gc", (*app).cmdLogs},

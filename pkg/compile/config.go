@@ -372,6 +372,12 @@ func (v *validator) checkField(st *stepIR, f component.Field, val any, e *yEntry
 			return nil, false
 		}
 	}
+	if f.Check != nil {
+		if err := f.Check(val); err != nil {
+			v.errorf(at, "config-value", st.label, "osiris components show "+st.component+" describes the key", "%s: %v", keyPath, err)
+			return nil, false
+		}
+	}
 	if x, ok := toFloat(val); ok {
 		if math.IsNaN(x) || math.IsInf(x, 0) {
 			return nil, false // reported by scanSecrets as bad-value

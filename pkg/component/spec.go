@@ -43,6 +43,10 @@ type Field struct {
 	// Secret marks a key whose value must never be a literal in a pipeline.
 	Secret bool   `json:"secret,omitempty"`
 	Doc    string `json:"doc,omitempty"`
+	// Check, when set, is called by the validator with the value (already of
+	// Type, within Enum and bounds) for what a type cannot say: one
+	// character, a known type name. Its error text is shown after the key.
+	Check func(v any) error `json:"-"`
 }
 
 // Spec describes a component: everything the validator, the compiler and

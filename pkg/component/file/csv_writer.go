@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"math"
 	"strconv"
 	"strings"
@@ -14,6 +15,10 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
+	"golang.org/x/text/encoding"
+	"golang.org/x/text/encoding/charmap"
+	"golang.org/x/text/encoding/unicode"
+	"golang.org/x/text/transform"
 
 	"github.com/osiris-go/osiris/pkg/component"
 )
@@ -34,9 +39,16 @@ import (
 //   - binary as lowercase hex without prefix.
 //   - booleans true/false; nested types in Arrow's own text form.
 //
-// Quoting: minimal quotes fields holding the delimiter, a quote, CR or LF
-// (and empty strings); all quotes every non-NULL field; nonnumeric quotes
-// every non-NULL field that is not an integer, float or decimal.
+// Quoting: minimal quotes fields holding the delimiter, the quote
+// character (quotechar, default "), CR or LF (and empty strings); all quotes
+// every non-NULL field; nonnumeric quotes every non-NULL field that is not
+// an integer, float or decimal. A quote character inside a quoted field is
+// doubled, as Python's csv module does.
+//
+// Encoding: utf-8 (default), utf-16 (little-endian with a BOM, as Python's
+// "utf-16" writes), latin-1 (= iso-8859-1) and ascii. A value latin-1 or
+// ascii cannot hold fails the step naming the row and column, and the
+// target is left as it was.
 type CSVWriter struct{}
 
 var _ component.Writer = CSVWriter{}
@@ -51,20 +63,32 @@ const (
 
 // csvOptions are the writer's config, checked.
 type csvOptions struct {
-	delim   rune
-	newline string
-	header  bool
-	quoting quoting
+	delim    rune
+	quote    byte
+	newline  string
+	header   bool
+	quoting  quoting
+	encoding string // utf-8, utf-16, latin-1 or ascii
+	// maxRune is the largest character the encoding holds (0: any).
+	maxRune rune
 }
 
 func parseCSVOptions(cfg component.Config) (csvOptions, error) {
-	o := csvOptions{delim: ',', newline: "\n", header: cfg.Bool("header", true)}
+	o := csvOptions{delim: ',', quote: '"', newline: "\n", header: cfg.Bool("header", true)}
 	if d := cfg.String("delimiter"); d != "" {
-		r, size := utf8.DecodeRuneInString(d)
-		if size != len(d) || r == '"' || r == '\r' || r == '\n' || r == utf8.RuneError {
-			return o, fmt.Errorf("delimiter %q must be one character other than a quote or a line break", d)
+		if err := oneChar(d); err != nil {
+			return o, fmt.Errorf("delimiter: %w", err)
 		}
-		o.delim = r
+		o.delim, _ = utf8.DecodeRuneInString(d)
+	}
+	if q := cfg.String("quotechar"); q != "" {
+		if err := oneASCIIChar(q); err != nil {
+			return o, fmt.Errorf("quotechar: %w", err)
+		}
+		o.quote = q[0]
+	}
+	if o.delim == rune(o.quote) {
+		return o, fmt.Errorf("delimiter and quotechar are both %q; they must differ", string(o.delim))
 	}
 	switch nl := cfg.String("newline"); nl {
 	case "", "lf":
@@ -82,10 +106,39 @@ func parseCSVOptions(cfg component.Config) (csvOptions, error) {
 	default:
 		return o, fmt.Errorf("quoting %q: use minimal, all or nonnumeric", q)
 	}
-	if e := cfg.String("encoding"); e != "" && !strings.EqualFold(e, "utf-8") {
-		return o, fmt.Errorf("encoding %q: only utf-8 is written", e)
+	enc, err := canonicalEncoding(cfg.String("encoding"))
+	if err != nil {
+		return o, err
+	}
+	o.encoding = enc
+	switch enc {
+	case "latin-1":
+		o.maxRune = 0xFF
+	case "ascii":
+		o.maxRune = 0x7F
+	}
+	if o.maxRune != 0 && o.delim > o.maxRune {
+		return o, fmt.Errorf("delimiter %q cannot be written in %s", string(o.delim), enc)
 	}
 	return o, nil
+}
+
+// encodedWriter returns where the UTF-8 text goes so that the file gets
+// o.encoding, and a function that flushes what the encoder holds. latin-1
+// and ascii text has been checked value by value (encodeCSV), so their
+// encoders never meet a character they cannot hold.
+func encodedWriter(f io.Writer, o csvOptions) (io.Writer, func() error) {
+	var enc *encoding.Encoder
+	switch o.encoding {
+	case "utf-16":
+		enc = unicode.UTF16(unicode.LittleEndian, unicode.UseBOM).NewEncoder()
+	case "latin-1":
+		enc = charmap.ISO8859_1.NewEncoder()
+	default: // utf-8, and ascii (a subset of it)
+		return f, func() error { return nil }
+	}
+	tw := transform.NewWriter(f, enc)
+	return tw, tw.Close
 }
 
 // Write encodes in to the configured path.
@@ -109,10 +162,14 @@ func (CSVWriter) Write(ctx context.Context, req *component.Request, in component
 		return component.WriteResult{}, fmt.Errorf("step %q: %w", req.StepID, err)
 	}
 	defer f.Abort()
-	w := bufio.NewWriterSize(f, 1<<20)
+	out, closeEnc := encodedWriter(f, opts)
+	w := bufio.NewWriterSize(out, 1<<20)
 	rows, err := encodeCSV(ctx, w, src, opts)
 	if err == nil {
 		err = w.Flush()
+	}
+	if err == nil {
+		err = closeEnc()
 	}
 	if err == nil && in.Rows() >= 0 && rows != in.Rows() {
 		err = fmt.Errorf("wrote %d rows but the input has %d", rows, in.Rows())
@@ -134,6 +191,9 @@ func encodeCSV(ctx context.Context, w *bufio.Writer, src array.RecordReader, o c
 		for i, f := range schema.Fields() {
 			if i > 0 {
 				enc.w.WriteRune(o.delim)
+			}
+			if err := o.fits([]byte(f.Name)); err != nil {
+				return 0, fmt.Errorf("header, column %q: %w", f.Name, err)
 			}
 			enc.field([]byte(f.Name), o.quoting != quoteMinimal)
 		}
@@ -160,6 +220,11 @@ func encodeCSV(ctx context.Context, w *bufio.Writer, src array.RecordReader, o c
 					continue
 				}
 				enc.buf = fm.format(enc.buf[:0], r)
+				if o.maxRune != 0 {
+					if err := o.fits(enc.buf); err != nil {
+						return rows, fmt.Errorf("row %d, column %q: %w", rows+int64(r)+1, schema.Field(c).Name, err)
+					}
+				}
 				enc.field(enc.buf, o.quoting == quoteAll || (o.quoting == quoteNonNumeric && !fm.numeric) || len(enc.buf) == 0)
 			}
 			enc.w.WriteString(o.newline)
@@ -170,6 +235,35 @@ func encodeCSV(ctx context.Context, w *bufio.Writer, src array.RecordReader, o c
 		return rows, err
 	}
 	return rows, nil
+}
+
+// fits reports the first character of v that o's encoding cannot hold.
+func (o csvOptions) fits(v []byte) error {
+	if o.maxRune == 0 {
+		return nil
+	}
+	for i := 0; i < len(v); {
+		if v[i] < utf8.RuneSelf {
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(v[i:])
+		if r == utf8.RuneError && size == 1 {
+			return fmt.Errorf("the value is not valid UTF-8 text and cannot be written as %s", o.encoding)
+		}
+		if r > o.maxRune {
+			return fmt.Errorf("%s cannot encode %q (U+%04X) in %q; use encoding utf-8", o.encoding, r, r, truncate(string(v), 40))
+		}
+		i += size
+	}
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	return string([]rune(s)[:n]) + "…"
 }
 
 type csvEncoder struct {
@@ -184,18 +278,19 @@ func (e *csvEncoder) field(v []byte, force bool) {
 		e.w.Write(v)
 		return
 	}
-	e.w.WriteByte('"')
+	q := e.o.quote
+	e.w.WriteByte(q)
 	for {
-		i := indexByte(v, '"')
+		i := indexByte(v, q)
 		if i < 0 {
 			break
 		}
 		e.w.Write(v[:i+1])
-		e.w.WriteByte('"')
+		e.w.WriteByte(q)
 		v = v[i+1:]
 	}
 	e.w.Write(v)
-	e.w.WriteByte('"')
+	e.w.WriteByte(q)
 }
 
 func indexByte(b []byte, c byte) int {
@@ -214,7 +309,7 @@ func (e *csvEncoder) needsQuotes(v []byte) bool {
 	d := e.o.delim
 	for i := 0; i < len(v); i++ {
 		switch b := v[i]; {
-		case b == '"' || b == '\n' || b == '\r':
+		case b == e.o.quote || b == '\n' || b == '\r':
 			return true
 		case d < utf8.RuneSelf && b == byte(d):
 			return true

@@ -1,0 +1,118 @@
+package file
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"unicode/utf8"
+)
+
+// Encodings the CSV components accept, as Osiris-Python names them.
+var (
+	readEncodings  = []string{"utf-8", "utf-16", "latin-1", "iso-8859-1", "ascii"}
+	writeEncodings = []string{"utf-8", "utf-16", "latin-1", "iso-8859-1", "ascii"}
+)
+
+// canonicalEncoding maps the accepted names onto utf-8, utf-16, latin-1
+// and ascii.
+func canonicalEncoding(e string) (string, error) {
+	switch strings.ToLower(strings.ReplaceAll(strings.TrimSpace(e), "_", "-")) {
+	case "", "utf-8", "utf8":
+		return "utf-8", nil
+	case "utf-16", "utf16":
+		return "utf-16", nil
+	case "latin-1", "latin1", "iso-8859-1", "iso8859-1":
+		return "latin-1", nil
+	case "ascii", "us-ascii":
+		return "ascii", nil
+	}
+	return "", fmt.Errorf("encoding %q: use one of %s", e, strings.Join(writeEncodings, ", "))
+}
+
+// oneChar: a delimiter, quote or comment is one character other than a
+// line break.
+func oneChar(v any) error {
+	s, _ := v.(string)
+	r, size := utf8.DecodeRuneInString(s)
+	if s == "" || size != len(s) || r == utf8.RuneError {
+		return fmt.Errorf("%q must be exactly one character", s)
+	}
+	if r == '\r' || r == '\n' {
+		return fmt.Errorf("a line break cannot be used here")
+	}
+	return nil
+}
+
+// oneASCIIChar: the writer's quote character is one ASCII character.
+func oneASCIIChar(v any) error {
+	if err := oneChar(v); err != nil {
+		return err
+	}
+	if s := v.(string); s[0] >= utf8.RuneSelf {
+		return fmt.Errorf("%q: the quote character must be an ASCII character such as \" or '", s)
+	}
+	return nil
+}
+
+func mustBeTrue(v any) error {
+	if b, _ := v.(bool); !b {
+		return fmt.Errorf("osiris always skips blank lines; remove the key (or write true)")
+	}
+	return nil
+}
+
+// pandasTypes maps the dtype names Osiris-Python users write onto DuckDB
+// types.
+var pandasTypes = map[string]string{
+	"int": "BIGINT", "int64": "BIGINT", "int32": "INTEGER", "int16": "SMALLINT", "int8": "TINYINT",
+	"uint64": "UBIGINT", "uint32": "UINTEGER", "uint16": "USMALLINT", "uint8": "UTINYINT",
+	"float": "DOUBLE", "float64": "DOUBLE", "float32": "FLOAT",
+	"str": "VARCHAR", "string": "VARCHAR", "object": "VARCHAR",
+	"bool": "BOOLEAN", "boolean": "BOOLEAN",
+	"datetime": "TIMESTAMP", "datetime64": "TIMESTAMP", "datetime64[ns]": "TIMESTAMP", "datetime64[us]": "TIMESTAMP",
+	"date": "DATE", "time": "TIME", "bytes": "BLOB",
+}
+
+var duckTypeName = regexp.MustCompile(`^(?i)(BIGINT|INT8|LONG|INTEGER|INT4|INT|SMALLINT|INT2|TINYINT|INT1|HUGEINT|UHUGEINT|UBIGINT|UINTEGER|USMALLINT|UTINYINT|DOUBLE|FLOAT8|FLOAT|FLOAT4|REAL|VARCHAR|TEXT|BOOLEAN|BOOL|DATE|TIMESTAMP|TIMESTAMPTZ|TIMESTAMP WITH TIME ZONE|TIME|BLOB|UUID|INTERVAL|(DECIMAL|NUMERIC)\s*\(\s*\d{1,2}\s*,\s*\d{1,2}\s*\))$`)
+
+// duckType turns one dtype value into the DuckDB type read_csv is given.
+func duckType(t string) (string, error) {
+	n := strings.TrimSpace(t)
+	if d, ok := pandasTypes[strings.ToLower(n)]; ok {
+		return d, nil
+	}
+	if duckTypeName.MatchString(n) {
+		return strings.ToUpper(n), nil
+	}
+	return "", fmt.Errorf("%q is not a type osiris knows; use a DuckDB type (BIGINT, DOUBLE, DECIMAL(18,2), VARCHAR, BOOLEAN, DATE, TIMESTAMP) or int64, float64, str, bool, datetime64", t)
+}
+
+// checkDTypes checks every column → type entry of dtype.
+func checkDTypes(v any) error {
+	m, _ := v.(map[string]any)
+	var problems []string
+	for _, col := range sortedKeys(m) {
+		s, ok := m[col].(string)
+		if !ok {
+			problems = append(problems, fmt.Sprintf("%s: the type must be a string, not %v", col, m[col]))
+			continue
+		}
+		if _, err := duckType(s); err != nil {
+			problems = append(problems, col+": "+err.Error())
+		}
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("%s", strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+func sortedKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
@@ -421,18 +422,21 @@ func parseConfig(file, text string) (cfg Config, hasConnections bool, diags diag
 			if !ok {
 				return
 			}
-			path := func(dst *string) func([]string, any) {
+			path := func(dst *string, rootOK bool) func([]string, any) {
 				return func(p []string, v any) {
-					if l.str(p, v, dst) && strings.TrimSpace(*dst) == "" {
-						l.report("config-value", p, "remove the key to use the default", "%s is empty", dotted(p))
+					if !l.str(p, v, dst) {
+						return
+					}
+					if msg, hint := checkConfiguredPath(*dst, rootOK); msg != "" {
+						l.report("config-path", p, hint, "%s %s", dotted(p), msg)
 					}
 				}
 			}
 			l.fields(p, t, map[string]func([]string, any){
-				"pipelines": path(&c.Paths.Pipelines),
-				"build":     path(&c.Paths.Build),
-				"run_logs":  path(&c.Paths.RunLogs),
-				"state":     path(&c.Paths.State),
+				"pipelines": path(&c.Paths.Pipelines, true),
+				"build":     path(&c.Paths.Build, false),
+				"run_logs":  path(&c.Paths.RunLogs, false),
+				"state":     path(&c.Paths.State, false),
 			})
 		},
 		"run": func(p []string, v any) {
@@ -522,6 +526,28 @@ func parseConfig(file, text string) (cfg Config, hasConnections bool, diags diag
 			"[project].name is required")
 	}
 	return cfg, hasConnections, l.diags
+}
+
+// checkConfiguredPath applies the path policy to a [paths] value as
+// written: relative to the root and inside it, or absolute (honoured as
+// written). build, run_logs and state must be folders of their own, not the
+// root. Symlinks are checked once the root is known (Load).
+func checkConfiguredPath(p string, rootOK bool) (msg, hint string) {
+	const keep = "write a folder inside the workspace, or an absolute path to put it elsewhere on purpose"
+	if strings.TrimSpace(p) == "" {
+		return "is empty", "remove the key to use the default"
+	}
+	if filepath.IsAbs(p) {
+		return "", ""
+	}
+	clean := filepath.ToSlash(filepath.Clean(filepath.FromSlash(p)))
+	if clean == ".." || strings.HasPrefix(clean, "../") {
+		return fmt.Sprintf("%q escapes the workspace through ..", p), keep
+	}
+	if clean == "." && !rootOK {
+		return fmt.Sprintf("%q is the workspace root itself", p), "name a folder of its own, such as the default"
+	}
+	return "", ""
 }
 
 // quotedInMessage matches the bits of input the TOML parser quotes in its

@@ -3,7 +3,21 @@
 // strictly validating osiris.toml (or an Osiris-Python
 // osiris_connections.yaml), reading .env, expanding ${VAR} in connection
 // values, deciding what is secret, and masking secret values in any text.
-// It also resolves workspace-relative paths without letting them escape.
+// It also owns the path policy (Files), the one rule for every path osiris
+// is given — [paths], a step's path, a connection's base_dir or DuckDB
+// path:
+//
+//   - relative means relative to the root and inside it: `..` that climbs
+//     out is refused, and so is a symlink, dangling or not, that leads out;
+//   - absolute is honoured as written (data or run_logs elsewhere on purpose);
+//   - protected paths are never data, relative or absolute, read or write:
+//     osiris.toml, osiris_connections.yaml, every dot-entry of the root
+//     (.env, .osiris, .git), and the pipelines, build, run_logs and state
+//     folders ([paths]; pipelines = "." protects no folder). build, run_logs
+//     and state may not be the root itself.
+//
+// Files.DataPaths is what DuckDB SQL may touch: the unprotected entries of
+// the root, listed when a session opens.
 //
 // It is not for pipelines (pkg/compile), running anything (pkg/exec) or
 // talking to databases: it hands drivers a resolved Connection and, for

@@ -96,8 +96,12 @@ func LoadWithEnv(root string, environ []string) (*Workspace, error) {
 		return nil, diags
 	}
 	w.Env = env
-	if w.Files, err = NewFiles(abs); err != nil {
+	if w.Files, err = NewFilesWithPaths(abs, w.Config.Paths); err != nil {
 		return nil, err
+	}
+	if diags := w.checkPathSymlinks(string(data)); len(diags) > 0 {
+		diags.Sort()
+		return nil, diags
 	}
 	w.preloadSecrets()
 	return w, nil
@@ -132,6 +136,39 @@ func (w *Workspace) preloadSecrets() {
 // shellPathVars end in a secret word ("pwd") but hold the current
 // directory; masking them would hide every path in every message.
 var shellPathVars = map[string]bool{"PWD": true, "OLDPWD": true}
+
+// checkPathSymlinks refuses a relative [paths] value that leads out of
+// the workspace through a symlink (dangling or not): relative means inside.
+func (w *Workspace) checkPathSymlinks(text string) diag.List {
+	var out diag.List
+	pos := tomlKeyPositions(text)
+	p := w.Config.Paths
+	for _, kv := range []struct{ key, val string }{
+		{"pipelines", p.Pipelines}, {"build", p.Build}, {"run_logs", p.RunLogs}, {"state", p.State},
+	} {
+		if kv.val == "" || filepath.IsAbs(kv.val) {
+			continue
+		}
+		real, err := realPath(w.Path(kv.val))
+		reason := ""
+		switch {
+		case err != nil:
+			reason = "cannot be resolved: " + err.Error()
+		case !within(real, w.Files.realRoot()):
+			reason = "leads out of the workspace through a symlink (to " + real + ")"
+		default:
+			continue
+		}
+		at, ok := pos[pathKey("paths", kv.key)]
+		if !ok {
+			at = keyPos{Line: 1, Col: 1}
+		}
+		out = append(out, diag.Diagnostic{File: ConfigFileName, Line: at.Line, Col: at.Col, Severity: diag.Error, Code: "config-path",
+			Message: fmt.Sprintf("paths.%s %q %s", kv.key, kv.val, reason),
+			Hint:    "write the absolute path to put it outside the workspace on purpose"})
+	}
+	return out
+}
 
 // Path returns the absolute path of a Paths value (or any workspace-relative
 // path); an absolute path is returned as is.

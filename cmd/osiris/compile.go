@@ -1,10 +1,8 @@
 package main
 
 import (
-	"time"
-
 	"fmt"
-	"path/filepath"
+	"time"
 
 	"github.com/osiris-go/osiris/pkg/compile"
 	"github.com/osiris-go/osiris/pkg/diag"
@@ -69,8 +67,8 @@ func (a *app) recordCompile(ws *workspace.Workspace, file string, started time.T
 		rel = ws.Files.Rel(dir)
 	}
 	if _, rerr := exec.RecordCompile(exec.CompileRecordOptions{
-		RunLogsDir:    filepath.Join(ws.Root, ws.Config.Paths.RunLogs),
-		StateDir:      filepath.Join(ws.Root, ws.Config.Paths.State),
+		RunLogsDir:    ws.Path(ws.Config.Paths.RunLogs),
+		StateDir:      ws.Path(ws.Config.Paths.State),
 		WorkspaceRoot: ws.Root,
 		Pipeline:      ws.Files.Rel(file),
 		Profile:       a.profile,
@@ -92,7 +90,7 @@ func (a *app) compileOne(ws *workspace.Workspace, file string, params map[string
 	if ds.HasErrors() || m == nil {
 		return nil, "", false, ds, nil
 	}
-	dir, changed, err := compile.WriteBuild(ws.Root, filepath.Join(ws.Root, ws.Config.Paths.Build), filepath.Join(ws.Root, ws.Config.Paths.State), m)
+	dir, changed, err := compile.WriteBuild(ws.Root, ws.Path(ws.Config.Paths.Build), ws.Path(ws.Config.Paths.State), m)
 	if err != nil {
 		return nil, "", false, ds, err
 	}

@@ -54,8 +54,8 @@ var errParamOnManifest = diag.Usage("--param has no effect on a compiled manifes
 
 // runTarget compiles a pipeline or loads a compiled manifest.
 func (a *app) runTarget(ws *workspace.Workspace, pos []string, last bool, params paramFlag) (*compile.Manifest, string, error) {
-	buildDir := filepath.Join(ws.Root, ws.Config.Paths.Build)
-	stateDir := filepath.Join(ws.Root, ws.Config.Paths.State)
+	buildDir := ws.Path(ws.Config.Paths.Build)
+	stateDir := ws.Path(ws.Config.Paths.State)
 	switch {
 	case last && len(pos) > 0:
 		return nil, "", diag.Usage("give either a pipeline/manifest or --last-compile, not both")
@@ -183,9 +183,9 @@ func (a *app) runLocal(ctx context.Context, ws *workspace.Workspace, m *compile.
 	}
 	setMemoryLimit(opts.MemoryBudget)
 	runID := exec.NewRunID()
-	stateDir := filepath.Join(ws.Root, ws.Config.Paths.State)
+	stateDir := ws.Path(ws.Config.Paths.State)
 	rec, err := exec.StartRecorder(exec.RecorderOptions{
-		RunLogsDir:    filepath.Join(ws.Root, ws.Config.Paths.RunLogs),
+		RunLogsDir:    ws.Path(ws.Config.Paths.RunLogs),
 		StateDir:      stateDir,
 		WorkspaceRoot: ws.Root,
 		Manifest:      m,

@@ -118,7 +118,7 @@ func (a *app) pipelineFiles(ws *workspace.Workspace, args []string) ([]string, e
 		}
 		return files, nil
 	}
-	dir := filepath.Join(ws.Root, ws.Config.Paths.Pipelines)
+	dir := ws.Path(ws.Config.Paths.Pipelines)
 	files, err = findPipelines(dir)
 	if err != nil {
 		return nil, err

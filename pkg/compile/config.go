@@ -125,17 +125,7 @@ func (v *validator) checkConfig(st *stepIR) {
 			}
 		}
 	}
-	for _, key := range append(append([]string(nil), spec.ReadsPaths...), spec.WritesPaths...) {
-		p, ok := st.effective[key].(string)
-		if !ok || written[key] == nil {
-			continue
-		}
-		if escapesWorkspace(p) {
-			v.errorf(written[key].val.pos(), "path-escape", st.label, "keep files inside the workspace or write an absolute path",
-				"%s.%s %q escapes the workspace through ..", cfgPath, key, p)
-			delete(st.effective, key)
-		}
-	}
+	v.checkStepPaths(st, written, cfgAt)
 }
 
 // credentialKey reports whether a top-level config key holds a credential,

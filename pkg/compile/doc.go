@@ -11,8 +11,10 @@
 //
 // It is not the engine: it never connects to a database, never resolves a
 // connection's values (the manifest keeps "@family.alias"), and never reads
-// files named in a config (symlink checks happen at run time through
-// workspace.Files). Component names are never hard-coded here: everything
+// files named in a config. It does apply the workspace path policy
+// (workspace.Files, see paths.go) to them — `..`, symlinks out, protected
+// files, a writer overwriting its own input or a DuckDB file — so that run
+// never meets a path validate accepted; the drivers check again at run time. Component names are never hard-coded here: everything
 // about a component comes from its registered component.Spec.
 //
 // Choices where the spec is silent:

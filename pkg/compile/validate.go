@@ -87,6 +87,8 @@ type validator struct {
 
 	steps []*stepIR
 	byID  map[string]*stepIR
+
+	filesCache *workspace.Files // the path policy (files())
 }
 
 // stepIR is a step as the validator understood it.
@@ -118,6 +120,8 @@ type stepIR struct {
 	resolved   map[string]any
 	effective  map[string]any
 	connection string
+	// paths are the files the step reads and writes, resolved (paths.go).
+	paths []pathUse
 }
 
 func (v *validator) add(sev diag.Severity, p pos, code, step, hint, format string, args ...any) {
@@ -257,6 +261,7 @@ func (v *validator) run(src []byte) {
 		v.checkStep(st)
 	}
 	v.checkGraph()
+	v.checkWriteTargets()
 	v.checkMetadataSecrets()
 	v.checkCompatVersion()
 }

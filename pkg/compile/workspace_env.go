@@ -37,6 +37,19 @@ func (e wsEnv) LookupEnv(name string) (string, bool) {
 	return e.ws.Env.Lookup(name)
 }
 
+// Files is the workspace's path policy (FilesEnv).
+func (e wsEnv) Files() *workspace.Files { return e.ws.Files }
+
+// ConnectionField returns a connection field as written (ConnectionFieldEnv).
+func (e wsEnv) ConnectionField(family, alias, key string) (string, string, bool) {
+	c, ok := e.ws.Connection(family, alias)
+	if !ok {
+		return "", "", false
+	}
+	s, ok := c.Fields[key].(string)
+	return s, c.Where(), ok
+}
+
 // WriteWorkspaceBuild is WriteBuild with the workspace's build and state
 // paths.
 func WriteWorkspaceBuild(ws *workspace.Workspace, m *Manifest) (dir string, changed bool, err error) {

@@ -76,12 +76,11 @@ func runProcessor(ctx context.Context, req *component.Request, in component.Inpu
 			_ = s.Close()
 		}
 	}()
-	if req.TempDir != "" {
-		// Temp tables and large joins spill here rather than into the
-		// process's working directory.
-		if err := s.Exec(ctx, "SET temp_directory = "+QuoteString(req.TempDir)); err != nil {
-			return nil, fmt.Errorf("step %q: duckdb temp_directory: %w", req.StepID, err)
-		}
+	// Temp tables and large joins spill to the step's TempDir rather than
+	// into the process's working directory; the query reads only the
+	// workspace's data.
+	if err := s.Confine(ctx, WorkspaceAccess(req)); err != nil {
+		return nil, fmt.Errorf("step %q: %w", req.StepID, err)
 	}
 	for _, input := range in {
 		if err := checkInputTypes(input.Table.Schema()); err != nil {

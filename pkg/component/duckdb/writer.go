@@ -103,6 +103,11 @@ func (Writer) Write(ctx context.Context, req *component.Request, in component.Ta
 		return res, fmt.Errorf("step %q: %w", req.StepID, err)
 	}
 	defer func() { err = errors.Join(err, s.Close()) }()
+	// The writer's own SQL names only its table; the session may touch
+	// the database file and its spill folder, nothing else.
+	if err := s.Confine(ctx, databaseAccess(Access{}, dbPath)); err != nil {
+		return res, fmt.Errorf("%s: %w", where, err)
+	}
 
 	target := qualifiedIdent(table)
 	if err := s.Exec(ctx, "BEGIN TRANSACTION"); err != nil {

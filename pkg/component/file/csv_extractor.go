@@ -2,6 +2,7 @@ package file
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -40,6 +41,10 @@ func (CSVExtractor) Extract(ctx context.Context, req *component.Request) (array.
 	s, err := duckdb.Open(ctx, "")
 	if err != nil {
 		return nil, fmt.Errorf("step %q: %w", req.StepID, err)
+	}
+	// The sniffer reads the matched files and nothing else.
+	if err := s.Confine(ctx, duckdb.Access{TempDir: req.TempDir, Paths: files}); err != nil {
+		return nil, errors.Join(fmt.Errorf("step %q: %w", req.StepID, err), s.Close())
 	}
 	rr, err := s.QueryAndClose(ctx, query)
 	if err != nil {

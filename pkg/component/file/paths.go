@@ -58,6 +58,9 @@ func inputFiles(req *component.Request) ([]string, error) {
 		if st, err := os.Stat(m); err != nil || st.IsDir() {
 			continue
 		}
+		if what, protected := req.Files.Protected(m); protected {
+			return nil, fmt.Errorf("step %q: %s matches %s, which is %s, not data", req.StepID, p, req.Files.Rel(m), what)
+		}
 		if !filepath.IsAbs(p) {
 			// A match may be a symlink leading out of the workspace.
 			rel, err := filepath.Rel(req.Files.Root, m)

@@ -23,8 +23,8 @@ type Store struct {
 func ForWorkspace(ws *workspace.Workspace) *Store {
 	return &Store{
 		Root:       ws.Root,
-		RunLogsDir: filepath.Join(ws.Root, ws.Config.Paths.RunLogs),
-		StateDir:   filepath.Join(ws.Root, ws.Config.Paths.State),
+		RunLogsDir: ws.Path(ws.Config.Paths.RunLogs),
+		StateDir:   ws.Path(ws.Config.Paths.State),
 		Masker:     ws.Masker,
 	}
 }

@@ -17,7 +17,8 @@ build:
 	$(GO) build -tags $(TAGS) -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/osiris
 
 # The whole suite (race detector on) against the real MariaDB and PostgreSQL
-# (see README), then a short fuzz run of the pipeline parser + validator.
+# (see README), then short fuzz runs of the pipeline parser + validator and
+# of the remote protocol's frame decoder.
 test: lint
 	$(GO) test -tags $(TAGS) -race -count=1 -timeout 20m ./...
 	$(MAKE) fuzz
@@ -27,6 +28,7 @@ test-short:
 
 fuzz:
 	$(GO) test -tags $(TAGS) -run '^$$' -fuzz '^FuzzValidate$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./pkg/compile
+	$(GO) test -tags $(TAGS) -run '^$$' -fuzz '^FuzzDecodeFrame$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./pkg/remote/wire
 
 # Builds osiris, scaffolds a workspace in a temp dir and runs its offline
 # pipeline (no database needed).

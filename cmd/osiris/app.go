@@ -58,6 +58,8 @@ func commands() []command {
 		{"connections", "list or check connections", (*app).cmdConnections},
 		{"components", "list or show the built-in components", (*app).cmdComponents},
 		{"logs", "browse recorded runs: list, show, diff, html, gc", (*app).cmdLogs},
+		{"remote", "list sandboxes or check one (remote list | remote doctor [NAME])", (*app).cmdRemote},
+		{"worker", "the sandbox side of a remote run (started by sandboxes)", (*app).cmdWorker},
 		{"version", "print version information", (*app).cmdVersion},
 		{"completion", "print a shell completion script (bash, zsh, fish)", (*app).cmdCompletion},
 		{"__complete", "", (*app).cmdComplete}, // hidden: what completion scripts call

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/osiris-go/osiris/pkg/exec"
+	"github.com/osiris-go/osiris/pkg/remote"
 )
 
 // progress turns run events into terminal lines: one line per finished step
@@ -77,6 +78,13 @@ func (p *progress) Emit(e exec.Event) {
 		p.line(fmt.Sprintf("  ✗ %-28s %v", e.Step, e.Fields["error"]))
 	case exec.EventStepSkipped:
 		p.line(fmt.Sprintf("  - %-28s skipped", e.Step))
+	case exec.EventSandboxStarted:
+		p.line(fmt.Sprintf("  sandbox %v (%v, %v)", e.Fields["sandbox"], e.Fields["kind"], e.Fields["isolation"]))
+	case exec.EventSyncComplete:
+		p.line(fmt.Sprintf("  ⇡ synced %d files: %s uploaded, %s already there", toInt(e.Fields["files"]),
+			fmtBytes(toInt(e.Fields["bytes_uploaded"])), fmtBytes(toInt(e.Fields["bytes_skipped"]))))
+	case exec.EventArtifactsFetched:
+		p.line(fmt.Sprintf("  ⇣ fetched %d files (%s)", toInt(e.Fields["blobs"]), fmtBytes(toInt(e.Fields["bytes"]))))
 	case exec.EventStepWarning:
 		p.line(fmt.Sprintf("  ! %-28s %v", e.Step, e.Fields["message"]))
 	}
@@ -173,4 +181,23 @@ func inputList(v any) []map[string]any {
 		return out
 	}
 	return nil
+}
+
+// transfer shows sync progress of a remote run on the live line.
+func (p *progress) transfer(t remote.Transfer) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.tty {
+		return
+	}
+	verb := "uploading"
+	if t.Direction == "download" {
+		verb = "downloading"
+	}
+	fmt.Fprintf(p.w, "\r\033[K  … %s %s / %s", verb, fmtBytes(t.Done), fmtBytes(t.Total))
+	p.live = true
+	if t.Done >= t.Total {
+		fmt.Fprint(p.w, "\r\033[K")
+		p.live = false
+	}
 }

@@ -27,15 +27,13 @@ func (a *app) cmdRun(args []string) error {
 	lastCompile := fs.Bool("last-compile", false, "run the manifest of the most recent compile")
 	timeout := fs.Duration("timeout", 0, "bound the whole run (e.g. 30m); 0 = none")
 	noCache := fs.Bool("no-cache", false, "execute every step; do not reuse step outputs of earlier runs (the step cache)")
-	remote := fs.String("remote", "", "run in a sandbox (not available in this version)")
-	pos, err := a.parseFlags(fs, args, "run PIPELINE | MANIFEST_DIR | --last-compile [--param k=v] [--dry-run] [--timeout D]")
+	fs.Bool("remote", false, "run in the sandbox `[NAME]` of [remote.NAME] (default: the one marked default, else the only one, else local)")
+	args, remoteName, remote := splitRemoteFlag(args)
+	pos, err := a.parseFlags(fs, args, "run PIPELINE | MANIFEST_DIR | --last-compile [--param k=v] [--dry-run] [--timeout D] [--remote [NAME]]")
 	if err != nil {
 		return err
 	}
 	a.dryRun = *dryRun
-	if *remote != "" {
-		return diag.Usage("remote runs (--remote) are not available in this version of osiris; run locally")
-	}
 	ws, err := a.workspace()
 	if err != nil {
 		return err
@@ -46,6 +44,9 @@ func (a *app) cmdRun(args []string) error {
 	}
 	if *dryRun {
 		return a.printPlan(ws, m)
+	}
+	if remote {
+		return a.executeRemote(ws, m, manifestDir, *timeout, remoteName)
 	}
 	return a.execute(ws, m, manifestDir, localRun{Timeout: *timeout, NoCache: *noCache})
 }

@@ -225,14 +225,14 @@ func (r *run) prepare(ctx context.Context) (string, error) {
 			}
 			r.cache.add(p.out)
 		}
-		if len(spec.Families) > 0 && (spec.ConnectionRequired || s.Connection != "") {
+		if family, ref, needsConn := StepConnection(s); needsConn {
 			if r.env.Connect == nil {
 				return s.ID, errors.New("needs a connection but the run has no connection resolver")
 			}
-			key := spec.Families[0] + "\x00" + s.Connection
+			key := family + "\x00" + ref
 			c, ok := conns[key]
 			if !ok {
-				c, err = r.env.Connect(ctx, s.Connection, spec.Families[0])
+				c, err = r.env.Connect(ctx, ref, family)
 				if err != nil {
 					return s.ID, fmt.Errorf("resolving connection %s: %w", orDefault(s.Connection, spec.Families[0]), err)
 				}
@@ -247,6 +247,18 @@ func (r *run) prepare(ctx context.Context) (string, error) {
 		r.byID[s.ID] = p
 	}
 	return "", nil
+}
+
+// StepConnection says whether step s needs a connection at run time and
+// which: the family and the reference as the manifest wrote it ("" means
+// the family's default). The engine resolves exactly these through
+// RunEnv.Connect; a remote client sends exactly these to its sandbox.
+func StepConnection(s *compile.Step) (family, ref string, needs bool) {
+	spec, ok := component.Lookup(s.Component)
+	if !ok || len(spec.Families) == 0 || !(spec.ConnectionRequired || s.Connection != "") {
+		return "", "", false
+	}
+	return spec.Families[0], s.Connection, true
 }
 
 func orDefault(ref, family string) string {

@@ -28,6 +28,13 @@ const (
 	EventRunError            = "run_error"
 	EventRunCancelled        = "run_cancelled"
 
+	// A remote run (pkg/remote) adds these around the engine's own events:
+	// the sandbox it ran in, what the sync moved, what came back.
+	EventSandboxStarted   = "sandbox_started"
+	EventSyncComplete     = "sync_complete"
+	EventArtifactsFetched = "artifacts_fetched"
+	EventSandboxStopped   = "sandbox_stopped"
+
 	timestampLayout  = "2006-01-02T15:04:05.000Z07:00"
 	progressInterval = time.Second
 )

@@ -1,0 +1,293 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/osiris-go/osiris/pkg/compile"
+	"github.com/osiris-go/osiris/pkg/diag"
+	"github.com/osiris-go/osiris/pkg/exec"
+	"github.com/osiris-go/osiris/pkg/remote"
+	"github.com/osiris-go/osiris/pkg/remote/sandbox"
+	_ "github.com/osiris-go/osiris/pkg/remote/sandbox/local" // the local kind
+	"github.com/osiris-go/osiris/workspace"
+)
+
+// splitRemoteFlag takes `--remote [NAME]` out of args: the name is
+// optional, so the flag package cannot parse it. A following argument is
+// the name unless it is a flag or looks like a pipeline or manifest path.
+func splitRemoteFlag(args []string) (rest []string, name string, set bool) {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--":
+			return append(rest, args[i:]...), name, set
+		case a == "--remote" || a == "-remote":
+			set = true
+			if i+1 < len(args) && isRemoteName(args[i+1]) {
+				name = args[i+1]
+				i++
+			}
+		case strings.HasPrefix(a, "--remote=") || strings.HasPrefix(a, "-remote="):
+			set = true
+			_, name, _ = strings.Cut(a, "=")
+		default:
+			rest = append(rest, a)
+		}
+	}
+	return rest, name, set
+}
+
+func isRemoteName(s string) bool {
+	if s == "" || strings.HasPrefix(s, "-") || strings.ContainsAny(s, `/\.`) {
+		return false
+	}
+	if _, err := os.Stat(s); err == nil {
+		return false // a manifest directory given by a bare name
+	}
+	return true
+}
+
+// openSandbox resolves [remote.NAME] and builds its sandbox. Its errors are
+// configuration errors.
+func openSandbox(ws *workspace.Workspace, name string) (*workspace.RemoteConfig, sandbox.Sandbox, error) {
+	rc, err := ws.ResolveRemote(name)
+	if err != nil {
+		return nil, nil, &diag.UsageError{Err: err}
+	}
+	sb, err := sandbox.Open(rc, sandbox.Env{Root: ws.Root, StateDir: filepath.Join(ws.Root, ws.Config.Paths.State)})
+	if err != nil {
+		return nil, nil, &diag.UsageError{Err: err}
+	}
+	return rc, sb, nil
+}
+
+// sandboxBinary is the osiris executable a sandbox runs: [remote.x].binary
+// (another OS/arch) or this one, with its SHA-256.
+func sandboxBinary(ws *workspace.Workspace, rc *workspace.RemoteConfig) (string, string, error) {
+	bin := rc.Binary
+	if bin == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return "", "", err
+		}
+		bin = exe
+	} else if !filepath.IsAbs(bin) {
+		bin = filepath.Join(ws.Root, bin)
+	}
+	sum, _, err := remote.HashFile(bin)
+	if err != nil {
+		return "", "", &diag.UsageError{Err: fmt.Errorf("remote %s: binary: %w", rc.Name, err)}
+	}
+	return bin, sum, nil
+}
+
+// executeRemote runs m in a sandbox; the run is recorded locally exactly as
+// a local run is (plus the sandbox_* and sync_* events).
+func (a *app) executeRemote(ws *workspace.Workspace, m *compile.Manifest, manifestDir string, timeout time.Duration, name string) error {
+	opts, err := engineOptions(ws)
+	if err != nil {
+		return err
+	}
+	rc, sb, err := openSandbox(ws, name)
+	if err != nil {
+		return err
+	}
+	runID := exec.NewRunID()
+	rec, err := exec.StartRecorder(exec.RecorderOptions{
+		RunLogsDir:    filepath.Join(ws.Root, ws.Config.Paths.RunLogs),
+		StateDir:      filepath.Join(ws.Root, ws.Config.Paths.State),
+		WorkspaceRoot: ws.Root,
+		Manifest:      m,
+		ManifestDir:   manifestDir,
+		RunID:         runID,
+		Started:       time.Now(),
+		Where:         rc.Name,
+		Masker:        ws.Masker,
+	})
+	if err != nil {
+		return fmt.Errorf("creating the run directory: %w", err)
+	}
+	// Configuration problems still leave a complete run record.
+	fail := func(err error) error {
+		rec.Finish(nil, err)
+		return a.runOutcome(nil, err, rec.RelDir(), context.Background())
+	}
+	plan, err := remote.MakePlan(ws, m, manifestDir, rc.PassEnv)
+	if err != nil {
+		return fail(err)
+	}
+	bin, sum, err := sandboxBinary(ws, rc)
+	if err != nil {
+		return fail(err)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	progress := newProgress(a)
+	res, runErr := remote.Run(ctx, remote.ClientOptions{
+		Sandbox:      sb,
+		Binary:       bin,
+		BinarySHA256: sum,
+		Version:      version,
+		Plan:         plan,
+		Manifest:     m,
+		Engine:       opts,
+		RunID:        runID,
+		RunDir:       rec.Dir(),
+		Sink:         exec.MultiSink{rec.Sink(), progress},
+		Metrics:      rec.Sink().(exec.MetricSink),
+		Masker:       ws.Masker,
+		Transfer:     progress.transfer,
+	})
+	progress.done()
+	if ferr := rec.Finish(res, runErr); ferr != nil && runErr == nil {
+		runErr = ferr
+	}
+	return a.runOutcome(res, runErr, rec.RelDir(), ctx)
+}
+
+func (a *app) cmdRemote(args []string) error {
+	const synopsis = "remote list | remote doctor [NAME]"
+	if len(args) == 0 {
+		return diag.Usage("usage: osiris %s", synopsis)
+	}
+	fs := flag.NewFlagSet("remote", flag.ContinueOnError)
+	pos, err := a.parseFlags(fs, args[1:], synopsis)
+	if err != nil {
+		return err
+	}
+	ws, err := a.workspace()
+	if err != nil {
+		return err
+	}
+	switch args[0] {
+	case "list":
+		if len(pos) > 0 {
+			return diag.Usage("remote list takes no arguments")
+		}
+		return a.remoteList(ws)
+	case "doctor":
+		if len(pos) > 1 {
+			return diag.Usage("remote doctor takes at most one sandbox name")
+		}
+		name := ""
+		if len(pos) == 1 {
+			name = pos[0]
+		}
+		return a.remoteDoctor(ws, name)
+	}
+	return diag.Usage("unknown remote subcommand %q; usage: osiris %s", args[0], synopsis)
+}
+
+func (a *app) remoteList(ws *workspace.Workspace) error {
+	names := make([]string, 0, len(ws.Config.Remote))
+	for n := range ws.Config.Remote {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	if len(names) == 0 {
+		names = []string{"local"} // the implicit one --remote uses
+	}
+	type row struct {
+		Name      string `json:"name"`
+		Kind      string `json:"kind"`
+		Default   bool   `json:"default"`
+		Isolation string `json:"isolation,omitempty"`
+		Where     string `json:"where,omitempty"`
+		Error     string `json:"error,omitempty"`
+	}
+	var rows []row
+	def, _ := ws.ResolveRemote("")
+	for _, n := range names {
+		r := row{Name: n, Default: def != nil && def.Name == n}
+		rc, sb, err := openSandbox(ws, n)
+		if err != nil {
+			r.Error = err.Error()
+			if c := ws.Config.Remote[n]; c != nil {
+				r.Kind = c.Kind
+			}
+		} else {
+			d := sb.Describe()
+			r.Kind, r.Isolation, r.Where = rc.Kind, d.Isolation, d.Where
+		}
+		rows = append(rows, r)
+	}
+	if a.json {
+		return a.printJSON(rows)
+	}
+	for _, r := range rows {
+		mark := " "
+		if r.Default {
+			mark = "*"
+		}
+		if r.Error != "" {
+			a.outf("%s %-16s %-8s error: %s\n", mark, r.Name, r.Kind, r.Error)
+			continue
+		}
+		a.outf("%s %-16s %-8s %-18s %s\n", mark, r.Name, r.Kind, r.Isolation, r.Where)
+	}
+	return nil
+}
+
+func (a *app) remoteDoctor(ws *workspace.Workspace, name string) error {
+	rc, sb, err := openSandbox(ws, name)
+	if err != nil {
+		return err
+	}
+	bin, sum, err := sandboxBinary(ws, rc)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	rep, err := remote.Doctor(ctx, sb, bin, sum, version, remote.ReachChecks(ws), ws.Masker)
+	if err != nil {
+		return fmt.Errorf("remote %s: %w", rc.Name, err)
+	}
+	unreachable := 0
+	for _, r := range rep.Status.Reach {
+		if !r.OK {
+			unreachable++
+		}
+	}
+	if a.json {
+		if err := a.printJSON(rep); err != nil {
+			return err
+		}
+	} else {
+		d := rep.Sandbox
+		a.outf("sandbox   %s (%s, %s) %s\n", d.Name, d.Kind, d.Isolation, d.Where)
+		a.outf("worker    osiris %s, protocol %d, %s/%s, started and answered in %s\n", rep.Worker.OsirisVersion, rep.Worker.Protocol, rep.Worker.OS, rep.Worker.Arch, fmtMS(rep.StartMs))
+		a.outf("client    osiris %s, protocol %d\n", version, rep.Protocol)
+		a.outf("store     %s in %d blobs, %s free\n", fmtBytes(rep.Status.CASBytes), rep.Status.CASBlobs, fmtBytes(rep.Status.FreeBytes))
+		if len(rep.Status.Reach) == 0 {
+			a.outf("reach     (the workspace defines no network connections)\n")
+		}
+		for _, r := range rep.Status.Reach {
+			if r.OK {
+				a.outf("reach     ✓ %-24s %s\n", r.Name, r.Addr)
+			} else {
+				a.outf("reach     ✗ %-24s %s %s\n", r.Name, r.Addr, r.Error)
+			}
+		}
+	}
+	if unreachable > 0 {
+		return &exitError{code: exitRunFailed, err: errors.New(fmt.Sprintf("%d connection(s) not reachable from sandbox %s", unreachable, rc.Name))}
+	}
+	return nil
+}

@@ -1,0 +1,44 @@
+package remote
+
+import "github.com/osiris-go/osiris/pkg/remote/wire"
+
+// ProtocolVersion is the version both sides state in hello. A worker
+// refuses a client of another version (and the client a worker), naming
+// both: client and worker are the same binary only when provisioned so.
+const ProtocolVersion = 1
+
+// The framing lives in pkg/remote/wire (small, fuzzed on its own).
+type (
+	Frame      = wire.Frame
+	FrameError = wire.FrameError
+	Encoder    = wire.Encoder
+	Decoder    = wire.Decoder
+)
+
+var (
+	NewEncoder = wire.NewEncoder
+	NewDecoder = wire.NewDecoder
+	NewFrame   = wire.NewFrame
+)
+
+// Frame types.
+const (
+	TypeHello   = wire.TypeHello
+	TypeHave    = wire.TypeHave
+	TypeMissing = wire.TypeMissing
+	TypePut     = wire.TypePut
+	TypeData    = wire.TypeData
+	TypeStored  = wire.TypeStored
+	TypeRun     = wire.TypeRun
+	TypeEvent   = wire.TypeEvent
+	TypeMetric  = wire.TypeMetric
+	TypeDone    = wire.TypeDone
+	TypeGet     = wire.TypeGet
+	TypeBlob    = wire.TypeBlob
+	TypeCancel  = wire.TypeCancel
+	TypeBye     = wire.TypeBye
+	TypeError   = wire.TypeError
+	TypeStatus  = wire.TypeStatus
+
+	ChunkBytes = wire.ChunkBytes
+)

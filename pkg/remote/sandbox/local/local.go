@@ -1,0 +1,224 @@
+// Package local is the `local` sandbox kind: the worker runs as a child
+// process in its own directory (.osiris/sandboxes/<name>/ or [remote.x].dir).
+// When bubblewrap (`bwrap`) is installed the child runs inside it — new
+// mount, pid, ipc and uts namespaces, /usr read-only, only the sandbox
+// directory writable, no view of the workspace or the home directory, an
+// empty environment, and with network = "none" no network either. Without
+// bwrap it is a plain child with a minimal environment; Describe (and so the
+// sandbox_started event) says which.
+//
+// Like every kind it shares no disk with the client as far as the protocol
+// is concerned: files arrive through the worker's stdin. Only the osiris
+// binary is copied in directly, once per version, to bin/osiris-<sha256>.
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/osiris-go/osiris/pkg/remote/sandbox"
+	"github.com/osiris-go/osiris/workspace"
+)
+
+func init() { sandbox.Register("local", New) }
+
+// Sandbox is one configured local sandbox.
+type Sandbox struct {
+	name    string
+	dir     string // absolute
+	network string // "" | "host" | "none"
+	bwrap   string // path of bwrap, "" for a plain child
+}
+
+// New builds a local sandbox from its [remote.<name>] table.
+func New(cfg *workspace.RemoteConfig, env sandbox.Env) (sandbox.Sandbox, error) {
+	dir := cfg.Dir
+	if dir == "" {
+		dir = filepath.Join(env.StateDir, "sandboxes", cfg.Name)
+	} else if !filepath.IsAbs(dir) {
+		dir = filepath.Join(env.Root, dir)
+	}
+	switch cfg.Network {
+	case "", "host", "none":
+	default:
+		return nil, fmt.Errorf("remote %q: network %q: a local sandbox takes \"host\" (the default) or \"none\"", cfg.Name, cfg.Network)
+	}
+	s := &Sandbox{name: cfg.Name, dir: filepath.Clean(dir), network: cfg.Network}
+	if p, err := exec.LookPath("bwrap"); err == nil && os.Getenv("OSIRIS_SANDBOX_NO_BWRAP") == "" {
+		s.bwrap = p
+	}
+	return s, nil
+}
+
+// Describe says where the sandbox is and how it is confined.
+func (s *Sandbox) Describe() sandbox.Description {
+	iso := "plain"
+	if s.bwrap != "" {
+		iso = "bwrap"
+		if s.network == "none" {
+			iso = "bwrap, no network"
+		}
+	}
+	return sandbox.Description{Name: s.name, Kind: "local", Isolation: iso, Where: s.dir}
+}
+
+// Dir is the sandbox directory.
+func (s *Sandbox) Dir() string { return s.dir }
+
+// Start provisions the binary and starts the worker.
+func (s *Sandbox) Start(ctx context.Context, opts sandbox.StartOptions) (sandbox.Process, error) {
+	for _, d := range []string{s.dir, filepath.Join(s.dir, "bin"), filepath.Join(s.dir, "home"), filepath.Join(s.dir, "tmp")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return nil, fmt.Errorf("local sandbox %s: %w", s.name, err)
+		}
+	}
+	bin, err := provisionBinary(s.dir, opts.Binary, opts.BinarySHA256)
+	if err != nil {
+		return nil, fmt.Errorf("local sandbox %s: %w", s.name, err)
+	}
+	var cmd *exec.Cmd
+	if s.bwrap != "" {
+		inside := "/sandbox"
+		args := []string{
+			"--die-with-parent", "--new-session",
+			"--unshare-user-try", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+			"--ro-bind", "/usr", "/usr",
+		}
+		for _, d := range []string{"/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"} {
+			if t, err := os.Readlink(d); err == nil {
+				args = append(args, "--symlink", t, d)
+			} else if st, err := os.Stat(d); err == nil && st.IsDir() {
+				args = append(args, "--ro-bind", d, d)
+			}
+		}
+		// Name resolution and TLS roots, read-only; nothing else of /etc.
+		for _, f := range []string{"/etc/hosts", "/etc/resolv.conf", "/etc/nsswitch.conf", "/etc/ssl", "/etc/ca-certificates", "/etc/localtime"} {
+			args = append(args, "--ro-bind-try", f, f)
+		}
+		if s.network == "none" {
+			args = append(args, "--unshare-net")
+		}
+		args = append(args,
+			"--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
+			"--bind", s.dir, inside, "--chdir", inside,
+			"--clearenv",
+			"--setenv", "PATH", "/usr/bin:/bin",
+			"--setenv", "HOME", inside+"/home",
+			"--setenv", "TMPDIR", inside+"/tmp",
+		)
+		for _, kv := range opts.Env {
+			if k, v, ok := strings.Cut(kv, "="); ok {
+				args = append(args, "--setenv", k, v)
+			}
+		}
+		args = append(args, "--", inside+"/bin/"+filepath.Base(bin), "worker", "--stdio", "--dir", inside)
+		cmd = exec.Command(s.bwrap, args...)
+	} else {
+		cmd = exec.Command(bin, "worker", "--stdio", "--dir", s.dir)
+		cmd.Dir = s.dir
+		cmd.Env = append([]string{"PATH=/usr/bin:/bin", "HOME=" + filepath.Join(s.dir, "home"), "TMPDIR=" + filepath.Join(s.dir, "tmp")}, opts.Env...)
+	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if opts.Stderr != nil {
+		cmd.Stderr = opts.Stderr
+	}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("local sandbox %s: starting the worker: %w", s.name, err)
+	}
+	p := &process{cmd: cmd, stdin: stdin, stdout: stdout, done: make(chan struct{})}
+	go func() {
+		select {
+		case <-ctx.Done():
+			p.Kill()
+		case <-p.done:
+		}
+	}()
+	return p, nil
+}
+
+// provisionBinary copies the osiris binary to <dir>/bin/osiris-<sha256>
+// unless that version is already there (verified by hash after copying).
+func provisionBinary(dir, bin, sum string) (string, error) {
+	if bin == "" || sum == "" {
+		return "", errors.New("no osiris binary to run in the sandbox")
+	}
+	dst := filepath.Join(dir, "bin", "osiris-"+sum)
+	if st, err := os.Stat(dst); err == nil && st.Mode().IsRegular() {
+		return dst, nil
+	}
+	in, err := os.Open(bin)
+	if err != nil {
+		return "", fmt.Errorf("provisioning the binary: %w", err)
+	}
+	defer in.Close()
+	tmp, err := os.CreateTemp(filepath.Join(dir, "bin"), ".osiris-*")
+	if err != nil {
+		return "", fmt.Errorf("provisioning the binary: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	h := newSHA()
+	if _, err := io.Copy(io.MultiWriter(tmp, h), in); err != nil {
+		tmp.Close()
+		return "", fmt.Errorf("provisioning the binary: %w", err)
+	}
+	if err := tmp.Chmod(0o755); err != nil {
+		tmp.Close()
+		return "", err
+	}
+	if err := tmp.Close(); err != nil {
+		return "", err
+	}
+	if got := h.hex(); got != sum {
+		return "", fmt.Errorf("provisioning the binary: %s has sha256 %s, expected %s (did it change?)", bin, got[:12], sum[:12])
+	}
+	if err := os.Rename(tmp.Name(), dst); err != nil {
+		return "", fmt.Errorf("provisioning the binary: %w", err)
+	}
+	return dst, nil
+}
+
+type process struct {
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	stdout io.Reader
+	once   sync.Once
+	err    error
+	done   chan struct{}
+}
+
+func (p *process) Stdin() io.WriteCloser { return p.stdin }
+func (p *process) Stdout() io.Reader     { return p.stdout }
+
+func (p *process) Wait() error {
+	p.once.Do(func() {
+		p.err = p.cmd.Wait()
+		close(p.done)
+	})
+	<-p.done
+	return p.err
+}
+
+// Kill stops the worker and everything in its process group.
+func (p *process) Kill() error {
+	if p.cmd.Process == nil {
+		return nil
+	}
+	syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	return p.cmd.Process.Kill()
+}

@@ -163,7 +163,9 @@ func (a *app) completions(words []string) []string {
 
 	// The value of a flag?
 	if strings.HasPrefix(last, "-") && !strings.Contains(last, "=") && len(prev)-1 > cmdAt && fs != nil {
-		if f := fs.Lookup(strings.TrimLeft(last, "-")); f != nil && !isBoolFlag(f) {
+		// --remote takes an optional NAME (run splits it off itself), so
+		// its flag is a bool; its value is still completed.
+		if f := fs.Lookup(strings.TrimLeft(last, "-")); f != nil && (!isBoolFlag(f) || f.Name == "remote") {
 			switch f.Name {
 			case "remote":
 				return withPrefix(cur, a.sandboxNames())

@@ -58,6 +58,8 @@ var helpTexts = map[string]helpText{
 			"osiris run pipelines/movies_offline.yaml",
 			"# show the plan only: steps, connections (masked), inputs",
 			"osiris run pipelines/mysql_duckdb_supabase.yaml --dry-run",
+			"# run it in the sandbox [remote.box] (or the default one with a bare --remote)",
+			"osiris run pipelines/movies_offline.yaml --remote box",
 			"# run the last compiled manifest with a time limit",
 			"osiris run --last-compile --timeout 30m",
 		},

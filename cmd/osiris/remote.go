@@ -163,19 +163,20 @@ func (a *app) executeRemote(ws *workspace.Workspace, m *compile.Manifest, manife
 
 func (a *app) cmdRemote(args []string) error {
 	const synopsis = "remote list | remote doctor [NAME]"
-	if len(args) == 0 {
-		return diag.Usage("usage: osiris %s", synopsis)
-	}
 	fs := flag.NewFlagSet("remote", flag.ContinueOnError)
-	pos, err := a.parseFlags(fs, args[1:], synopsis)
+	all, err := a.parseFlags(fs, args, synopsis)
 	if err != nil {
 		return err
 	}
+	if len(all) == 0 {
+		return diag.Usage("usage: osiris %s", synopsis)
+	}
+	sub, pos := all[0], all[1:]
 	ws, err := a.workspace()
 	if err != nil {
 		return err
 	}
-	switch args[0] {
+	switch sub {
 	case "list":
 		if len(pos) > 0 {
 			return diag.Usage("remote list takes no arguments")
@@ -191,7 +192,7 @@ func (a *app) cmdRemote(args []string) error {
 		}
 		return a.remoteDoctor(ws, name)
 	}
-	return diag.Usage("unknown remote subcommand %q; usage: osiris %s", args[0], synopsis)
+	return diag.Usage("unknown remote subcommand %q; usage: osiris %s", sub, synopsis)
 }
 
 func (a *app) remoteList(ws *workspace.Workspace) error {
@@ -261,7 +262,7 @@ func (a *app) remoteDoctor(ws *workspace.Workspace, name string) error {
 	}
 	unreachable := 0
 	for _, r := range rep.Status.Reach {
-		if !r.OK {
+		if !r.OK && r.Addr != "" { // no address: not resolvable here, not checked
 			unreachable++
 		}
 	}
@@ -279,9 +280,12 @@ func (a *app) remoteDoctor(ws *workspace.Workspace, name string) error {
 			a.outf("reach     (the workspace defines no network connections)\n")
 		}
 		for _, r := range rep.Status.Reach {
-			if r.OK {
+			switch {
+			case r.OK:
 				a.outf("reach     ✓ %-24s %s\n", r.Name, r.Addr)
-			} else {
+			case r.Addr == "":
+				a.outf("reach     - %-24s not checked: %s\n", r.Name, r.Error)
+			default:
 				a.outf("reach     ✗ %-24s %s %s\n", r.Name, r.Addr, r.Error)
 			}
 		}

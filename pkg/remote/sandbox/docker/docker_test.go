@@ -245,3 +245,37 @@ func TestImageWithoutShell(t *testing.T) {
 		t.Fatalf("want a usage error saying the image has no shell, got %v", err)
 	}
 }
+
+// Several first starts at once on one fresh volume (each script is PID 1
+// of its container) all install the binary and run.
+func TestConcurrentFirstStarts(t *testing.T) {
+	d := testenv.NeedDocker(t)
+	s := newBox(t, d)
+	// 16 MB after the script (never read: the script execs first) keep
+	// the uploads long enough to overlap.
+	bin, sha := writeFake(t, fakeWorker+"#"+strings.Repeat("x", 16<<20)+"\n")
+	const n = 3
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		go func() {
+			p, err := s.Start(context.Background(), sandbox.StartOptions{Binary: bin, BinarySHA256: sha})
+			if err != nil {
+				errs <- err
+				return
+			}
+			io.WriteString(p.Stdin(), "ping")
+			p.Stdin().Close()
+			out, _ := io.ReadAll(p.Stdout())
+			if err := p.Wait(); err != nil || string(out) != "ping" {
+				errs <- fmt.Errorf("worker: %q %v", out, err)
+				return
+			}
+			errs <- nil
+		}()
+	}
+	for i := 0; i < n; i++ {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package spawn
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -17,7 +18,9 @@ import (
 // workerScript starts the worker in one session (one ssh connection, one
 // container), provisioning its binary by hash on the way. It runs under
 // /bin/sh with $1 = the sandbox directory ("~/…" and relative paths are
-// taken relative to $HOME), $2 = the binary's SHA-256, and the rest
+// taken relative to $HOME), $2 = the binary's SHA-256, $3 = a random
+// name for the temporary file (so concurrent first starts, even as PID 1
+// of two containers on one volume, never share it), and the rest
 // NAME=value variables for the worker. It first answers one line,
 // "osiris-provision present|missing OS ARCH DIR". When missing, it reads a
 // decimal size line and that many bytes (the binary) from stdin into a
@@ -27,15 +30,15 @@ import (
 // are the session's from there on. Nothing of a pipeline is ever on this
 // command line: only the directory, a hash and the worker's environment.
 const workerScript = `set -eu
-d=$1 h=$2
-shift 2
+d=$1 h=$2 nonce=$3
+shift 3
 case $d in "~") d=$HOME ;; "~/"*) d=$HOME/${d#"~/"} ;; /*) ;; *) d=$HOME/$d ;; esac
 f=$d/bin/osiris-$h
 if [ -x "$f" ]; then
   echo "osiris-provision present $(uname -s) $(uname -m) $d"
 else
   mkdir -p "$d/bin"
-  t=$d/bin/.osiris-$h.$$
+  t=$d/bin/.osiris-$h.$nonce
   trap 'rm -f "$t"' EXIT
   trap 'rm -f "$t"; exit 1' HUP INT TERM PIPE
   echo "osiris-provision missing $(uname -s) $(uname -m) $d"
@@ -55,9 +58,11 @@ exec env "$@" "$f" worker --stdio --dir "$d"
 
 // WorkerArgs is the argv after the shell's path ("/bin/sh") that starts
 // the worker of binary sha in dir with env: "-c SCRIPT osiris-worker DIR
-// SHA NAME=value...".
+// SHA NONCE NAME=value...".
 func WorkerArgs(dir, sha string, env []string) []string {
-	return append([]string{"-c", workerScript, "osiris-worker", dir, sha}, env...)
+	nonce := make([]byte, 8)
+	_, _ = rand.Read(nonce)
+	return append([]string{"-c", workerScript, "osiris-worker", dir, sha, hex.EncodeToString(nonce)}, env...)
 }
 
 // Provisioned is what the start script found and did.

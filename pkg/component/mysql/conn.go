@@ -5,6 +5,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -76,6 +77,69 @@ func connRef(conn *workspace.Connection) string {
 var sessionSetup = []string{
 	"SET time_zone = '+00:00'",
 	"SET SESSION net_write_timeout = 3600",
+}
+
+// connectionID returns the server's id of the session (for KILL QUERY).
+func connectionID(ctx context.Context, dc driver.Conn) (int64, error) {
+	q, ok := dc.(driver.QueryerContext)
+	if !ok {
+		return 0, errors.New("go-sql-driver connection cannot query")
+	}
+	rows, err := q.QueryContext(ctx, "SELECT CONNECTION_ID()", nil)
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	dest := make([]driver.Value, 1)
+	if err := rows.Next(dest); err != nil {
+		return 0, err
+	}
+	switch v := dest[0].(type) {
+	case int64:
+		return v, nil
+	case uint64:
+		return int64(v), nil
+	case []byte:
+		return strconv.ParseInt(string(v), 10, 64)
+	}
+	return 0, fmt.Errorf("CONNECTION_ID() returned %T", dest[0])
+}
+
+// killOnCancel stops the session's running statement on the server when
+// ctx ends: closing the client's socket (all the driver does on cancel)
+// leaves the server computing the statement to the end. The returned stop
+// must be called when the session is done with.
+func killOnCancel(ctx context.Context, cfg *gomysql.Config, id int64, log func(error)) (stop func() bool) {
+	return context.AfterFunc(ctx, func() {
+		kctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := killQuery(kctx, cfg, id); err != nil && log != nil {
+			log(err)
+		}
+	})
+}
+
+// killQuery runs KILL QUERY id on a fresh connection.
+func killQuery(ctx context.Context, cfg *gomysql.Config, id int64) error {
+	c := cfg.Clone()
+	c.Timeout = 5 * time.Second
+	connector, err := gomysql.NewConnector(c)
+	if err != nil {
+		return err
+	}
+	dc, err := connector.Connect(ctx)
+	if err != nil {
+		return fmt.Errorf("KILL QUERY %d: connecting: %w", id, err)
+	}
+	defer dc.Close()
+	ex, ok := dc.(driver.ExecerContext)
+	if !ok {
+		return errors.New("go-sql-driver connection cannot exec")
+	}
+	if _, err := ex.ExecContext(ctx, "KILL QUERY "+strconv.FormatInt(id, 10), nil); err != nil && mysqlErrorNumber(err) != 1094 { // 1094: the session is gone already
+		return fmt.Errorf("KILL QUERY %d: %w", id, err)
+	}
+	return nil
 }
 
 // connect opens one driver-level connection (no database/sql pool) and

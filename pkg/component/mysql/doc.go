@@ -50,6 +50,15 @@
 // warnings, so warnings are checked too) or when the rows written differ from
 // the rows received. Atomicity needs a transactional engine (InnoDB).
 //
+// Cancelling a step (Ctrl-C, a failed sibling, a timeout) sends KILL QUERY
+// for the session's statement from a second connection: closing the socket,
+// all the client driver does, leaves the server computing the statement.
+// Each load holds a named lock (GET_LOCK) for its lifetime; a staging table
+// of osiris's own naming whose lock is free was left by a killed run and is
+// dropped by the next load of that table. create_if_missing serialises
+// creating a table with another named lock, so runs that find it missing at
+// once all succeed (the first creates it, the others load into it).
+//
 // The package is not a general MySQL client: no schema migration, no
 // parallel readers, no CDC.
 package mysql

@@ -85,8 +85,17 @@ func (e *Extractor) Extract(ctx context.Context, req *component.Request) (array.
 	if err != nil {
 		return fail(fmt.Errorf("connecting with %s: %w", connRef(req.Conn), err))
 	}
+	id, err := connectionID(ctx, dc)
+	if err != nil {
+		dc.Close()
+		return fail(fmt.Errorf("reading the connection id: %w", err))
+	}
+	stopKill := killOnCancel(ctx, cfg, id, func(err error) {
+		req.Log.Warn().Err(err).Msg("mysql.extractor: stopping the cancelled query on the server failed")
+	})
 	rows, stmt, err := openRows(ctx, dc, query, e.textProtocol)
 	if err != nil {
+		stopKill()
 		dc.Close()
 		return fail(fmt.Errorf("running query: %w", err))
 	}
@@ -102,6 +111,7 @@ func (e *Extractor) Extract(ctx context.Context, req *component.Request) (array.
 		rows:      rows,
 		batchRows: req.BatchRows,
 		warn:      req.Warn,
+		stopKill:  stopKill,
 	}
 	if r.batchRows <= 0 {
 		r.batchRows = defaultBatchRows
@@ -159,6 +169,7 @@ type rowReader struct {
 	rows      driver.Rows
 	batchRows int
 	warn      func(code, message string)
+	stopKill  func() bool // ends the KILL QUERY watch on ctx
 
 	schema *arrow.Schema
 	cols   []*columnAppender
@@ -329,6 +340,9 @@ func (r *rowReader) close() {
 		}
 		if r.conn != nil {
 			r.conn.Close()
+		}
+		if r.stopKill != nil {
+			r.stopKill()
 		}
 	})
 }

@@ -3,8 +3,11 @@ package mysql
 import (
 	"context"
 	"database/sql/driver"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -128,3 +131,138 @@ func TestCaseDuplicateColumns(t *testing.T) {
 }
 
 var _ driver.Value = nil
+
+// TestConcurrentCreateIfMissing: runs that create the same missing table
+// at once all succeed (the creation is serialised with GET_LOCK) and every
+// row lands, in every write mode.
+func TestConcurrentCreateIfMissing(t *testing.T) {
+	db := testenv.MySQLDB(t, hardenDB)
+	for _, mode := range []string{"append", "replace"} {
+		t.Run(mode, func(t *testing.T) {
+			table := "race_" + mode
+			mustExec(t, db, "DROP TABLE IF EXISTS "+table)
+			const writers = 5
+			var wg sync.WaitGroup
+			errs := make([]error, writers)
+			for i := 0; i < writers; i++ {
+				wg.Add(1)
+				go func(i int) {
+					defer wg.Done()
+					req := writeRequest(t, testConn(t, hardenDB), component.Config{"table": table, "write_mode": mode, "create_if_missing": true})
+					_, errs[i] = (&Writer{}).Write(context.Background(), req, people(t, 1, 10, 10, "x", -1, -1))
+				}(i)
+			}
+			wg.Wait()
+			for i, err := range errs {
+				if err != nil {
+					t.Errorf("writer %d: %v", i, err)
+				}
+			}
+			want := int64(10)
+			if mode == "append" {
+				want = writers * 10
+			}
+			if n := countRows(t, db, table); n != want {
+				t.Fatalf("%d rows, want %d", n, want)
+			}
+		})
+	}
+}
+
+// TestCancelKillsServerQuery: cancelling an extraction stops the query on
+// the server too (KILL QUERY), not only the client's socket.
+func TestCancelKillsServerQuery(t *testing.T) {
+	db := testenv.MySQLDB(t, hardenDB)
+	marker := fmt.Sprintf("osiris_hd_kill_%d", time.Now().UnixNano())
+	running := func() int {
+		var n int
+		if err := db.QueryRow("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE ? AND ID <> CONNECTION_ID()", "%"+marker+"%").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := extractRequest(t, testConn(t, hardenDB), component.Config{"query": "SELECT BENCHMARK(50000000000, MD5('osiris')) AS " + marker})
+	done := make(chan error, 1)
+	go func() {
+		rr, err := (&Extractor{}).Extract(ctx, req)
+		if err == nil {
+			for rr.Next() {
+			}
+			err = rr.Err()
+			rr.Release()
+		}
+		done <- err
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for running() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the query never started")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err == nil {
+		t.Fatal("cancelled extraction succeeded")
+	}
+	deadline = time.Now().Add(5 * time.Second)
+	for running() > 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the cancelled query still runs on the server")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestStaleStagingTablesDropped: staging tables of osiris's own naming that
+// a killed run left are dropped by the next load of the table; one whose
+// load is still alive (its lock held) is left alone, and so are tables
+// that only look similar.
+func TestStaleStagingTablesDropped(t *testing.T) {
+	db := testenv.MySQLDB(t, hardenDB)
+	const table = "staged"
+	live := stagingName(table, "__osiris_new_live01")
+	mustExec(t, db, "DROP TABLE IF EXISTS "+table, "CREATE TABLE "+table+" (id BIGINT PRIMARY KEY, name TEXT, amount DECIMAL(10,2), ts DATETIME(6))")
+	stale := []string{stagingName(table, "__osiris_new_abc123"), stagingName(table, "__osiris_old_abc123")}
+	others := []string{table + "__osiris_new_notatag", "other__osiris_new_abc123", live}
+	for _, n := range append(append([]string{}, stale...), others...) {
+		mustExec(t, db, "DROP TABLE IF EXISTS `"+n+"`", "CREATE TABLE `"+n+"` (id BIGINT)")
+	}
+	t.Cleanup(func() {
+		for _, n := range others {
+			_, _ = db.Exec("DROP TABLE IF EXISTS `" + n + "`")
+		}
+	})
+	// The live load's session holds its lock.
+	holder, err := db.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close()
+	var got int
+	if err := holder.QueryRowContext(context.Background(), "SELECT GET_LOCK(?, 5)", loadLockName(hardenDB, table, "live01")).Scan(&got); err != nil || got != 1 {
+		t.Fatalf("GET_LOCK: %d %v", got, err)
+	}
+
+	req := writeRequest(t, testConn(t, hardenDB), component.Config{"table": table, "write_mode": "replace"})
+	if _, err := (&Writer{}).Write(context.Background(), req, people(t, 1, 10, 10, "x", -1, -1)); err != nil {
+		t.Fatal(err)
+	}
+	exists := func(name string) bool {
+		var n int
+		if err := db.QueryRow("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?", hardenDB, name).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n > 0
+	}
+	for _, n := range stale {
+		if exists(n) {
+			t.Errorf("stale staging table %s was not dropped", n)
+		}
+	}
+	for _, n := range others {
+		if !exists(n) {
+			t.Errorf("%s was dropped", n)
+		}
+	}
+}

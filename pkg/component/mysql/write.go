@@ -182,6 +182,14 @@ func (w *Writer) write(ctx context.Context, req *component.Request, in component
 			return 0, fmt.Errorf("%s: %w", q, err)
 		}
 	}
+	var connID int64
+	if err := conn.QueryRowContext(ctx, "SELECT CONNECTION_ID()").Scan(&connID); err != nil {
+		return 0, fmt.Errorf("reading the connection id: %w", err)
+	}
+	stopKill := killOnCancel(ctx, cfg, connID, func(err error) {
+		req.Log.Warn().Err(err).Msg("mysql.writer: stopping the cancelled statement on the server failed")
+	})
+	defer stopKill()
 	if o.schema == "" {
 		var cur sql.NullString
 		if err := conn.QueryRowContext(ctx, "SELECT DATABASE()").Scan(&cur); err != nil {
@@ -194,6 +202,14 @@ func (w *Writer) write(ctx context.Context, req *component.Request, in component
 	}
 	l := &loader{w: w, req: req, db: db, conn: conn, in: in, opts: o, tag: strings.ToLower(ulid.Make().String()[20:])}
 	target := qualified(o.schema, o.table)
+	// This load's lock marks its staging tables as alive; staging tables
+	// whose lock is free were left by a load that is gone (killed run).
+	unlockLoad, err := l.namedLockName(ctx, loadLockName(o.schema, o.table, l.tag), "this load")
+	if err != nil {
+		return 0, err
+	}
+	defer unlockLoad()
+	l.dropStaleStaging(ctx)
 	cols, err := l.targetColumns(ctx, o.table)
 	if err != nil {
 		return 0, err
@@ -202,7 +218,21 @@ func (w *Writer) write(ctx context.Context, req *component.Request, in component
 		if !o.createIfMissing {
 			return 0, fmt.Errorf("table %s does not exist (set create_if_missing: true to create it from the input's schema)", target)
 		}
-		return l.createAndLoad(ctx)
+		// Two runs creating the same table at once would both see it
+		// missing and the second RENAME fail ("already exists"). Creating
+		// is serialised with a named lock; whoever waited finds the table
+		// made and loads into it like any existing table.
+		unlock, err := l.namedLock(ctx, "create "+o.schema+"."+o.table)
+		if err != nil {
+			return 0, err
+		}
+		defer unlock()
+		if cols, err = l.targetColumns(ctx, o.table); err != nil {
+			return 0, err
+		}
+		if len(cols) == 0 {
+			return l.createAndLoad(ctx)
+		}
 	}
 	l.cols, err = matchColumns(inSchema, cols, target)
 	if err != nil {
@@ -290,6 +320,29 @@ func stagingName(table, suffix string) string {
 	sum := sha1.Sum([]byte(table))
 	tag := "_" + hex.EncodeToString(sum[:4])
 	return table[:64-len(suffix)-len(tag)] + tag + suffix
+}
+
+// lockWaitSeconds bounds how long a load waits for another run's named lock.
+const lockWaitSeconds = 600
+
+// namedLock takes the server-wide named lock for what (GET_LOCK, held by
+// this session) and returns its release. Lock names are at most 64
+// characters: what is hashed.
+func (l *loader) namedLock(ctx context.Context, what string) (func(), error) {
+	sum := sha1.Sum([]byte(what))
+	return l.namedLockName(ctx, "osiris:"+hex.EncodeToString(sum[:16]), what)
+}
+
+func (l *loader) namedLockName(ctx context.Context, name, what string) (func(), error) {
+	var got sql.NullInt64
+	if err := l.conn.QueryRowContext(ctx, "SELECT GET_LOCK(?, ?)", name, lockWaitSeconds).Scan(&got); err != nil {
+		return nil, fmt.Errorf("taking the lock that serialises %s (GET_LOCK): %w", what, err)
+	}
+	if !got.Valid || got.Int64 != 1 {
+		return nil, fmt.Errorf("another osiris run has held the lock for %s for %d s (GET_LOCK %q); it is still creating or loading the table: run again when it has finished", what, lockWaitSeconds, name)
+	}
+	// name is hex: safe in a literal. A lost session releases it too.
+	return func() { l.cleanup("DO RELEASE_LOCK('" + name + "')") }, nil
 }
 
 // cleanup runs a statement that must run even when ctx is cancelled (drop
@@ -427,6 +480,9 @@ func (l *loader) createAndLoad(ctx context.Context) (int64, error) {
 	}
 	if err == nil {
 		_, err = l.conn.ExecContext(ctx, "RENAME TABLE "+l.qualified(stage)+" TO "+l.qualified(l.opts.table))
+		if mysqlErrorNumber(err) == 1050 { // ER_TABLE_EXISTS_ERROR
+			err = fmt.Errorf("another session created %s at the same moment; osiris runs serialise creating a table with GET_LOCK, so the other session did not (another tool, or an older osiris); run again to load into the table it made: %w", l.qualified(l.opts.table), err)
+		}
 	}
 	if err != nil {
 		l.cleanup("DROP TABLE IF EXISTS " + l.qualified(stage))
@@ -856,4 +912,70 @@ func (l *loader) insertRows(ctx context.Context, ex sqlExecer, table string) (wr
 		return 0, 0, err
 	}
 	return written, received, nil
+}
+
+// loadLockName is the GET_LOCK name a load of schema.table with staging tag
+// tag holds while it runs: a staging table whose lock is free belongs to a
+// load that is gone.
+func loadLockName(schema, table, tag string) string {
+	sum := sha1.Sum([]byte("load " + schema + "." + table + " " + tag))
+	return "osiris:" + hex.EncodeToString(sum[:16])
+}
+
+// dropStaleStaging drops the staging tables of this table (osiris's own
+// naming: <table>__osiris_new_<tag>, <table>__osiris_old_<tag>) whose load
+// is gone: a killed run leaves them behind, and nothing else would ever
+// remove them. A staging table whose load still runs has its lock held and
+// is left alone. Failures are logged, never fatal.
+func (l *loader) dropStaleStaging(ctx context.Context) {
+	var prefixes []string
+	for _, kind := range []string{"new", "old"} {
+		full := stagingName(l.opts.table, "__osiris_"+kind+"_"+l.tag)
+		prefixes = append(prefixes, full[:len(full)-len(l.tag)])
+	}
+	rows, err := l.conn.QueryContext(ctx, "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND (LEFT(TABLE_NAME, ?) = ? OR LEFT(TABLE_NAME, ?) = ?)",
+		l.opts.schema, len(prefixes[0]), prefixes[0], len(prefixes[1]), prefixes[1])
+	if err != nil {
+		l.req.Log.Warn().Err(err).Msg("mysql.writer: looking for stale staging tables failed")
+		return
+	}
+	var stale []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			break
+		}
+		for _, p := range prefixes {
+			if tag, ok := strings.CutPrefix(name, p); ok && isStagingTag(tag) && tag != l.tag {
+				stale = append(stale, name)
+			}
+		}
+	}
+	rows.Close()
+	for _, name := range stale {
+		tag := name[len(name)-len(l.tag):]
+		var free sql.NullInt64
+		if err := l.conn.QueryRowContext(ctx, "SELECT IS_FREE_LOCK(?)", loadLockName(l.opts.schema, l.opts.table, tag)).Scan(&free); err != nil || !free.Valid || free.Int64 != 1 {
+			continue
+		}
+		if _, err := l.conn.ExecContext(ctx, "DROP TABLE IF EXISTS "+l.qualified(name)); err != nil {
+			l.req.Log.Warn().Err(err).Str("table", name).Msg("mysql.writer: dropping a stale staging table failed")
+			continue
+		}
+		l.req.Log.Info().Str("table", name).Msg("mysql.writer: dropped a staging table an interrupted run left behind")
+	}
+}
+
+// isStagingTag reports whether s has the form of a load's tag (six
+// characters of a lower-case ULID).
+func isStagingTag(s string) bool {
+	if len(s) != 6 {
+		return false
+	}
+	for _, c := range s {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'z') {
+			return false
+		}
+	}
+	return true
 }

@@ -76,6 +76,13 @@
 // last three digits (PostgreSQL keeps microseconds), counted in a
 // "sub-microsecond-truncated" warning.
 //
+// create_if_missing takes a transaction-scoped advisory lock
+// (pg_advisory_xact_lock on the table's name) before creating, so runs that
+// find the table missing at once all succeed: the first creates it, the
+// others wait and load into it. A PostgreSQL table whose foreign key points
+// at its own key (employees.manager_id → employees.id) is reloaded with the
+// key rebuilt before that foreign key.
+//
 // # Extractor
 //
 // `query`, or `table` (+ schema, columns, where, limit). The statement is

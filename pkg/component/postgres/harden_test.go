@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -113,5 +114,35 @@ func TestIntervalRoundTrip(t *testing.T) {
 	}
 	if diff != 0 {
 		t.Fatalf("%d intervals changed on the round trip:\n%s\nvs\n%s", diff, e.contents("iv_src"), e.contents("iv_dst"))
+	}
+}
+
+// TestConcurrentCreateIfMissing: runs that create the same missing table
+// at once all succeed (the creation is serialised with an advisory lock)
+// and every row lands.
+func TestConcurrentCreateIfMissing(t *testing.T) {
+	e := newPGEnv(t)
+	const writers = 6
+	var wg sync.WaitGroup
+	errs := make([]error, writers)
+	for i := 0; i < writers; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			_, errs[i] = e.write(context.Background(), component.Config{"table": "race", "write_mode": "append", "create_if_missing": true}, intTable(10, 10, plain))
+		}(i)
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("writer %d: %v", i, err)
+		}
+	}
+	var n int
+	if err := e.admin.QueryRow(context.Background(), `SELECT count(*) FROM `+e.q("race")).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != writers*10 {
+		t.Fatalf("%d rows, want %d", n, writers*10)
 	}
 }

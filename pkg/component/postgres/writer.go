@@ -217,11 +217,27 @@ func write(ctx context.Context, req *component.Request, in component.Table, opts
 		if !opts.createIfMissing {
 			return 0, fmt.Errorf("table %s does not exist (set create_if_missing: true to create it)", qname)
 		}
+		// Two runs creating the same table at once would both see it
+		// missing, and the second CREATE fails (duplicate key in pg_type).
+		// The creation is serialised with a transaction-scoped advisory
+		// lock; whoever waited finds the table made and loads into it.
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", "osiris create_if_missing "+qname); err != nil {
+			return 0, red.redact(fmt.Errorf("waiting for the advisory lock that serialises creating the table: %w", err))
+		}
+		if cols, err = lookupTable(ctx, tx, qname); err != nil {
+			return 0, red.redact(fmt.Errorf("reading the table definition: %w", err))
+		}
+	}
+	if len(cols) == 0 {
 		ddl, created, err := createTableSQL(qname, schema, opts.primaryKey)
 		if err != nil {
 			return 0, err
 		}
 		if _, err := tx.Exec(ctx, ddl); err != nil {
+			var pe *pgconn.PgError
+			if errors.As(err, &pe) && (pe.Code == "42P07" || pe.Code == "23505") {
+				return 0, red.redact(fmt.Errorf("creating the table: another session created it at the same moment; osiris runs take an advisory lock to serialise this, so the other session did not (another tool, or an older osiris); run again to load into the table it made: %w", err))
+			}
 			return 0, red.redact(fmt.Errorf("creating the table: %w", err))
 		}
 		cols = created

@@ -16,3 +16,10 @@ var InitRename = map[string]string{
 	"env.example": ".env.example",
 	"gitignore":   ".gitignore",
 }
+
+// Report holds the templates of the static run pages (pkg/runlog):
+// report/report.html.tmpl (one run) and report/index.html.tmpl (every run).
+// They are html/template files: every value is escaped by context.
+//
+//go:embed report/*.tmpl
+var Report embed.FS

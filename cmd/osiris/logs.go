@@ -5,7 +5,9 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	osexec "os/exec"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -13,6 +15,7 @@ import (
 	"github.com/osiris-go/osiris/pkg/diag"
 	"github.com/osiris-go/osiris/pkg/exec"
 	"github.com/osiris-go/osiris/pkg/runlog"
+	"github.com/osiris-go/osiris/workspace"
 )
 
 // logsSubcommands are listed by `osiris help logs` after the flags.
@@ -42,6 +45,12 @@ func (a *app) cmdLogs(args []string) error {
 		return a.logsList(rest)
 	case "show":
 		return a.logsShow(rest)
+	case "diff":
+		return a.logsDiff(rest)
+	case "html":
+		return a.logsHTML(rest)
+	case "gc":
+		return a.logsGC(rest)
 	case "-h", "--help", "help":
 		a.writeCommandHelp(a.stdout, "logs", logsSynopsis, nil)
 		fmt.Fprint(a.stdout, logsSubcommands)
@@ -105,10 +114,7 @@ func (a *app) logsList(args []string) error {
 	tw := tabwriter.NewWriter(a.stdout, 0, 2, 2, ' ', 0)
 	fmt.Fprintln(tw, "RUN\tKIND\tPIPELINE\tPROFILE\tSTATUS\tSTARTED\tDURATION\tROWS\tWHERE\tRUN DIR")
 	for _, r := range runs {
-		started := strings.Replace(strings.TrimSuffix(r.Started, "Z"), "T", " ", 1)
-		if i := strings.LastIndexByte(started, '.'); i > 0 {
-			started = started[:i]
-		}
+		started := displayStart(r.Started)
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", r.Short(), r.Kind, r.Slug, r.Profile, r.Status,
 			started, runlog.FmtDuration(r.DurationMs), r.Rows, r.Where, r.RunDir)
 	}
@@ -234,4 +240,172 @@ func (a *app) printDetail(d runlog.Detail) {
 			a.outf("  %s\n", l)
 		}
 	}
+}
+
+// writeRunPages writes the run's report.html and refreshes
+// run_logs/index.html at the end of a run, cancelled or failed ones too
+// (the run's own context may be done: the pages get their own). A page
+// that cannot be written is a warning; the run's outcome stands.
+func (a *app) writeRunPages(ws *workspace.Workspace, runDir string) {
+	if err := runlog.ForWorkspace(ws).WriteRunReport(context.Background(), runDir); err != nil {
+		fmt.Fprintln(a.stderr, "osiris: warning: writing the run's report: "+a.mask(err.Error()))
+	}
+}
+
+func (a *app) logsDiff(args []string) error {
+	fs := flag.NewFlagSet("logs", flag.ContinueOnError)
+	pos, err := a.parseFlags(fs, args, "logs diff [RUN_A] [RUN_B] [--json]")
+	if err != nil {
+		return err
+	}
+	if len(pos) > 2 {
+		return diag.Usage("logs diff takes at most two runs (none: the last run against the one before it)")
+	}
+	st, err := a.logsStore()
+	if err != nil {
+		return err
+	}
+	var ra, rb runlog.Run
+	var notice runlog.Notice
+	switch len(pos) {
+	case 2:
+		if ra, notice, err = st.Select(pos[0], exec.RecordKindRun); err == nil {
+			rb, _, err = st.Select(pos[1], exec.RecordKindRun)
+		}
+	default:
+		sel := "last"
+		if len(pos) == 1 {
+			sel = pos[0]
+		}
+		if rb, notice, err = st.Select(sel, exec.RecordKindRun); err == nil {
+			var ok bool
+			ra, ok, err = st.Previous(rb)
+			if err == nil && !ok {
+				err = diag.Usage("run %s is the first run of %s; there is nothing to compare it with", rb.Short(), rb.Slug)
+			}
+		}
+	}
+	a.notice(notice)
+	if err != nil {
+		return err
+	}
+	d, err := st.DiffRuns(ra, rb)
+	if err != nil {
+		return err
+	}
+	if a.json {
+		return a.printJSON(d)
+	}
+	a.outf("%s %s (%s, %d rows) → %s (%s, %d rows): rows %+d", ra.Slug, ra.Short(), ra.Status, ra.Rows, rb.Short(), rb.Status, rb.Rows, d.RowsDelta)
+	if d.ManifestChanged {
+		a.outf(", manifest changed")
+	}
+	a.outf("\n")
+	for _, sd := range d.Steps {
+		a.outf("  %-24s %s\n", sd.Step, sd.Summary())
+	}
+	a.outf("%d step(s) changed, %d unchanged\n", len(d.Steps), d.Unchanged)
+	return nil
+}
+
+func (a *app) logsHTML(args []string) error {
+	fs := flag.NewFlagSet("logs", flag.ContinueOnError)
+	open := fs.Bool("open", false, "open run_logs/index.html with the desktop's opener (xdg-open, open)")
+	pos, err := a.parseFlags(fs, args, "logs html [--open]")
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return diag.Usage("logs html takes no arguments")
+	}
+	st, err := a.logsStore()
+	if err != nil {
+		return err
+	}
+	n, notice, err := st.WriteSite(context.Background())
+	a.notice(notice)
+	if err != nil {
+		return err
+	}
+	index := st.IndexHTMLPath()
+	rel := index
+	if r, err := filepath.Rel(st.Root, index); err == nil {
+		rel = r
+	}
+	if a.json {
+		if err := a.printJSON(map[string]any{"reports": n, "index": filepath.ToSlash(rel)}); err != nil {
+			return err
+		}
+	} else {
+		a.outf("wrote %d run reports and %s\n", n, rel)
+	}
+	if *open {
+		opener := ""
+		for _, c := range []string{"xdg-open", "open"} {
+			if p, err := osexec.LookPath(c); err == nil {
+				opener = p
+				break
+			}
+		}
+		if opener == "" {
+			a.outf("no desktop opener (xdg-open, open) found; open file://%s in a browser\n", index)
+			return nil
+		}
+		if err := osexec.Command(opener, index).Start(); err != nil {
+			return fmt.Errorf("opening %s: %w", rel, err)
+		}
+	}
+	return nil
+}
+
+func (a *app) logsGC(args []string) error {
+	fs := flag.NewFlagSet("logs", flag.ContinueOnError)
+	dry := fs.Bool("dry-run", false, "print what would be removed, remove nothing")
+	pos, err := a.parseFlags(fs, args, "logs gc [--dry-run]")
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return diag.Usage("logs gc takes no arguments; it applies osiris.toml [retention]")
+	}
+	ws, err := a.workspace()
+	if err != nil {
+		return err
+	}
+	st := runlog.ForWorkspace(ws)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ret := runlog.Retention{Days: ws.Config.Retention.RunLogsDays, KeepPerPipeline: ws.Config.Retention.KeepRunsPerPipeline}
+	res, notice, err := st.GC(ctx, runlog.GCOptions{Retention: ret, DryRun: *dry})
+	a.notice(notice)
+	if err != nil {
+		return err
+	}
+	if a.json {
+		return a.printJSON(res)
+	}
+	verb := "removed"
+	if *dry {
+		verb = "would remove"
+	}
+	for _, r := range res.Removed {
+		a.outf("%s %s %s %s (%s)\n", verb, r.Short(), r.Slug, displayStart(r.Started), r.RunDir)
+	}
+	a.outf("%s %d runs (%s), kept %d (retention: older than %d days beyond the newest %d per pipeline)\n",
+		verb, len(res.Removed), runlog.FmtBytes(res.Bytes), res.Kept, ret.Days, ret.KeepPerPipeline)
+	if res.Leftovers > 0 {
+		a.outf("finished an interrupted gc: %d run directories it had set aside\n", res.Leftovers)
+	}
+	if res.CacheEntries > 0 {
+		a.outf("step cache: %d entries pruned (%s)\n", res.CacheEntries, runlog.FmtBytes(res.CacheBytes))
+	}
+	return nil
+}
+
+func displayStart(ts string) string {
+	s := strings.Replace(strings.TrimSuffix(ts, "Z"), "T", " ", 1)
+	if i := strings.LastIndexByte(s, '.'); i > 0 {
+		s = s[:i]
+	}
+	return s
 }

@@ -218,6 +218,7 @@ func (a *app) runLocal(ctx context.Context, ws *workspace.Workspace, m *compile.
 	if ferr := rec.Finish(res, runErr); ferr != nil && runErr == nil {
 		runErr = ferr
 	}
+	a.writeRunPages(ws, rec.Dir())
 	return res, rec.RelDir(), runErr
 }
 

@@ -1,0 +1,416 @@
+package runlog
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"html/template"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/goccy/go-yaml"
+
+	"github.com/osiris-go/osiris/pkg/exec"
+	"github.com/osiris-go/osiris/templates"
+)
+
+// ReportFile is the name of a run's report inside its run directory, and
+// IndexHTML the site's index inside run_logs/.
+const (
+	ReportFile = "report.html"
+	IndexHTML  = "index.html"
+)
+
+// MaxReportEvents bounds the events a report lists (the first ones and the
+// last ones are kept); events.jsonl keeps them all.
+const MaxReportEvents = 5000
+
+var pageTemplates = template.Must(template.New("").Funcs(template.FuncMap{
+	"dur":   fmtDuration,
+	"bytes": FmtBytes,
+	"short": shortHash,
+	"plus":  func(n int64) string { return fmt.Sprintf("%+d", n) },
+	"inc":   func(i int) int { return i + 1 },
+}).ParseFS(templates.Report, "report/*.tmpl"))
+
+// pageScript is the only script of the pages (filters); the pages' CSP
+// allows exactly it, by hash, and nothing else: no network, no other
+// script, no external style, font or image.
+const pageScript = `
+document.querySelectorAll('select[data-filter]').forEach(function (sel) {
+  sel.addEventListener('change', function () {
+    var table = document.getElementById(sel.getAttribute('data-filter'));
+    var sels = document.querySelectorAll('select[data-filter="' + table.id + '"]');
+    var shown = 0;
+    table.querySelectorAll('tbody tr').forEach(function (tr) {
+      var ok = true;
+      sels.forEach(function (s) {
+        if (s.value !== '' && tr.getAttribute('data-' + s.getAttribute('data-key')) !== s.value) { ok = false; }
+      });
+      tr.hidden = !ok;
+      if (ok) { shown++; }
+    });
+    var count = document.getElementById(table.id + '-count');
+    if (count) { count.textContent = String(shown); }
+  });
+});
+`
+
+func csp() string {
+	sum := sha256.Sum256([]byte(pageScript))
+	return "default-src 'none'; style-src 'unsafe-inline'; img-src data:; script-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"
+}
+
+func shortHash(h string) string {
+	h = strings.TrimPrefix(h, "sha256:")
+	if len(h) > 12 {
+		return h[:12]
+	}
+	return h
+}
+
+// WriteRunReport writes report.html of the run recorded in runDir and
+// refreshes run_logs/index.html. `osiris run` calls it at the end of every
+// run, and so does the remote client once a remote run's record is
+// complete; a failure to write the pages never fails the run.
+func (s *Store) WriteRunReport(ctx context.Context, runDir string) error {
+	r, ok := s.runFromDir(runDir)
+	if !ok {
+		return fmt.Errorf("report: %s is not a run directory", runDir)
+	}
+	if err := s.WriteReport(ctx, r); err != nil {
+		return err
+	}
+	return s.WriteIndexHTML()
+}
+
+// WriteSite (re)writes every run's report.html and run_logs/index.html
+// (`osiris logs html`). It returns the number of reports written.
+func (s *Store) WriteSite(ctx context.Context) (int, Notice, error) {
+	runs, notice, err := s.List(Filter{})
+	if err != nil {
+		return 0, notice, err
+	}
+	n := 0
+	for _, r := range runs {
+		if err := ctx.Err(); err != nil {
+			return n, notice, err
+		}
+		if err := s.WriteReport(ctx, r); err != nil {
+			return n, notice, err
+		}
+		n++
+	}
+	return n, notice, s.writeIndexHTML(runs)
+}
+
+// IndexHTMLPath is run_logs/index.html.
+func (s *Store) IndexHTMLPath() string { return filepath.Join(s.RunLogsDir, IndexHTML) }
+
+// WriteIndexHTML writes run_logs/index.html: every run, newest first.
+func (s *Store) WriteIndexHTML() error {
+	runs, _, err := s.List(Filter{})
+	if err != nil {
+		return err
+	}
+	return s.writeIndexHTML(runs)
+}
+
+type indexRow struct {
+	Run
+	Link     string // report.html relative to run_logs/, "" when there is none
+	Started  string
+	Duration string
+}
+
+type indexPage struct {
+	CSP       string
+	Script    template.JS
+	Generated string
+	Runs      []indexRow
+	Pipelines []string
+	Statuses  []string
+	Kinds     []string
+}
+
+func (s *Store) writeIndexHTML(runs []Run) error {
+	p := indexPage{CSP: csp(), Script: template.JS(pageScript), Generated: s.now().UTC().Format(time.RFC3339)}
+	pipes, stats, kinds := map[string]bool{}, map[string]bool{}, map[string]bool{}
+	for _, r := range runs {
+		row := indexRow{Run: r, Started: displayTS(r.Started), Duration: fmtDuration(r.DurationMs)}
+		row.Run.Pipeline = s.mask(r.Pipeline)
+		if rel, err := filepath.Rel(s.RunLogsDir, filepath.Join(s.Dir(r), ReportFile)); err == nil && !strings.HasPrefix(rel, "..") {
+			if _, err := os.Stat(filepath.Join(s.Dir(r), ReportFile)); err == nil {
+				row.Link = filepath.ToSlash(rel)
+			}
+		}
+		p.Runs = append(p.Runs, row)
+		pipes[r.Slug], stats[r.Status], kinds[r.Kind] = true, true, true
+	}
+	p.Pipelines, p.Statuses, p.Kinds = sortedSet(pipes), sortedSet(stats), sortedSet(kinds)
+	var buf bytes.Buffer
+	if err := pageTemplates.ExecuteTemplate(&buf, "index.html.tmpl", p); err != nil {
+		return fmt.Errorf("writing %s: %w", IndexHTML, err)
+	}
+	if err := os.MkdirAll(s.RunLogsDir, 0o755); err != nil {
+		return fmt.Errorf("writing %s: %w", IndexHTML, err)
+	}
+	return writeAtomic(s.IndexHTMLPath(), s.Masker.MaskBytes(buf.Bytes()))
+}
+
+func sortedSet(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		if k != "" {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func displayTS(ts string) string {
+	t := parseTS(ts)
+	if t.IsZero() {
+		return ts
+	}
+	return t.UTC().Format("2006-01-02 15:04:05Z")
+}
+
+// reportPage is what report.html.tmpl renders.
+type reportPage struct {
+	CSP       string
+	Script    template.JS
+	Generated string
+	D         Detail
+	Started   string
+	Duration  string
+	Errors    int
+	IndexLink string
+	DAG       dagSVG
+	Timeline  timelineSVG
+	Steps     []stepRow
+	Failed    *failedBox
+	Previews  []Preview
+	Events    []eventRow
+	EventsCut int
+	EvSteps   []string
+	EvTypes   []string
+	Sync      []syncBox
+	Diff      *Diff
+	DiffPrev  string
+}
+
+type stepRow struct {
+	exec.StepResult
+	Duration string
+	Size     string
+	Digest   string
+}
+
+type failedBox struct {
+	Step    string
+	Error   string
+	LogTail []string
+}
+
+type eventRow struct {
+	Seq    int64
+	Time   string
+	Event  string
+	Step   string
+	Fields string
+}
+
+type syncBox struct {
+	Event  string
+	Fields [][2]string
+}
+
+// WriteReport writes <run dir>/report.html: one self-contained page.
+func (s *Store) WriteReport(ctx context.Context, r Run) error {
+	dir := s.Dir(r)
+	d, err := s.Show(r)
+	if err != nil {
+		return fmt.Errorf("report of run %s: %w", r.RunID, err)
+	}
+	p := reportPage{
+		CSP: csp(), Script: template.JS(pageScript), Generated: s.now().UTC().Format(time.RFC3339), D: d,
+		Started: displayTS(d.Started), Duration: fmtDuration(d.DurationMs),
+	}
+	d.Pipeline = s.mask(d.Pipeline)
+	if rel, err := filepath.Rel(dir, s.IndexHTMLPath()); err == nil {
+		p.IndexLink = filepath.ToSlash(rel)
+	}
+	for _, st := range d.Steps {
+		if st.Status == exec.StatusFailed {
+			p.Errors++
+		}
+		row := stepRow{StepResult: st, Duration: fmtDuration(st.DurationMs), Size: "-", Digest: "-"}
+		if st.Artifact != nil {
+			row.Size = FmtBytes(st.Artifact.Bytes)
+			row.Digest = shortHash(st.Artifact.TableDigest)
+		}
+		p.Steps = append(p.Steps, row)
+	}
+	p.Errors += len(d.Diagnostics)
+	if d.Status == exec.StatusFailed || d.Status == exec.StatusKilled {
+		fb := &failedBox{Step: d.FailedStep, Error: d.Error, LogTail: d.LogTail}
+		if fb.Step != "" {
+			for _, st := range d.Steps {
+				if st.ID == fb.Step && st.Error != "" {
+					fb.Error = st.Error
+				}
+			}
+		}
+		if fb.Error != "" || fb.Step != "" {
+			p.Failed = fb
+		}
+	}
+	if r.Kind != exec.RecordKindCompile {
+		p.DAG = layoutDAG(readManifestSteps(dir, d.Steps), d.Steps)
+		p.Timeline = layoutTimeline(d)
+		for _, st := range d.Steps {
+			if st.Artifact == nil {
+				continue
+			}
+			pv, err := s.readPreview(ctx, dir, st.Artifact.Path)
+			pv.Step = st.ID
+			if err != nil {
+				pv.Err = s.mask(err.Error())
+			}
+			p.Previews = append(p.Previews, pv)
+		}
+		s.reportEvents(r, &p)
+		if prev, ok, err := s.Previous(r); err == nil && ok {
+			if df, err := s.DiffRuns(prev, r); err == nil {
+				p.Diff = &df
+				if rel, err := filepath.Rel(dir, filepath.Join(s.Dir(prev), ReportFile)); err == nil {
+					p.DiffPrev = filepath.ToSlash(rel)
+				}
+			}
+		}
+	}
+	var buf bytes.Buffer
+	if err := pageTemplates.ExecuteTemplate(&buf, "report.html.tmpl", p); err != nil {
+		return fmt.Errorf("report of run %s: %w", r.RunID, err)
+	}
+	// Everything was masked as it was read; masking the page again catches
+	// a secret that reached it by a path not thought of.
+	return writeAtomic(filepath.Join(dir, ReportFile), s.Masker.MaskBytes(buf.Bytes()))
+}
+
+// reportEvents fills the events table, the filters and the sandbox boxes.
+func (s *Store) reportEvents(r Run, p *reportPage) {
+	evs, err := s.Events(r, "")
+	if err != nil {
+		return
+	}
+	steps, types := map[string]bool{}, map[string]bool{}
+	keep := evs
+	if len(evs) > MaxReportEvents {
+		keep = append(append([]exec.Event{}, evs[:MaxReportEvents/2]...), evs[len(evs)-MaxReportEvents/2:]...)
+		p.EventsCut = len(evs) - MaxReportEvents
+	}
+	for _, e := range keep {
+		steps[e.Step], types[e.Event] = true, true
+		line := FormatEvent(e)
+		fields := ""
+		if i := strings.Index(line, e.Event); i >= 0 {
+			fields = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line[i+len(e.Event):]), e.Step))
+		}
+		p.Events = append(p.Events, eventRow{Seq: e.Seq, Time: e.TS.UTC().Format("15:04:05.000"), Event: e.Event, Step: e.Step, Fields: fields})
+	}
+	for _, e := range evs {
+		if strings.HasPrefix(e.Event, "sandbox_") || strings.HasPrefix(e.Event, "sync_") || e.Event == "artifacts_fetched" {
+			box := syncBox{Event: e.Event}
+			for _, k := range sortedKeys(e.Fields) {
+				v := compactValue(k, e.Fields[k])
+				if strings.HasSuffix(k, "bytes") || strings.HasPrefix(k, "bytes_") {
+					if n, ok := number(e.Fields[k]); ok {
+						v = fmt.Sprintf("%s (%d)", FmtBytes(n), n)
+					}
+				}
+				box.Fields = append(box.Fields, [2]string{k, v})
+			}
+			p.Sync = append(p.Sync, box)
+		}
+	}
+	p.EvSteps, p.EvTypes = sortedSet(steps), sortedSet(types)
+}
+
+func sortedKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func number(v any) (int64, bool) {
+	switch x := v.(type) {
+	case float64:
+		return int64(x), true
+	case int64:
+		return x, true
+	case int:
+		return int64(x), true
+	case interface{ Int64() (int64, error) }:
+		n, err := x.Int64()
+		return n, err == nil
+	}
+	return 0, false
+}
+
+// manifestStep is what the DAG needs of a manifest step.
+type manifestStep struct {
+	ID        string   `yaml:"id"`
+	Component string   `yaml:"component"`
+	Needs     []string `yaml:"needs"`
+}
+
+// readManifestSteps reads the steps and their needs from the run's
+// manifest.yaml; without one, the steps of status.json with no edges.
+func readManifestSteps(dir string, steps []exec.StepResult) []manifestStep {
+	var m struct {
+		Steps []manifestStep `yaml:"steps"`
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "manifest.yaml")); err == nil && yaml.Unmarshal(b, &m) == nil && len(m.Steps) > 0 {
+		return m.Steps
+	}
+	out := make([]manifestStep, 0, len(steps))
+	for _, s := range steps {
+		out = append(out, manifestStep{ID: s.ID, Component: s.Component})
+	}
+	return out
+}
+
+func writeAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	name := tmp.Name()
+	_, werr := tmp.Write(data)
+	cerr := tmp.Close()
+	if werr == nil {
+		werr = cerr
+	}
+	if werr == nil {
+		werr = os.Chmod(name, 0o644)
+	}
+	if werr == nil {
+		werr = os.Rename(name, path)
+	}
+	if werr != nil {
+		os.Remove(name)
+		return fmt.Errorf("writing %s: %w", path, werr)
+	}
+	return nil
+}

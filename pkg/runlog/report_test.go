@@ -1,0 +1,102 @@
+package runlog
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// The pages are written from the run directory alone: a data value
+// `<script>` is escaped, no secret canary appears, nothing is loaded from
+// elsewhere, and the report of a copied run directory is the same page.
+func TestReportEscapedMaskedSelfContained(t *testing.T) {
+	f := newFixture(t)
+	ok := f.run("orders", "")
+	f.setQuery("SELECT nope, '" + canary + "' AS leak FROM m")
+	bad := f.run("orders", "")
+	ctx := context.Background()
+	for _, d := range []string{ok, bad} {
+		if err := f.store.WriteRunReport(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	okHTML := readText(t, filepath.Join(ok, ReportFile))
+	if !strings.Contains(okHTML, "&lt;script&gt;alert(1)&lt;/script&gt;") {
+		t.Error("the <script> value is not shown escaped in the data preview")
+	}
+	if n := strings.Count(okHTML, "<script"); n != 1 {
+		t.Errorf("%d script elements; want only the page's own", n)
+	}
+	for _, bad := range []string{"http://", "https://", "<link", "@import", "src="} {
+		if strings.Contains(okHTML, bad) {
+			t.Errorf("report refers to something outside itself: %q", bad)
+		}
+	}
+	badHTML := readText(t, filepath.Join(bad, ReportFile))
+	if !strings.Contains(badHTML, `id="error-text"`) || !strings.Contains(badHTML, "nope") {
+		t.Error("the failed run's report does not show the error")
+	}
+	// No HTML file anywhere holds the canary (it is in the data and in
+	// the failing query).
+	filepath.WalkDir(f.root, func(p string, d os.DirEntry, err error) error {
+		if err == nil && strings.HasSuffix(p, ".html") && strings.Contains(readText(t, p), canary) {
+			t.Errorf("%s shows the secret canary", p)
+		}
+		return nil
+	})
+	// Copied elsewhere, the run directory's report is still whole.
+	dst := filepath.Join(t.TempDir(), "copied")
+	copyDir(t, ok, dst)
+	if err := f.store.WriteReport(ctx, mustRunFromDir(t, f.store, dst)); err != nil {
+		t.Fatal(err)
+	}
+	if got := readText(t, filepath.Join(dst, ReportFile)); !strings.Contains(got, "&lt;script&gt;alert(1)&lt;/script&gt;") || !strings.Contains(got, `id="dag"`) {
+		t.Error("the report of a copied run directory lacks its data or DAG")
+	}
+	idx := readText(t, f.store.IndexHTMLPath())
+	if strings.Count(idx, `data-run="`) != 2 || !strings.Contains(idx, `href="dev/orders/`) {
+		t.Errorf("index.html does not list both runs with links:\n%s", idx)
+	}
+}
+
+func readText(t *testing.T, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func copyDir(t *testing.T, src, dst string) {
+	t.Helper()
+	err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		to := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(to, 0o755)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(to, b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func mustRunFromDir(t *testing.T, s *Store, dir string) Run {
+	t.Helper()
+	r, ok := s.runFromDir(dir)
+	if !ok {
+		t.Fatalf("%s is not a run directory", dir)
+	}
+	return r
+}

@@ -20,6 +20,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/osiris-go/osiris/internal/testenv"
@@ -70,6 +73,9 @@ type Workspace struct {
 	Root string
 	// Env is added to the environment of every command (NAME=value).
 	Env []string
+
+	checkedMu sync.Mutex
+	checked   map[string]bool // run directories whose artifacts were re-read
 }
 
 // NewWorkspace writes files (path → content, relative to the root) into a
@@ -163,7 +169,84 @@ func (w *Workspace) Osiris(args ...string) Result {
 		}
 		code = ee.ExitCode()
 	}
+	w.CheckArtifacts()
 	return Result{Stdout: out.String(), Stderr: errb.String(), ExitCode: code}
+}
+
+// CheckArtifacts re-reads every artifact of every run directory under the
+// workspace that it has not checked yet (a directory holding status.json
+// and events.jsonl) and fails the test unless the file holds the rows and
+// the table digest status.json records for it: what a consumer reads from
+// parquet must be what the engine saw in memory. Osiris calls it after every
+// command; tests that start the binary themselves call it once it ended.
+func (w *Workspace) CheckArtifacts() {
+	w.t.Helper()
+	w.checkedMu.Lock()
+	defer w.checkedMu.Unlock()
+	if w.checked == nil {
+		w.checked = map[string]bool{}
+	}
+	filepath.WalkDir(w.Root, func(p string, de os.DirEntry, err error) error {
+		if err != nil || de.IsDir() || de.Name() != "status.json" {
+			return nil
+		}
+		dir := filepath.Dir(p)
+		if w.checked[dir] {
+			return nil
+		}
+		if _, err := os.Stat(filepath.Join(dir, "events.jsonl")); err != nil {
+			return nil
+		}
+		w.checked[dir] = true
+		st := ReadStatus(w.t, dir)
+		for _, s := range st.Steps {
+			a := s.Artifact
+			if a == nil {
+				continue
+			}
+			rel, _ := filepath.Rel(w.Root, dir)
+			path := filepath.Join(dir, filepath.FromSlash(a.Path))
+			d, n, err := ParquetDigest(path)
+			switch {
+			case err != nil:
+				w.t.Errorf("run %s, step %s: re-reading the artifact: %v", rel, s.ID, err)
+			case n != a.Rows:
+				w.t.Errorf("run %s, step %s: the artifact holds %d rows, status.json records %d", rel, s.ID, n, a.Rows)
+			case d != a.TableDigest:
+				w.t.Errorf("run %s, step %s: the artifact read back has table digest %s, status.json records %s (memory and parquet disagree)", rel, s.ID, d, a.TableDigest)
+			}
+		}
+		return nil
+	})
+}
+
+// ParquetDigest reads a parquet file back and returns its table digest and
+// row count, computed the way the engine computes them on the stream.
+func ParquetDigest(path string) (string, int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", 0, err
+	}
+	defer f.Close()
+	pr, err := file.NewParquetReader(f)
+	if err != nil {
+		return "", 0, fmt.Errorf("%s: %w", path, err)
+	}
+	defer pr.Close()
+	fr, err := pqarrow.NewFileReader(pr, pqarrow.ArrowReadProperties{BatchSize: 4096}, memory.DefaultAllocator)
+	if err != nil {
+		return "", 0, fmt.Errorf("%s: %w", path, err)
+	}
+	rr, err := fr.GetRecordReader(context.Background(), nil, nil)
+	if err != nil {
+		return "", 0, fmt.Errorf("%s: %w", path, err)
+	}
+	defer rr.Release()
+	d, n, err := osexec.TableDigest(context.Background(), rr)
+	if err != nil {
+		return "", 0, fmt.Errorf("digest of %s: %w", path, err)
+	}
+	return d, n, nil
 }
 
 // MustRun runs `osiris run --json args...`, fails the test unless it exits

@@ -194,6 +194,13 @@ func (r *run) tee(ctx context.Context, step string, out *stepOutput, rdr array.R
 	parquetStage := startBatchStage("parquet encoder", aw.write)
 	defer parquetStage.close()
 
+	var notNull []int // fields declared non-nullable
+	for i, f := range schema.Fields() {
+		if !f.Nullable {
+			notNull = append(notNull, i)
+		}
+	}
+
 	var rows, memBytes int64
 	lastProgress := time.Now()
 	for rdr.Next() {
@@ -206,6 +213,12 @@ func (r *run) tee(ctx context.Context, step string, out *stepOutput, rdr array.R
 		}
 		if !rec.Schema().Equal(schema) {
 			return teeStats{}, fmt.Errorf("batch %d rows in: its schema %s differs from the stream's %s", rows, rec.Schema(), schema)
+		}
+		for _, i := range notNull {
+			if n := rec.Column(i).NullN(); n > 0 {
+				// parquet would store "" or 0 where memory holds NULL.
+				return teeStats{}, fmt.Errorf("output column %q is declared non-nullable but holds %d NULLs in the batch at row %d; the driver must declare it nullable", schema.Field(i).Name, n, rows+1)
+			}
 		}
 		if err := parquetStage.send(rec); err != nil {
 			return teeStats{}, err

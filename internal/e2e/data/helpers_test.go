@@ -12,9 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/apache/arrow-go/v18/arrow/memory"
-	"github.com/apache/arrow-go/v18/parquet/file"
-	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	_ "github.com/duckdb/duckdb-go/v2" // database/sql driver "duckdb", to read what duckdb.writer wrote
 	"github.com/jackc/pgx/v5"
 
@@ -56,28 +53,9 @@ func runOK(t *testing.T, w *e2e.Workspace, pipeline string, args ...string) (str
 // row count, computed the same way the engine computes them on the stream.
 func parquetDigest(t *testing.T, path string) (string, int64) {
 	t.Helper()
-	f, err := os.Open(path)
+	d, n, err := e2e.ParquetDigest(path)
 	if err != nil {
 		t.Fatalf("parquet: %v", err)
-	}
-	defer f.Close()
-	pr, err := file.NewParquetReader(f)
-	if err != nil {
-		t.Fatalf("parquet %s: %v", path, err)
-	}
-	defer pr.Close()
-	fr, err := pqarrow.NewFileReader(pr, pqarrow.ArrowReadProperties{BatchSize: 4096}, memory.DefaultAllocator)
-	if err != nil {
-		t.Fatalf("parquet %s: %v", path, err)
-	}
-	rr, err := fr.GetRecordReader(context.Background(), nil, nil)
-	if err != nil {
-		t.Fatalf("parquet %s: %v", path, err)
-	}
-	defer rr.Release()
-	d, n, err := osexec.TableDigest(context.Background(), rr)
-	if err != nil {
-		t.Fatalf("digest of %s: %v", path, err)
 	}
 	return d, n
 }

@@ -255,6 +255,7 @@ func (b *bgRun) wait(t *testing.T, timeout time.Duration) e2e.Result {
 	t.Helper()
 	select {
 	case <-b.done:
+		b.w.CheckArtifacts()
 		return b.result
 	case <-time.After(timeout):
 		b.cmd.Process.Kill()

@@ -7,6 +7,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/osiris-go/osiris/pkg/component"
 )
 
 // Rebatch returns a reader that yields batches of exactly rows rows (the
@@ -16,6 +18,10 @@ import (
 // chunks are concatenated (one copy) and large ones sliced (no copy).
 // Empty batches are dropped. Rebatch takes over the caller's reference to
 // src. rows <= 0 returns src unchanged.
+//
+// Every field of the batches it yields is nullable
+// (component.NullableSchema): DuckDB, CSV and parquet sources may declare
+// NOT NULL, and the engine trusts no source's nullability.
 func Rebatch(src array.RecordReader, rows int, alloc memory.Allocator) array.RecordReader {
 	if rows <= 0 {
 		return src
@@ -23,12 +29,13 @@ func Rebatch(src array.RecordReader, rows int, alloc memory.Allocator) array.Rec
 	if alloc == nil {
 		alloc = memory.DefaultAllocator
 	}
-	return &rebatcher{src: src, rows: int64(rows), alloc: alloc, refs: 1}
+	return &rebatcher{src: src, schema: component.NullableSchema(src.Schema()), rows: int64(rows), alloc: alloc, refs: 1}
 }
 
 type rebatcher struct {
-	src   array.RecordReader
-	rows  int64
+	src    array.RecordReader
+	schema *arrow.Schema // src's, every field nullable
+	rows   int64
 	alloc memory.Allocator
 	refs  int64
 
@@ -53,7 +60,7 @@ func (r *rebatcher) Release() {
 	r.src.Release()
 }
 
-func (r *rebatcher) Schema() *arrow.Schema { return r.src.Schema() }
+func (r *rebatcher) Schema() *arrow.Schema { return r.schema }
 
 func (r *rebatcher) Err() error { return r.err }
 
@@ -99,7 +106,8 @@ func (r *rebatcher) Next() bool {
 		r.err = err
 		return false
 	}
-	r.cur = out
+	r.cur = component.WithSchema(out, r.schema)
+	out.Release()
 	return true
 }
 

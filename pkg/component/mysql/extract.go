@@ -187,7 +187,6 @@ func (r *rowReader) initColumns(mem memory.Allocator) error {
 	names := r.rows.Columns()
 	typeName, _ := r.rows.(driver.RowsColumnTypeDatabaseTypeName)
 	precScale, _ := r.rows.(driver.RowsColumnTypePrecisionScale)
-	nullable, _ := r.rows.(driver.RowsColumnTypeNullable)
 	if typeName == nil {
 		return errors.New("go-sql-driver rows do not report column types")
 	}
@@ -206,25 +205,20 @@ func (r *rowReader) initColumns(mem memory.Allocator) error {
 				}
 			}
 		}
-		if nullable != nil {
-			if nl, ok := nullable.ColumnTypeNullable(i); ok {
-				meta.Nullable = nl
-			}
-		}
 		dt, err := arrowType(meta)
 		if err != nil {
 			return err
-		}
-		// Zero dates become NULL even in NOT NULL columns.
-		if meta.DBType == "DATE" || meta.DBType == "DATETIME" || meta.DBType == "TIMESTAMP" {
-			meta.Nullable = true
 		}
 		col, err := newColumnAppender(mem, meta, dt)
 		if err != nil {
 			return err
 		}
 		r.cols = append(r.cols, col)
-		fields[i] = arrow.Field{Name: n, Type: dt, Nullable: meta.Nullable}
+		// Every field is nullable, whatever the result metadata says: MariaDB
+		// flags columns NOT NULL that hold NULLs (the grouping column of
+		// WITH ROLLUP, zero dates read as NULL), and a NULL in a
+		// non-nullable field would reach parquet as "" or 0.
+		fields[i] = arrow.Field{Name: n, Type: dt, Nullable: true}
 	}
 	r.schema = arrow.NewSchema(fields, nil)
 	r.dest = make([]driver.Value, len(names))

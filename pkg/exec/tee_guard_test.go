@@ -101,3 +101,40 @@ func TestBatchStagePanic(t *testing.T) {
 		})
 	}
 }
+
+func init() {
+	component.Register(component.Spec{Name: "test.notnull", Role: component.RoleExtract, Modes: []string{"read"}}, notNullDriver{})
+}
+
+// notNullDriver declares its column non-nullable and puts a NULL in it, as
+// MariaDB's metadata does for the grouping column of WITH ROLLUP.
+type notNullDriver struct{}
+
+func (notNullDriver) Extract(ctx context.Context, req *component.Request) (array.RecordReader, error) {
+	schema := arrow.NewSchema([]arrow.Field{{Name: "category", Type: arrow.BinaryTypes.String}}, nil)
+	b := array.NewStringBuilder(req.Alloc)
+	defer b.Release()
+	b.AppendValues([]string{"a", "b"}, nil)
+	b.AppendNull()
+	col := b.NewArray()
+	defer col.Release()
+	rec := array.NewRecordBatch(schema, []arrow.Array{col}, 3)
+	defer rec.Release()
+	return array.NewRecordReader(schema, []arrow.RecordBatch{rec})
+}
+
+// The tee refuses a NULL in a non-nullable field instead of writing an
+// artifact that disagrees with the memory copy.
+func TestTeeRefusesNullInNonNullableField(t *testing.T) {
+	t.Parallel()
+	env, _ := runEnv(t)
+	res, err := (&Engine{Options: Options{MemoryBudget: -1}}).Run(context.Background(),
+		testManifest(st("x", "test.notnull", nil, nil), st("w", "test.sink", nt("x"), nil)), env)
+	if err == nil || res.FailedStep != "x" {
+		t.Fatalf("run: %v, failed step %q", err, res.FailedStep)
+	}
+	want := `output column "category" is declared non-nullable but holds 1 NULLs in the batch at row 1`
+	if msg := res.Step("x").Error; !strings.Contains(msg, want) {
+		t.Errorf("step error %q, want it to contain %q", msg, want)
+	}
+}

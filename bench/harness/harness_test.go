@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -397,6 +398,79 @@ func TestWorkspaceFiles(t *testing.T) {
 				t.Fatalf("W5 step %s needs %v, not an earlier step", st.ID, st.Needs)
 			}
 			seen[st.ID] = true
+		}
+	}
+}
+
+// Every osiris run job checks the rows the run reports, in the warm-up and
+// in every measured run: a run that exits 0 with wrong rows is no figure.
+func TestOsirisJobChecksRows(t *testing.T) {
+	dir := t.TempDir()
+	fake := filepath.Join(dir, "osiris")
+	if err := os.WriteFile(fake, []byte("#!/bin/sh\necho \"$OSIRIS_FAKE_SUMMARY\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		summary string
+		want    *int64
+		err     string
+	}{
+		{`{"rows": 5}`, ptr[int64](5), ""},
+		{`{"rows": 4}`, ptr[int64](5), "the run reported 4 rows, want 5"},
+		{`{"status": "success"}`, ptr[int64](5), "the run reported no row count, want 5 rows"},
+		{`{"status": "success"}`, nil, ""},
+	} {
+		t.Setenv("OSIRIS_FAKE_SUMMARY", tc.summary)
+		j := osirisJob("osiris W1", fake, dir, "run", "--json", "w1.yaml")
+		j.wantRows = tc.want
+		_, err := measure(context.Background(), 2, func(string, ...any) {}, j)
+		if tc.err == "" && err != nil || tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)) {
+			t.Errorf("summary %s, want rows %v: error %v, want %q", tc.summary, tc.want, err, tc.err)
+		}
+	}
+	jobs := map[string]*job{jobW1: {}, jobW3: {}, jobW4: {}, jobW4Budget0: {}, jobW2: {}, jobW8: {}, jobClientW1: {}}
+	setWantRows(jobs, expectedRows{movies: 1000, directors: 20, w4Groups: 7})
+	for name, want := range map[string]int64{jobW1: 1000, jobW2: 1000, jobW8: 1000, jobW3: 20, jobW4: 7, jobW4Budget0: 7} {
+		if got := jobs[name].wantRows; got == nil || *got != want {
+			t.Errorf("%s checks rows %v, want %d", name, got, want)
+		}
+	}
+	if jobs[jobClientW1].wantRows != nil {
+		t.Errorf("a baseline got a row check")
+	}
+}
+
+// Each workload measures its baseline again, interleaved with itself — W3
+// does not reuse the client series W1 measured earlier in the sitting.
+func TestEveryBaselineInterleavedWithItsWorkload(t *testing.T) {
+	var order []string
+	fake := func(name string) *job {
+		return &job{name: name, run: func(context.Context) (sample, error) {
+			order = append(order, name)
+			return sample{WallSeconds: 1}, nil
+		}}
+	}
+	b := &bench{cfg: config{Runs: 2}, progress: func(string, ...any) {}, jobs: map[string]*job{}}
+	for _, n := range []string{jobW1, jobW3, jobClientW1, jobW2, jobW8} {
+		b.jobs[n] = fake(n)
+	}
+	for _, names := range [][]string{{jobW1, jobClientW1}, {jobW3, jobClientW1}, {jobW2}, {jobW8, jobW2}} {
+		order = nil
+		ss, err := b.run(context.Background(), names...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want []string
+		for range 3 { // warm-up, then two runs, each job in turn
+			want = append(want, names...)
+		}
+		if !slices.Equal(order, want) {
+			t.Errorf("measuring %v ran %v, want %v", names, order, want)
+		}
+		for i, s := range ss {
+			if s.Name != names[i] || len(s.Runs) != 2 {
+				t.Errorf("series %d: %s with %d runs", i, s.Name, len(s.Runs))
+			}
 		}
 	}
 }

@@ -239,10 +239,21 @@ func runBench(ctx context.Context, cfg config, root string, progress progressFun
 		servers:    s,
 		progress:   progress,
 		jobs:       newJobs(s, cfg.Osiris, ws, timeBin, tmp),
-		measured:   map[string]*series{},
 		wsDefault:  ws[budgetDefault],
 		pandasNote: pandasNote,
 	}
+
+	want := expectedRows{movies: cfg.Rows, directors: min(cfg.Rows, directorsRows)}
+	if cfg.Only == nil || cfg.Only["W4"] {
+		out, err := s.mysqlQuery(ctx, w4GroupsQuery)
+		if err != nil {
+			return nil, fmt.Errorf("W4's expected rows: %w", err)
+		}
+		if want.w4Groups, err = strconv.ParseInt(out, 10, 64); err != nil {
+			return nil, fmt.Errorf("W4's expected rows: %q is not a count", out)
+		}
+	}
+	setWantRows(b.jobs, want)
 
 	judged := cfg.Rows >= judgedRows
 	var results []result

@@ -86,6 +86,9 @@ type job struct {
 	command string // shown in the JSON; copy-pastable where possible
 	setup   func(ctx context.Context) error
 	run     func(ctx context.Context) (sample, error)
+	// wantRows, when set, is the row count every execution of an osiris run
+	// job must report: a run that exits 0 with the wrong rows is no figure.
+	wantRows *int64
 }
 
 // progressFunc reports what the harness is doing (to stderr in main).
@@ -202,21 +205,27 @@ func indent(s string) string {
 // summary on stdout is read for the row count when it has one.
 func osirisJob(name, bin, workspace string, args ...string) *job {
 	argv := append([]string{bin, "-C", workspace}, args...)
-	return &job{
-		name:    name,
-		command: shellJoin(argv),
-		run: func(ctx context.Context) (sample, error) {
-			cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-			cmd.Env = append(os.Environ(), "NO_COLOR=1")
-			res, err := runProcess(cmd, "osiris "+strings.Join(args, " "))
-			s := sample{WallSeconds: res.wall.Seconds(), PeakRSSKiB: res.maxRSSKiB}
-			if err != nil {
-				return s, fmt.Errorf("%s: %w", name, err)
+	j := &job{name: name, command: shellJoin(argv)}
+	j.run = func(ctx context.Context) (sample, error) {
+		cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+		cmd.Env = append(os.Environ(), "NO_COLOR=1")
+		res, err := runProcess(cmd, "osiris "+strings.Join(args, " "))
+		s := sample{WallSeconds: res.wall.Seconds(), PeakRSSKiB: res.maxRSSKiB}
+		if err != nil {
+			return s, fmt.Errorf("%s: %w", name, err)
+		}
+		s.Rows = summaryRows(res.stdout)
+		if want := j.wantRows; want != nil {
+			switch {
+			case s.Rows == nil:
+				return s, fmt.Errorf("%s: the run reported no row count, want %d rows", name, *want)
+			case *s.Rows != *want:
+				return s, fmt.Errorf("%s: the run reported %d rows, want %d", name, *s.Rows, *want)
 			}
-			s.Rows = summaryRows(res.stdout)
-			return s, nil
-		},
+		}
+		return s, nil
 	}
+	return j
 }
 
 // summaryRows reads "rows" from a `run --json` summary; nil when there is no

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -55,8 +56,10 @@ type outcome struct {
 	Checks      []check  `json:"checks,omitempty"`
 }
 
-// Job names: each is measured at most once per harness run and shared by the
-// workloads that need it (W3 reuses W1's client floor, W8 W2's figures).
+// Job names. A job may serve several workloads (the mysql client is W1's and
+// W3's baseline, W2 is W8's), but each workload measures its own series,
+// interleaved with its baseline, so drift of the machine during the sitting
+// hits a figure and its baseline alike.
 const (
 	jobW1         = "osiris W1"
 	jobW2         = "osiris W2"
@@ -77,40 +80,47 @@ type bench struct {
 	servers    servers
 	progress   progressFunc
 	jobs       map[string]*job
-	measured   map[string]*series
 	pandasNote string // why pandas is not measured; "" when it is
 	wsDefault  string // the workspace with the default budget
 }
 
-// run measures the named jobs that were not measured yet (interleaved) and
-// returns the series of all of them, in order.
+// run measures the named jobs together, interleaved, and returns their
+// series in order. Nothing is reused from an earlier workload: a baseline
+// measured minutes before its workload would compare two different machines.
 func (b *bench) run(ctx context.Context, names ...string) ([]*series, error) {
-	var todo []*job
-	for _, n := range names {
-		if _, done := b.measured[n]; done {
-			continue
-		}
+	todo := make([]*job, len(names))
+	for i, n := range names {
 		j, ok := b.jobs[n]
 		if !ok {
 			return nil, fmt.Errorf("harness bug: no job %q", n)
 		}
-		todo = append(todo, j)
+		todo[i] = j
 	}
-	if len(todo) > 0 {
-		got, err := measure(ctx, b.cfg.Runs, b.progress, todo...)
-		if err != nil {
-			return nil, err
-		}
-		for _, s := range got {
-			b.measured[s.Name] = s
-		}
-	}
-	out := make([]*series, len(names))
-	for i, n := range names {
-		out[i] = b.measured[n]
-	}
-	return out, nil
+	return measure(ctx, b.cfg.Runs, b.progress, todo...)
 }
+
+// expectedRows are the row counts the osiris jobs must report.
+type expectedRows struct {
+	movies    int64 // W1 (one row per movie), W2 and W8 (rows loaded)
+	directors int64 // W3: one row per director
+	w4Groups  int64 // W4: one row per (genre, release_year); 0 = W4 not run
+}
+
+// setWantRows makes every osiris run job check the rows it reports.
+func setWantRows(jobs map[string]*job, want expectedRows) {
+	for name, n := range map[string]int64{
+		jobW1: want.movies, jobW2: want.movies, jobW8: want.movies,
+		jobW3: want.directors, jobW4: want.w4Groups, jobW4Budget0: want.w4Groups,
+	} {
+		if j := jobs[name]; j != nil {
+			j.wantRows = &n
+		}
+	}
+}
+
+// w4GroupsQuery counts W4's output rows in MariaDB, from the table the CSV
+// was exported from.
+const w4GroupsQuery = "SELECT COUNT(*) FROM (SELECT genre, release_year FROM " + mysqlDatabase + ".movies GROUP BY genre, release_year) g"
 
 // newJobs defines every job of the harness.
 func newJobs(s servers, osiris string, ws map[string]string, timeBin, tmpDir string) map[string]*job {
@@ -268,8 +278,15 @@ func measureW4(ctx context.Context, b *bench) (outcome, error) {
 	if err != nil {
 		return outcome{}, err
 	}
-	if fi, err := os.Stat(filepath.Join(b.wsDefault, filepath.FromSlash(w4Output))); err != nil || fi.Size() == 0 {
+	// The file the last run wrote: a header and one line per group.
+	out, err := os.ReadFile(filepath.Join(b.wsDefault, filepath.FromSlash(w4Output)))
+	if err != nil {
 		return outcome{}, fmt.Errorf("W4 ran but left no output at %s (%v)", w4Output, err)
+	}
+	if want := b.jobs[jobW4].wantRows; want != nil {
+		if lines := int64(bytes.Count(out, []byte("\n"))); lines != *want+1 {
+			return outcome{}, fmt.Errorf("W4's output %s has %d lines, want a header and %d rows", w4Output, lines, *want)
+		}
 	}
 	o := outcome{Osiris: ss[0], Baseline: ss[1], BaselineLabel: "budget 0"}
 	o.Ratio = ratio(o.Osiris.Stats.MedianSeconds, o.Baseline.Stats.MedianSeconds)

@@ -36,8 +36,8 @@ type rebatcher struct {
 	src    array.RecordReader
 	schema *arrow.Schema // src's, every field nullable
 	rows   int64
-	alloc memory.Allocator
-	refs  int64
+	alloc  memory.Allocator
+	refs   int64
 
 	pending     []arrow.RecordBatch // retained, in order
 	pendingRows int64

@@ -15,10 +15,11 @@ import (
 
 	"github.com/osiris-go/osiris/pkg/compile"
 	"github.com/osiris-go/osiris/pkg/diag"
-	"github.com/osiris-go/osiris/pkg/exec"
 	"github.com/osiris-go/osiris/pkg/remote"
 	"github.com/osiris-go/osiris/pkg/remote/sandbox"
-	_ "github.com/osiris-go/osiris/pkg/remote/sandbox/local" // the local kind
+	_ "github.com/osiris-go/osiris/pkg/remote/sandbox/docker" // the sandbox kinds
+	_ "github.com/osiris-go/osiris/pkg/remote/sandbox/local"
+	_ "github.com/osiris-go/osiris/pkg/remote/sandbox/ssh"
 	"github.com/osiris-go/osiris/workspace"
 )
 
@@ -71,26 +72,6 @@ func openSandbox(ws *workspace.Workspace, name string) (*workspace.RemoteConfig,
 	return rc, sb, nil
 }
 
-// sandboxBinary is the osiris executable a sandbox runs: [remote.x].binary
-// (another OS/arch) or this one, with its SHA-256.
-func sandboxBinary(ws *workspace.Workspace, rc *workspace.RemoteConfig) (string, string, error) {
-	bin := rc.Binary
-	if bin == "" {
-		exe, err := os.Executable()
-		if err != nil {
-			return "", "", err
-		}
-		bin = exe
-	} else if !filepath.IsAbs(bin) {
-		bin = filepath.Join(ws.Root, bin)
-	}
-	sum, _, err := remote.HashFile(bin)
-	if err != nil {
-		return "", "", &diag.UsageError{Err: fmt.Errorf("remote %s: binary: %w", rc.Name, err)}
-	}
-	return bin, sum, nil
-}
-
 // executeRemote runs m in a sandbox; the run is recorded locally exactly as
 // a local run is (plus the sandbox_* and sync_* events).
 func (a *app) executeRemote(ws *workspace.Workspace, m *compile.Manifest, manifestDir string, timeout time.Duration, name string) error {
@@ -98,39 +79,6 @@ func (a *app) executeRemote(ws *workspace.Workspace, m *compile.Manifest, manife
 	if err != nil {
 		return err
 	}
-	rc, sb, err := openSandbox(ws, name)
-	if err != nil {
-		return err
-	}
-	runID := exec.NewRunID()
-	rec, err := exec.StartRecorder(exec.RecorderOptions{
-		RunLogsDir:    filepath.Join(ws.Root, ws.Config.Paths.RunLogs),
-		StateDir:      filepath.Join(ws.Root, ws.Config.Paths.State),
-		WorkspaceRoot: ws.Root,
-		Manifest:      m,
-		ManifestDir:   manifestDir,
-		RunID:         runID,
-		Started:       time.Now(),
-		Where:         rc.Name,
-		Masker:        ws.Masker,
-	})
-	if err != nil {
-		return fmt.Errorf("creating the run directory: %w", err)
-	}
-	// Configuration problems still leave a complete run record.
-	fail := func(err error) error {
-		rec.Finish(nil, err)
-		return a.runOutcome(nil, err, rec.RelDir(), context.Background())
-	}
-	plan, err := remote.MakePlan(ws, m, manifestDir, rc.PassEnv)
-	if err != nil {
-		return fail(err)
-	}
-	bin, sum, err := sandboxBinary(ws, rc)
-	if err != nil {
-		return fail(err)
-	}
-
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if timeout > 0 {
@@ -139,26 +87,21 @@ func (a *app) executeRemote(ws *workspace.Workspace, m *compile.Manifest, manife
 		defer cancel()
 	}
 	progress := newProgress(a)
-	res, runErr := remote.Run(ctx, remote.ClientOptions{
-		Sandbox:      sb,
-		Binary:       bin,
-		BinarySHA256: sum,
-		Version:      version,
-		Plan:         plan,
-		Manifest:     m,
-		Engine:       opts,
-		RunID:        runID,
-		RunDir:       rec.Dir(),
-		Sink:         exec.MultiSink{rec.Sink(), progress},
-		Metrics:      rec.Sink().(exec.MetricSink),
-		Masker:       ws.Masker,
-		Transfer:     progress.transfer,
+	res, relDir, runErr := remote.Execute(ctx, remote.ExecuteOptions{
+		Workspace:   ws,
+		Manifest:    m,
+		ManifestDir: manifestDir,
+		Remote:      name,
+		Engine:      opts,
+		Version:     version,
+		Progress:    progress,
+		Transfer:    progress.transfer,
 	})
 	progress.done()
-	if ferr := rec.Finish(res, runErr); ferr != nil && runErr == nil {
-		runErr = ferr
+	if relDir == "" {
+		return runErr // refused before a run directory existed
 	}
-	return a.runOutcome(res, runErr, rec.RelDir(), ctx)
+	return a.runOutcome(res, runErr, relDir, ctx)
 }
 
 func (a *app) cmdRemote(args []string) error {
@@ -250,7 +193,7 @@ func (a *app) remoteDoctor(ws *workspace.Workspace, name string) error {
 	if err != nil {
 		return err
 	}
-	bin, sum, err := sandboxBinary(ws, rc)
+	bin, sum, err := remote.SandboxBinary(ws, rc, "")
 	if err != nil {
 		return err
 	}

@@ -52,10 +52,12 @@ type ClientOptions struct {
 	Masker  *workspace.Masker
 	// Transfer, when set, is called as bytes move.
 	Transfer func(Transfer)
-	// HandshakeTimeout bounds the start and hello (default 30s);
+	// StartTimeout bounds starting the sandbox, which may include
+	// provisioning the binary (default 5m); HandshakeTimeout bounds each
+	// answer outside the run itself: hello, have, stored (default 30s);
 	// CancelGrace is how long a cancelled run may take to end before the
 	// sandbox is stopped (default 5s).
-	HandshakeTimeout, CancelGrace time.Duration
+	StartTimeout, HandshakeTimeout, CancelGrace time.Duration
 }
 
 // Run executes the manifest in the sandbox. Like exec.Engine.Run it returns
@@ -67,6 +69,9 @@ type ClientOptions struct {
 func Run(ctx context.Context, o ClientOptions) (*exec.Result, error) {
 	if o.HandshakeTimeout == 0 {
 		o.HandshakeTimeout = 30 * time.Second
+	}
+	if o.StartTimeout == 0 {
+		o.StartTimeout = 5 * time.Minute
 	}
 	if o.CancelGrace == 0 {
 		o.CancelGrace = 5 * time.Second
@@ -114,7 +119,7 @@ func (c *client) run(ctx context.Context) (*exec.Result, error) {
 	// cancel, not kill it.
 	procCtx, stopProc := context.WithCancel(context.Background())
 	defer stopProc()
-	startCtx, cancelStart := context.WithTimeout(ctx, c.o.HandshakeTimeout)
+	startCtx, cancelStart := context.WithTimeout(ctx, c.o.StartTimeout)
 	started := time.Now()
 	proc, err := startProcess(startCtx, procCtx, c.o.Sandbox, sandbox.StartOptions{
 		Binary: c.o.Binary, BinarySHA256: c.o.BinarySHA256, Stderr: c.stderr,
@@ -464,10 +469,16 @@ func (c *client) sync(ctx context.Context) (map[string]string, error) {
 		}
 		_ = n
 	}
-	c.emit(EventSyncComplete, "", map[string]any{
+	fields := map[string]any{
 		"files": len(paths), "blobs_missing": len(miss.Hashes), "bytes_uploaded": total,
 		"bytes_skipped": all - total, "duration_ms": time.Since(start).Milliseconds(),
-	})
+	}
+	// The binary is provisioned by the sandbox kind when it starts (by
+	// hash, once per version); the kind says how much that moved.
+	if bu, ok := c.proc.(interface{ BinaryBytesUploaded() int64 }); ok {
+		fields["binary_bytes_uploaded"] = bu.BinaryBytesUploaded()
+	}
+	c.emit(EventSyncComplete, "", fields)
 	return files, nil
 }
 

@@ -30,7 +30,7 @@ func Doctor(ctx context.Context, sb sandbox.Sandbox, binary, sum, version string
 	c := &client{o: ClientOptions{Sandbox: sb, Masker: masker, HandshakeTimeout: 30 * time.Second}, stderr: newTail(8 << 10)}
 	procCtx, stop := context.WithCancel(context.Background())
 	defer stop()
-	startCtx, cancel := context.WithTimeout(ctx, c.o.HandshakeTimeout)
+	startCtx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	t0 := time.Now()
 	proc, err := startProcess(startCtx, procCtx, sb, sandbox.StartOptions{Binary: binary, BinarySHA256: sum, Stderr: c.stderr})
 	cancel()

@@ -80,7 +80,7 @@ func (s *Sandbox) Start(ctx context.Context, opts sandbox.StartOptions) (sandbox
 			return nil, fmt.Errorf("local sandbox %s: %w", s.name, err)
 		}
 	}
-	bin, err := provisionBinary(s.dir, opts.Binary, opts.BinarySHA256)
+	bin, uploaded, err := provisionBinary(s.dir, opts.Binary, opts.BinarySHA256)
 	if err != nil {
 		return nil, fmt.Errorf("local sandbox %s: %w", s.name, err)
 	}
@@ -141,7 +141,7 @@ func (s *Sandbox) Start(ctx context.Context, opts sandbox.StartOptions) (sandbox
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("local sandbox %s: starting the worker: %w", s.name, err)
 	}
-	p := &process{cmd: cmd, stdin: stdin, stdout: stdout, done: make(chan struct{})}
+	p := &process{cmd: cmd, stdin: stdin, stdout: stdout, done: make(chan struct{}), binaryBytes: uploaded}
 	go func() {
 		select {
 		case <-ctx.Done():
@@ -153,44 +153,46 @@ func (s *Sandbox) Start(ctx context.Context, opts sandbox.StartOptions) (sandbox
 }
 
 // provisionBinary copies the osiris binary to <dir>/bin/osiris-<sha256>
-// unless that version is already there (verified by hash after copying).
-func provisionBinary(dir, bin, sum string) (string, error) {
+// unless that version is already there (verified by hash after copying),
+// and says how many bytes it copied.
+func provisionBinary(dir, bin, sum string) (string, int64, error) {
 	if bin == "" || sum == "" {
-		return "", errors.New("no osiris binary to run in the sandbox")
+		return "", 0, errors.New("no osiris binary to run in the sandbox")
 	}
 	dst := filepath.Join(dir, "bin", "osiris-"+sum)
 	if st, err := os.Stat(dst); err == nil && st.Mode().IsRegular() {
-		return dst, nil
+		return dst, 0, nil
 	}
 	in, err := os.Open(bin)
 	if err != nil {
-		return "", fmt.Errorf("provisioning the binary: %w", err)
+		return "", 0, fmt.Errorf("provisioning the binary: %w", err)
 	}
 	defer in.Close()
 	tmp, err := os.CreateTemp(filepath.Join(dir, "bin"), ".osiris-*")
 	if err != nil {
-		return "", fmt.Errorf("provisioning the binary: %w", err)
+		return "", 0, fmt.Errorf("provisioning the binary: %w", err)
 	}
 	defer os.Remove(tmp.Name())
 	h := newSHA()
-	if _, err := io.Copy(io.MultiWriter(tmp, h), in); err != nil {
+	n, err := io.Copy(io.MultiWriter(tmp, h), in)
+	if err != nil {
 		tmp.Close()
-		return "", fmt.Errorf("provisioning the binary: %w", err)
+		return "", 0, fmt.Errorf("provisioning the binary: %w", err)
 	}
 	if err := tmp.Chmod(0o755); err != nil {
 		tmp.Close()
-		return "", err
+		return "", 0, err
 	}
 	if err := tmp.Close(); err != nil {
-		return "", err
+		return "", 0, err
 	}
 	if got := h.hex(); got != sum {
-		return "", fmt.Errorf("provisioning the binary: %s has sha256 %s, expected %s (did it change?)", bin, got[:12], sum[:12])
+		return "", 0, fmt.Errorf("provisioning the binary: %s has sha256 %s, expected %s (did it change?)", bin, got[:12], sum[:12])
 	}
 	if err := os.Rename(tmp.Name(), dst); err != nil {
-		return "", fmt.Errorf("provisioning the binary: %w", err)
+		return "", 0, fmt.Errorf("provisioning the binary: %w", err)
 	}
-	return dst, nil
+	return dst, n, nil
 }
 
 type process struct {
@@ -200,7 +202,13 @@ type process struct {
 	once   sync.Once
 	err    error
 	done   chan struct{}
+
+	binaryBytes int64
 }
+
+// BinaryBytesUploaded is how much of the binary this start copied in (0
+// when that version was already there).
+func (p *process) BinaryBytesUploaded() int64 { return p.binaryBytes }
 
 func (p *process) Stdin() io.WriteCloser { return p.stdin }
 func (p *process) Stdout() io.Reader     { return p.stdout }

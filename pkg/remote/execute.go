@@ -1,0 +1,125 @@
+package remote
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/osiris-go/osiris/pkg/compile"
+	"github.com/osiris-go/osiris/pkg/diag"
+	"github.com/osiris-go/osiris/pkg/exec"
+	"github.com/osiris-go/osiris/pkg/remote/sandbox"
+	"github.com/osiris-go/osiris/workspace"
+)
+
+// ExecuteOptions describe one `osiris run --remote`.
+type ExecuteOptions struct {
+	Workspace   *workspace.Workspace
+	Manifest    *compile.Manifest
+	ManifestDir string
+	// Remote names the [remote.<name>] to use ("" = the default one).
+	Remote  string
+	Engine  exec.Options
+	Version string
+	// Binary is the osiris executable for the sandbox when [remote.x] sets
+	// none; "" means this process's own executable.
+	Binary   string
+	Progress exec.EventSink
+	Transfer func(Transfer)
+	// Wrap, when set, wraps the sandbox (tests inject faults with it).
+	Wrap func(sandbox.Sandbox) sandbox.Sandbox
+	// CancelGrace: see ClientOptions.
+	CancelGrace time.Duration
+}
+
+// Execute runs a manifest in a sandbox and records it locally with the same
+// exec.Recorder a local run uses: the run directory is complete whatever
+// happens (status.json failed, events.jsonl ending in run_error, the index
+// lines). relDir is that directory, workspace-relative ("" when the
+// configuration was refused before a run directory existed). Errors that are
+// the user's configuration are *diag.UsageError (exit 2).
+func Execute(ctx context.Context, o ExecuteOptions) (res *exec.Result, relDir string, err error) {
+	ws := o.Workspace
+	rc, err := ws.ResolveRemote(o.Remote)
+	if err != nil {
+		return nil, "", &diag.UsageError{Err: err}
+	}
+	sb, err := sandbox.Open(rc, sandbox.Env{Root: ws.Root, StateDir: filepath.Join(ws.Root, ws.Config.Paths.State)})
+	if err != nil {
+		return nil, "", &diag.UsageError{Err: err}
+	}
+	if o.Wrap != nil {
+		sb = o.Wrap(sb)
+	}
+	runID := exec.NewRunID()
+	rec, err := exec.StartRecorder(exec.RecorderOptions{
+		RunLogsDir:    filepath.Join(ws.Root, ws.Config.Paths.RunLogs),
+		StateDir:      filepath.Join(ws.Root, ws.Config.Paths.State),
+		WorkspaceRoot: ws.Root,
+		Manifest:      o.Manifest,
+		ManifestDir:   o.ManifestDir,
+		RunID:         runID,
+		Started:       time.Now(),
+		Where:         rc.Name,
+		Masker:        ws.Masker,
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("creating the run directory: %w", err)
+	}
+	defer func() {
+		if ferr := rec.Finish(res, err); ferr != nil && err == nil {
+			err = ferr
+		}
+	}()
+	plan, err := MakePlan(ws, o.Manifest, o.ManifestDir, rc.PassEnv)
+	if err != nil {
+		return nil, rec.RelDir(), err
+	}
+	bin, sum, err := SandboxBinary(ws, rc, o.Binary)
+	if err != nil {
+		return nil, rec.RelDir(), err
+	}
+	res, err = Run(ctx, ClientOptions{
+		Sandbox:      sb,
+		Binary:       bin,
+		BinarySHA256: sum,
+		Version:      o.Version,
+		Plan:         plan,
+		Manifest:     o.Manifest,
+		Engine:       o.Engine,
+		RunID:        runID,
+		RunDir:       rec.Dir(),
+		Sink:         exec.MultiSink{rec.Sink(), o.Progress},
+		Metrics:      rec.Sink().(exec.MetricSink),
+		Masker:       ws.Masker,
+		Transfer:     o.Transfer,
+		CancelGrace:  o.CancelGrace,
+	})
+	return res, rec.RelDir(), err
+}
+
+// SandboxBinary is the osiris executable a sandbox runs — [remote.x].binary
+// (another OS/arch; workspace-relative allowed), else def, else this
+// process's executable — with its SHA-256.
+func SandboxBinary(ws *workspace.Workspace, rc *workspace.RemoteConfig, def string) (string, string, error) {
+	bin := rc.Binary
+	switch {
+	case bin != "" && !filepath.IsAbs(bin):
+		bin = filepath.Join(ws.Root, bin)
+	case bin == "" && def != "":
+		bin = def
+	case bin == "":
+		exe, err := os.Executable()
+		if err != nil {
+			return "", "", err
+		}
+		bin = exe
+	}
+	sum, _, err := HashFile(bin)
+	if err != nil {
+		return "", "", &diag.UsageError{Err: fmt.Errorf("remote %s: binary: %w", rc.Name, err)}
+	}
+	return bin, sum, nil
+}

@@ -32,7 +32,7 @@ func workloads() []workload {
 		{ID: "W4", Title: "csv", Target: "memory path faster than budget 0 (ratio < 1)", measure: measureW4},
 		{ID: "W5", Title: "compile", Target: "< 200 ms", measure: measureW5},
 		{ID: "W6", Title: "remote", Target: "≤ 1.10 × W3 local; 2nd run uploads 0 bytes", Unavailable: "osiris run --remote is not built yet"},
-		{ID: "W7", Title: "watch", Target: "rerun ≤ 0.25 × full run; debounce → run_start < 50 ms", Unavailable: "osiris watch is not built yet"},
+		{ID: "W7", Title: "watch", Target: "rerun ≤ 0.25 × full run; debounce → run_start < 50 ms", measure: measureW7},
 		{ID: "W8", Title: "memory", Target: "peak RSS ≤ 400 MB and ≤ 1/2 of W2's", measure: measureW8},
 	}
 }

@@ -11,7 +11,7 @@ import (
 
 	"github.com/osiris-go/osiris/pkg/component"
 	"github.com/osiris-go/osiris/pkg/diag"
-	"github.com/osiris-go/osiris/pkg/exec"
+	"github.com/osiris-go/osiris/pkg/runlog"
 )
 
 // The completion scripts are thin: they hand the words of the command line
@@ -322,26 +322,27 @@ func completePaths(cur string, keep func(name string) bool) []string {
 	return out
 }
 
-// runSelectors offers `last`, `last:<pipeline>` and run ids, newest first.
+// runSelectors offers `last`, `last:<pipeline>` and run ids, newest first
+// (what `logs show` and `logs diff` take).
 func (a *app) runSelectors() []string {
-	ws, err := a.workspace()
+	st, err := a.logsStore()
 	if err != nil {
 		return nil
 	}
-	runs, err := exec.ReadIndex(ws.Path(ws.Config.Paths.State))
+	runs, _, err := st.List(runlog.Filter{})
 	if err != nil {
 		return nil
 	}
 	out := []string{"last"}
 	seen := map[string]bool{}
-	for i := len(runs) - 1; i >= 0; i-- {
-		if p := runs[i].Slug; p != "" && !seen[p] {
+	for _, r := range runs {
+		if p := r.Slug; p != "" && !seen[p] {
 			seen[p] = true
 			out = append(out, "last:"+p)
 		}
 	}
-	for i := len(runs) - 1; i >= 0; i-- {
-		out = append(out, runs[i].RunID)
+	for _, r := range runs {
+		out = append(out, r.RunID)
 	}
 	return out
 }

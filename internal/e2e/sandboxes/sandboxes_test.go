@@ -1,0 +1,280 @@
+package sandboxes
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/osiris-go/osiris/internal/e2e"
+	"github.com/osiris-go/osiris/internal/testenv"
+)
+
+// kinds are the sandbox kinds of this package, each with a way to list
+// the files its sandbox holds.
+type kind struct {
+	name   string
+	remote func(t *testing.T) (toml string, files func() map[string][]byte)
+}
+
+var kinds = []kind{
+	{"docker", func(t *testing.T) (string, func() map[string][]byte) {
+		toml, vol := dockerRemote(t, "box")
+		return toml, func() map[string][]byte { return volumeFiles(t, vol) }
+	}},
+	{"ssh", func(t *testing.T) (string, func() map[string][]byte) {
+		toml, dir := sshRemote(t, "box", nil)
+		return toml, func() map[string][]byte { return dirFiles(t, dir) }
+	}},
+}
+
+// A remote run writes the writer's output back into the workspace, and the
+// binary travels once per version and sandbox: the second, unchanged run
+// uploads no blob byte and leaves the installed binary as it was.
+func TestRemoteRunAndIncrementalSync(t *testing.T) {
+	bin := e2e.Binary(t)
+	sha, err := fileSHA256(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range kinds {
+		t.Run(k.name, func(t *testing.T) {
+			toml, files := k.remote(t)
+			w := offlineWorkspace(t, toml)
+			var runDirs []string
+			var installed []os.FileInfo // ssh: the binary's file after each run
+			for i := 0; i < 2; i++ {
+				runDirs = append(runDirs, w.MustRun("pipelines/offline.yaml", "--remote", "box"))
+				if k.name == "ssh" {
+					fi, err := os.Stat(filepath.Join(sharedSSHDir, "bin", "osiris-"+sha))
+					if err != nil {
+						t.Fatal(err)
+					}
+					installed = append(installed, fi)
+				}
+			}
+			if len(installed) == 2 && (!os.SameFile(installed[0], installed[1]) || !installed[0].ModTime().Equal(installed[1].ModTime())) {
+				t.Errorf("bin/osiris-%s was replaced by the second run (uploaded again)", sha)
+			}
+			got, err := os.ReadFile(filepath.Join(w.Root, "out", "totals.csv"))
+			if err != nil || string(got) != "region,n,total\neast,1,7\nnorth,2,15\nsouth,1,20\n" {
+				t.Errorf("out/totals.csv = %q, %v", got, err)
+			}
+			for i, dir := range runDirs {
+				ev := e2e.ReadEvents(t, dir)
+				started := e2e.EventsNamed(ev, "sandbox_started", "")
+				if len(started) != 1 || started[0].Fields["kind"] != k.name {
+					t.Errorf("run %d: sandbox_started = %+v, want one of kind %s", i, started, k.name)
+				}
+				sync := e2e.EventsNamed(ev, "sync_complete", "")
+				if len(sync) != 1 {
+					t.Fatalf("run %d: %d sync_complete events", i, len(sync))
+				}
+				if up := fmt.Sprint(sync[0].Fields["bytes_uploaded"]); i == 1 && up != "0" {
+					t.Errorf("second unchanged run uploaded %s bytes, want 0", up)
+				}
+			}
+			// Exactly one binary, named by the hash of the one we run.
+			var bins []string
+			for name := range files() {
+				if strings.Contains(name, "bin/") {
+					bins = append(bins, name)
+				}
+			}
+			if len(bins) != 1 || !strings.HasSuffix(bins[0], "bin/osiris-"+sha) {
+				t.Errorf("the sandbox holds binaries %v, want only bin/osiris-%s", bins, sha)
+			}
+		})
+	}
+}
+
+// Faults before the worker runs: a clear error naming the cause, exit 2
+// for configuration (1 for an unreachable host), within 10 s, and a
+// complete local run directory whose status.json says failed.
+func TestStartFaultsNameTheCause(t *testing.T) {
+	closed := func() int {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		return l.Addr().(*net.TCPAddr).Port
+	}()
+	emptyKnownHosts := filepath.Join(t.TempDir(), "known_hosts")
+	os.WriteFile(emptyKnownHosts, nil, 0o600)
+	tests := []struct {
+		name   string
+		remote func(t *testing.T) string
+		exit   int
+		want   []string
+	}{
+		{"docker missing image", func(t *testing.T) string {
+			toml, _ := dockerRemote(t, "box")
+			return strings.Replace(toml, "image = ", "image = \"osiris-no-such-image:0\"\n# was: ", 1)
+		}, 2, []string{`docker image "osiris-no-such-image:0" not found`, "osiris never pulls"}},
+		{"ssh unreachable host", func(t *testing.T) string {
+			toml, _ := sshRemote(t, "box", func(_ *testenv.SSH, port *int) { *port = closed })
+			return toml
+		}, 1, []string{"unreachable", "Connection refused"}},
+		{"ssh bad key", func(t *testing.T) string {
+			toml, _ := sshRemote(t, "box", func(s *testenv.SSH, _ *int) { s.Key = s.BadKey })
+			return toml
+		}, 2, []string{"the server refused the key", "Permission denied"}},
+		{"ssh unknown host key", func(t *testing.T) string {
+			toml, _ := sshRemote(t, "box", func(s *testenv.SSH, _ *int) { s.KnownHosts = emptyKnownHosts })
+			return toml
+		}, 2, []string{"the host key is not known"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := offlineWorkspace(t, tt.remote(t))
+			start := time.Now()
+			r := w.Osiris("--json", "run", "pipelines/offline.yaml", "--remote", "box")
+			took := time.Since(start)
+			if r.ExitCode != tt.exit {
+				t.Errorf("exit %d, want %d\nstderr: %s", r.ExitCode, tt.exit, r.Stderr)
+			}
+			for _, want := range tt.want {
+				if !strings.Contains(r.Stderr, want) {
+					t.Errorf("stderr lacks %q:\n%s", want, r.Stderr)
+				}
+			}
+			if took > 10*time.Second {
+				t.Errorf("took %s, want under 10 s", took)
+			}
+			dir := w.RunDirOf(r)
+			st := e2e.ReadStatus(t, dir)
+			if st.Status != "failed" || !strings.Contains(st.Error, tt.want[0]) {
+				t.Errorf("status.json: status %q error %q", st.Status, st.Error)
+			}
+			if len(e2e.EventsNamed(e2e.ReadEvents(t, dir), "run_error", "")) != 1 {
+				t.Errorf("events.jsonl has no run_error")
+			}
+		})
+	}
+}
+
+// Hermetic: in a container, a DuckDB query cannot read a workspace file
+// that was not synced, nor a file of the client's home directory.
+func TestDockerIsHermetic(t *testing.T) {
+	toml, _ := dockerRemote(t, "box")
+	marker := "HERMETIC" + randomHex(t, 8)
+	w := offlineWorkspace(t, toml)
+	w.Write("private/unsynced.csv", "secret\n"+marker+"\n")
+	targets := []string{filepath.Join(w.Root, "private", "unsynced.csv")}
+	if home, err := os.UserHomeDir(); err == nil {
+		if f, err := os.CreateTemp(home, ".osiris-hermetic-*.csv"); err == nil {
+			f.WriteString("secret\n" + marker + "\n")
+			f.Close()
+			t.Cleanup(func() { os.Remove(f.Name()) })
+			targets = append(targets, f.Name())
+		}
+	}
+	for i, target := range targets {
+		w.Write(fmt.Sprintf("pipelines/peek%d.yaml", i), fmt.Sprintf(`oml_version: "0.1.0"
+name: sbx-peek%d
+steps:
+  - id: extract-sales
+    component: filesystem.csv_extractor
+    mode: read
+    config:
+      path: data/sales.csv
+  - id: peek
+    component: duckdb.processor
+    mode: transform
+    needs: [extract-sales]
+    config:
+      query: "SELECT * FROM read_csv('%s')"
+  - id: write-peek
+    component: filesystem.csv_writer
+    mode: write
+    needs: [peek]
+    config:
+      path: out/peek.csv
+`, i, target))
+		r := w.Osiris("--json", "run", fmt.Sprintf("pipelines/peek%d.yaml", i), "--remote", "box")
+		if r.ExitCode != 1 {
+			t.Errorf("%s: exit %d, want 1 (the file must not be readable in the container)\n%s", target, r.ExitCode, r.Stderr)
+		}
+		if strings.Contains(r.Stdout+r.Stderr, marker) {
+			t.Errorf("%s: its content reached the output", target)
+		}
+		if b, err := os.ReadFile(filepath.Join(w.Root, "out", "peek.csv")); err == nil && strings.Contains(string(b), marker) {
+			t.Errorf("%s was read in the container: out/peek.csv holds its content", target)
+		}
+		st := e2e.ReadStatus(t, w.RunDirOf(r))
+		if st.Status != "failed" || st.FailedStep != "peek" {
+			t.Errorf("%s: status %q failed step %q (%s)", target, st.Status, st.FailedStep, st.Error)
+		}
+	}
+}
+
+// Secrets canary: the PostgreSQL password (trust auth accepts any) and a
+// pass_env variable travel in the run request only; no trace of them in
+// the sandbox's files (the docker volume, the ssh directory), the local
+// run directory, the workspace or anything printed.
+func TestSecretsCanary(t *testing.T) {
+	pgBase := testenv.PGConnString(t, "osiris_sbx_e2e")
+	for _, k := range kinds {
+		t.Run(k.name, func(t *testing.T) {
+			password := "CNRYpw^" + randomHex(t, 8)
+			passEnv := "CNRYenv" + randomHex(t, 8)
+			toml, files := k.remote(t)
+			toml += "pass_env = [\"SBX_CANARY\"]\n"
+			w := e2e.NewConfiguredWorkspace(t, e2e.Config{Name: "sbx", PGDB: "osiris_sbx_e2e", Extra: toml}, map[string]string{
+				"pipelines/pg.yaml": `oml_version: "0.1.0"
+name: sbx-canary
+steps:
+  - id: extract-who
+    component: postgres.extractor
+    mode: read
+    config:
+      connection: "@postgres.dst"
+      query: "SELECT 42 AS answer, current_database() AS db"
+  - id: write-who
+    component: filesystem.csv_writer
+    mode: write
+    needs: [extract-who]
+    config:
+      path: out/who.csv
+`})
+			u, err := url.Parse(pgBase)
+			if err != nil {
+				t.Fatal(err)
+			}
+			u.User = url.UserPassword(u.User.Username(), password)
+			w.Env = append(w.Env, "E2E_PG_URL="+u.String(), "SBX_CANARY="+passEnv)
+			r := w.Osiris("--json", "run", "pipelines/pg.yaml", "--remote", "box")
+			if r.ExitCode != 0 {
+				t.Fatalf("exit %d\n%s", r.ExitCode, r.Stderr)
+			}
+			if b, _ := os.ReadFile(filepath.Join(w.Root, "out", "who.csv")); !strings.Contains(string(b), "42,osiris_sbx_e2e") {
+				t.Errorf("out/who.csv = %q", b)
+			}
+			needles := []string{password, url.QueryEscape(password), url.PathEscape(password), passEnv}
+			needles = append(needles, password[len("CNRYpw^"):], passEnv[len("CNRYenv"):])
+			var found []string
+			found = append(found, hits(files(), needles, k.name+" sandbox")...)
+			found = append(found, hits(dirFiles(t, w.Root), needles, "workspace")...)
+			found = append(found, hits(map[string][]byte{"stdout": []byte(r.Stdout), "stderr": []byte(r.Stderr)}, needles, "output")...)
+			if len(found) > 0 {
+				t.Errorf("secret values found:\n%s", strings.Join(found, "\n"))
+			}
+		})
+	}
+}
+
+func fileSHA256(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:]), nil
+}

@@ -77,7 +77,14 @@ func TestRemoteRunAndIncrementalSync(t *testing.T) {
 					t.Fatalf("run %d: %d sync_complete events", i, len(sync))
 				}
 				if up := fmt.Sprint(sync[0].Fields["bytes_uploaded"]); i == 1 && up != "0" {
-					t.Errorf("second unchanged run uploaded %s bytes, want 0", up)
+					t.Errorf("second unchanged run uploaded %s blob bytes, want 0", up)
+				}
+				binUp, ok := sync[0].Fields["binary_bytes_uploaded"]
+				if !ok {
+					t.Errorf("run %d: sync_complete has no binary_bytes_uploaded: %v", i, sync[0].Fields)
+				}
+				if up := fmt.Sprint(binUp); i == 1 && up != "0" {
+					t.Errorf("second run uploaded the binary again (%s bytes)", up)
 				}
 			}
 			// Exactly one binary, named by the hash of the one we run.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/osiris-go/osiris/pkg/diag"
 	"github.com/osiris-go/osiris/pkg/exec"
+	"github.com/osiris-go/osiris/pkg/remote"
 	"github.com/osiris-go/osiris/pkg/watch"
 	"github.com/osiris-go/osiris/workspace"
 )
@@ -28,13 +29,11 @@ func (a *app) cmdWatch(args []string) error {
 	debounce := fs.Duration("debounce", 0, "collect changes until `D` passes without one; default [watch] debounce (300ms)")
 	noCache := fs.Bool("no-cache", false, "execute every step of every run; do not reuse step outputs")
 	cacheExtracts := fs.Bool("cache-extracts", false, "reuse database extractors' outputs until their own config changes")
-	remote := fs.String("remote", "", "run in the sandbox `NAME` (not available in watch mode yet)")
-	pos, err := a.parseFlags(fs, args, "watch [PIPELINE…] [--poll D] [--debounce D] [--cache-extracts] [--no-cache] [--param k=v]")
+	fs.Bool("remote", false, "run every rerun in the sandbox `[NAME]` of [remote.NAME] (the step cache is local only: remote reruns execute every step)")
+	args, remoteName, remote := splitRemoteFlag(args)
+	pos, err := a.parseFlags(fs, args, "watch [PIPELINE…] [--poll D] [--debounce D] [--cache-extracts] [--no-cache] [--param k=v] [--remote [NAME]]")
 	if err != nil {
 		return err
-	}
-	if *remote != "" {
-		return diag.Usage("watch --remote is not available in this version of osiris; watch runs locally")
 	}
 	ws, err := a.workspace()
 	if err != nil {
@@ -53,6 +52,12 @@ func (a *app) cmdWatch(args []string) error {
 		*debounce = ws.Config.Watch.DebounceDuration()
 	}
 	proj := &watchProject{a: a, ws: ws, params: params, lr: localRun{NoCache: *noCache, CacheExtracts: *cacheExtracts}}
+	if remote {
+		if _, err := ws.ResolveRemote(remoteName); err != nil {
+			return &diag.UsageError{Err: err}
+		}
+		proj.remote, proj.remoteName = true, remoteName
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	w := watch.New(proj, watch.Options{
@@ -84,6 +89,9 @@ type watchProject struct {
 	a      *app
 	params paramFlag
 	lr     localRun
+	// remote runs every run in a sandbox (watch --remote [NAME]).
+	remote     bool
+	remoteName string
 
 	mu sync.Mutex
 	ws *workspace.Workspace
@@ -121,6 +129,18 @@ func (p *watchProject) Compile(file string) (*watch.Target, error) {
 }
 
 func (p *watchProject) Run(ctx context.Context, t *watch.Target, sink exec.EventSink) watch.Outcome {
+	if p.remote {
+		ws := p.workspace()
+		opts, err := engineOptions(ws)
+		if err != nil {
+			return watch.Outcome{Err: err}
+		}
+		res, relDir, err := remote.Execute(ctx, remote.ExecuteOptions{
+			Workspace: ws, Manifest: t.Manifest, ManifestDir: t.ManifestDir,
+			Remote: p.remoteName, Engine: opts, Version: version, Progress: sink,
+		})
+		return watch.Outcome{Result: res, RunDir: relDir, Err: err}
+	}
 	lr := p.lr
 	lr.Sinks = []exec.EventSink{sink}
 	res, relDir, err := p.a.runLocal(ctx, p.workspace(), t.Manifest, t.ManifestDir, lr)

@@ -402,3 +402,34 @@ func waitFor(t *testing.T, within time.Duration, what string, ok func() bool) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// watch --remote runs every run in the sandbox (the local kind here): the
+// record says where it ran, and an edit reruns it there.
+func TestWatchRemote(t *testing.T) {
+	t.Parallel()
+	w := e2e.NewConfiguredWorkspace(t, e2e.Config{Extra: "\n[remote.box]\nkind = \"local\"\n"}, map[string]string{
+		"data/movies.csv":      moviesCSV(),
+		"pipelines/three.yaml": threeSteps,
+	})
+	p := startWatch(t, w, "--json", "--debounce", "100ms", "--remote", "box", "pipelines/three.yaml")
+	for i := 0; i < 2; i++ {
+		r := p.run(2 * time.Minute)
+		if r["status"] != "success" {
+			t.Fatalf("run %d: %v", i+1, r)
+		}
+		b, err := os.ReadFile(filepath.Join(w.Root, filepath.FromSlash(r["run_dir"].(string)), "status.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var st struct {
+			Where string `json:"where"`
+		}
+		if err := json.Unmarshal(b, &st); err != nil || st.Where != "box" {
+			t.Errorf("run %d ran %q (%v), want in the sandbox box", i+1, st.Where, err)
+		}
+		if i == 0 {
+			w.Write("pipelines/three.yaml", strings.Replace(threeSteps, "total >= 1400", "total >= 1450", 1))
+		}
+	}
+	p.stop()
+}

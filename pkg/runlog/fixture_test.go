@@ -152,6 +152,10 @@ func (f *fixture) run(name, cancelAfter string) string {
 	if err := rec.Finish(res, runErr); err != nil {
 		f.t.Fatal(err)
 	}
+	// As `osiris run` does at the end of every run.
+	if err := f.store.WriteRunReport(context.Background(), rec.Dir()); err != nil {
+		f.t.Fatal(err)
+	}
 	// Distinct start times keep "newest first" unambiguous.
 	time.Sleep(5 * time.Millisecond)
 	return rec.Dir()

@@ -28,6 +28,14 @@ const (
 	DefaultDebounce            = "300ms"
 )
 
+// MaxParallelSteps bounds [run].max_parallel_steps. Every running step may
+// hold a database connection (a MySQL extract, a Postgres COPY), and
+// servers refuse connections beyond a limit (MariaDB's default
+// max_connections is 151): 100000 parallel steps made every step fail with
+// "Too many connections". A larger value is refused at load, not capped
+// silently.
+const MaxParallelSteps = 64
+
 // ParquetCompressions are the accepted run.parquet_compression values.
 var ParquetCompressions = []string{"zstd", "snappy", "gzip", "none"}
 
@@ -466,8 +474,13 @@ func parseConfig(file, text string) (cfg Config, hasConnections bool, diags diag
 							"%s: unknown compression %q", dotted(p), c.Run.ParquetCompression)
 					}
 				},
-				"max_parallel_steps": func(p []string, v any) { l.integer(p, v, &c.Run.MaxParallelSteps, 1) },
-				"batch_rows":         func(p []string, v any) { l.integer(p, v, &c.Run.BatchRows, 1) },
+				"max_parallel_steps": func(p []string, v any) {
+					if l.integer(p, v, &c.Run.MaxParallelSteps, 1) && c.Run.MaxParallelSteps > MaxParallelSteps {
+						l.report("config-value", p, fmt.Sprintf("use at most %d; each running step may hold its own database connection", MaxParallelSteps),
+							"%s is %d, above the limit of %d", dotted(p), c.Run.MaxParallelSteps, MaxParallelSteps)
+					}
+				},
+				"batch_rows": func(p []string, v any) { l.integer(p, v, &c.Run.BatchRows, 1) },
 			})
 		},
 		"retention": func(p []string, v any) {

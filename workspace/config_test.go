@@ -252,7 +252,8 @@ func TestMemoryBudgetBytes(t *testing.T) {
 		{"0", 0, false},
 		{"unlimited", -1, false},
 		{"Unlimited", -1, false},
-		{"-1", -1, false},
+		{"-1", 0, true}, // "unlimited" is how to say it; a sign typo is not
+		{"-512MiB", 0, true},
 		{"-2", 0, true},
 		{"many", 0, true},
 	}

@@ -62,14 +62,16 @@ func ParseSize(s string) (int64, error) {
 }
 
 // MemoryBudgetBytes returns the run memory budget in bytes: 0 keeps nothing
-// in memory (every output goes through parquet), -1 ("unlimited" or "-1")
-// means no limit. An empty budget is the default, 512MiB.
+// in memory (every output goes through parquet), -1 means no limit, which
+// is written "unlimited" — "-1" is refused like any negative size, so that
+// a sign typo never means "no limit". An empty budget is the default,
+// 512MiB.
 func (r RunConfig) MemoryBudgetBytes() (int64, error) {
 	s := strings.TrimSpace(r.MemoryBudget)
 	switch strings.ToLower(s) {
 	case "":
 		return ParseSize(DefaultMemoryBudget)
-	case "unlimited", "-1":
+	case "unlimited":
 		return -1, nil
 	}
 	return ParseSize(s)

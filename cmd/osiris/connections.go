@@ -29,6 +29,9 @@ func (a *app) cmdConnections(args []string) error {
 	if err != nil {
 		return err
 	}
+	if *timeout <= 0 {
+		return diag.Usage("--timeout %s is not positive; give the time allowed per connection, such as 10s", *timeout)
+	}
 	if len(pos) == 0 {
 		pos = []string{"list"}
 	}

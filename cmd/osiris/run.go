@@ -34,9 +34,19 @@ func (a *app) cmdRun(args []string) error {
 		return err
 	}
 	a.dryRun = *dryRun
+	if *timeout < 0 {
+		return diag.Usage("--timeout %s is negative; give a duration such as 30m, or 0 for no limit", *timeout)
+	}
 	ws, err := a.workspace()
 	if err != nil {
 		return err
+	}
+	if !*dryRun {
+		// An unwritable state folder would fail the run after its run
+		// directory exists; say so before anything happens.
+		if err := exec.CheckStateDir(ws.Path(ws.Config.Paths.State)); err != nil {
+			return err
+		}
 	}
 	m, manifestDir, err := a.runTarget(ws, pos, *lastCompile, params)
 	if err != nil {

@@ -77,6 +77,11 @@ func (v *validator) checkConfig(st *stepIR) {
 				v.errorf(e.pos(), "unknown-config-key", st.label, hint, "%s has no config key %q", st.component, e.key)
 				continue
 			}
+			if v.unresolvedParam(val) {
+				// A param without a usable value was reported where it is
+				// declared or given; its ${params.X} text is not the value.
+				continue
+			}
 			if norm, ok := v.checkField(st, field, val, e, keyPath); ok {
 				st.effective[e.key] = norm
 			}

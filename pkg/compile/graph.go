@@ -39,7 +39,7 @@ func (v *validator) checkGraph() {
 		if st.node == nil || st.spec == nil || st.spec.Role != component.RoleWrite {
 			continue
 		}
-		if len(st.needs) != 1 {
+		if len(st.needs) != 1 && !(len(st.needs) == 0 && st.badNeeds > 0) {
 			at := st.node.pos()
 			if st.hasNeedsKey {
 				at = st.needsPos

@@ -458,6 +458,33 @@ func (v *validator) resolveString(st *stepIR, s string, at pos, path string) any
 	return b.String()
 }
 
+// unresolvedParam reports whether val still holds a ${params.X} that has
+// no value (undeclared, missing, or refused): resolveString leaves such
+// text in place.
+func (v *validator) unresolvedParam(val any) bool {
+	switch x := val.(type) {
+	case string:
+		for _, m := range paramRef.FindAllStringSubmatch(x, -1) {
+			if _, ok := v.paramValues[m[1]]; !ok {
+				return true
+			}
+		}
+	case map[string]any:
+		for _, it := range x {
+			if v.unresolvedParam(it) {
+				return true
+			}
+		}
+	case []any:
+		for _, it := range x {
+			if v.unresolvedParam(it) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // formatParam renders a param inside a longer string.
 func formatParam(v any) string {
 	switch x := v.(type) {

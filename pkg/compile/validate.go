@@ -1,6 +1,7 @@
 package compile
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -120,6 +121,9 @@ type stepIR struct {
 	resolved   map[string]any
 	effective  map[string]any
 	connection string
+	// badNeeds counts needs and inputs naming no usable step (reported
+	// where they are written, so graph checks do not pile on).
+	badNeeds int
 	// paths are the files the step reads and writes, resolved (paths.go).
 	paths []pathUse
 }
@@ -218,11 +222,15 @@ func workspaceRel(root, file string) (rel, abs string) {
 	return filepath.ToSlash(r), abs
 }
 
+var utf8BOM = []byte("\xef\xbb\xbf")
+
 // CompileSource validates and compiles pipeline text. file is the
 // workspace-relative name used in diagnostics and in the manifest.
 func CompileSource(env Env, file string, src []byte, opts Options) (*Manifest, diag.List) {
 	v := &validator{env: env, opts: opts, file: filepath.ToSlash(file), byID: map[string]*stepIR{}}
-	v.run(src)
+	// A UTF-8 byte-order mark (Windows editors write one) is not content,
+	// as for osiris.toml and .env.
+	v.run(bytes.TrimPrefix(src, utf8BOM))
 	v.diags.Sort()
 	if v.diags.HasErrors() {
 		return nil, v.diags
@@ -563,6 +571,14 @@ func (v *validator) checkNeed(st *stepIR, id string, p pos, via string) bool {
 		return false
 	}
 	if _, ok := v.byID[id]; !ok {
+		st.badNeeds++
+		for _, other := range v.steps {
+			if other.id == id && !other.idOK {
+				// The step exists but its id was refused (bad-step-id,
+				// duplicate): that error is the cause; say nothing here.
+				return false
+			}
+		}
 		code := "unknown-need"
 		if via == "inputs" {
 			code = "bad-input-ref"

@@ -70,6 +70,9 @@ func StartRecorder(opts RecorderOptions) (*Recorder, error) {
 	if !filepath.IsAbs(opts.RunLogsDir) || !filepath.IsAbs(opts.StateDir) {
 		return nil, fmt.Errorf("recorder: run logs dir %q and state dir %q must be absolute", opts.RunLogsDir, opts.StateDir)
 	}
+	if err := CheckStateDir(opts.StateDir); err != nil {
+		return nil, err
+	}
 	if opts.RunID == "" {
 		opts.RunID = NewRunID()
 	}

@@ -6,11 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"runtime/debug"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/osiris-go/osiris/pkg/compile"
@@ -158,8 +156,10 @@ func (a *app) printPlan(ws *workspace.Workspace, m *compile.Manifest) error {
 
 // execute runs m locally, recording the run under run_logs/.
 func (a *app) execute(ws *workspace.Workspace, m *compile.Manifest, manifestDir string, lr localRun) error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	sigs := watchSignals(a.stderr)
+	defer sigs.stop()
+	lr.Signals = sigs
+	ctx := sigs.ctx
 	if lr.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, lr.Timeout)
@@ -182,6 +182,9 @@ type localRun struct {
 	// CacheExtracts reuses database extractors (watch --cache-extracts).
 	CacheExtracts bool
 	Sinks         []exec.EventSink // besides the recorder
+	// Signals, when set, records the run as cancelled on a second signal
+	// (run); watch handles its own.
+	Signals *runSignals
 }
 
 // runLocal records and runs m with the engine: the one code path of run and
@@ -209,6 +212,12 @@ func (a *app) runLocal(ctx context.Context, ws *workspace.Workspace, m *compile.
 	if err != nil {
 		return nil, "", fmt.Errorf("creating the run directory: %w", err)
 	}
+	if lr.Signals != nil {
+		lr.Signals.recording(func(sig os.Signal) {
+			rec.Finish(nil, fmt.Errorf("%w: stopped at once by a second %s; steps still running were abandoned", exec.ErrCancelled, sig))
+			fmt.Fprintf(a.stderr, "run directory: %s\n", rec.RelDir())
+		})
+	}
 	cache := exec.NewStepCache(ws.Root, stateDir)
 	cache.NoReuse, cache.ReuseExtracts = lr.NoCache, lr.CacheExtracts
 	engine := &exec.Engine{Options: opts}
@@ -225,8 +234,15 @@ func (a *app) runLocal(ctx context.Context, ws *workspace.Workspace, m *compile.
 		Log:       rec.Logger(),
 		StepCache: cache,
 	})
-	if ferr := rec.Finish(res, runErr); ferr != nil && runErr == nil {
-		runErr = ferr
+	finish := func() {
+		if ferr := rec.Finish(res, runErr); ferr != nil && runErr == nil {
+			runErr = ferr
+		}
+	}
+	if lr.Signals != nil {
+		lr.Signals.finish(finish)
+	} else {
+		finish()
 	}
 	a.writeRunPages(ws, rec.Dir())
 	return res, rec.RelDir(), runErr

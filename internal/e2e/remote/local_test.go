@@ -15,3 +15,7 @@ func TestLocalParity(t *testing.T) { t.Parallel(); remotetest.Parity(t, box) }
 func TestLocalSeedBug(t *testing.T) { t.Parallel(); remotetest.SeedBug(t, box) }
 
 func TestLocalFaults(t *testing.T) { t.Parallel(); remotetest.Faults(t, box) }
+
+func TestLocalIncrementalSync(t *testing.T) { t.Parallel(); remotetest.Incremental(t, box) }
+
+func TestLocalSecretsCanary(t *testing.T) { t.Parallel(); remotetest.SecretsCanary(t, box) }

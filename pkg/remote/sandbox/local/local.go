@@ -167,6 +167,9 @@ func provisionBinary(dir, bin, sum string) (string, int64, error) {
 	if err != nil {
 		return "", 0, fmt.Errorf("provisioning the binary: %w", err)
 	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return "", 0, fmt.Errorf("provisioning the binary: %w", err)
+	}
 	defer in.Close()
 	tmp, err := os.CreateTemp(filepath.Join(dir, "bin"), ".osiris-*")
 	if err != nil {

@@ -121,3 +121,18 @@ func TestOMLVersion020(t *testing.T) {
 		t.Errorf("w needs %v", s.Needs)
 	}
 }
+
+// TestDurationsAsTheEngineReadsThem: a timeout or cache written with
+// spaces validates, so the manifest holds it trimmed (the engine's
+// time.ParseDuration refuses spaces, which would fail the run at start).
+func TestDurationsAsTheEngineReadsThem(t *testing.T) {
+	src := "oml_version: \"0.1.0\"\nname: d\nsteps:\n" +
+		"  - id: e\n    component: mysql.extractor\n    mode: read\n    timeout: \" 10m \"\n    cache: \"5m \"\n    config:\n      query: SELECT 1\n"
+	m, diags := compile.CompileSource(newFakeEnv(t.TempDir()), "pipelines/p.yaml", []byte(src), compile.Options{})
+	if m == nil {
+		t.Fatalf("refused:\n%s", render(diags))
+	}
+	if s := m.Step("e"); s.Timeout != "10m" || s.Cache != "5m" {
+		t.Errorf("timeout %q cache %q, want 10m and 5m", s.Timeout, s.Cache)
+	}
+}

@@ -685,7 +685,7 @@ func (v *validator) checkCacheTimeout(st *stepIR) {
 			if x == "auto" || x == "off" {
 				st.cache = x
 			} else if d, err := parseDuration(x); err == nil && d > 0 {
-				st.cache = x
+				st.cache = strings.TrimSpace(x) // as the engine and the cache parse it
 			} else {
 				v.errorf(ce.val.pos(), "bad-cache", st.label, `use "auto", "off" or a duration such as "10m"`, "cache %q is not auto, off or a duration", x)
 			}
@@ -701,7 +701,7 @@ func (v *validator) checkCacheTimeout(st *stepIR) {
 			v.errorf(te.val.pos(), "bad-timeout", st.label, `write a duration such as "30m" or "90s"`, "timeout %s is not a positive duration", describeValue(val))
 			return
 		}
-		st.timeout = s
+		st.timeout = strings.TrimSpace(s) // the engine parses it with time.ParseDuration
 	}
 }
 

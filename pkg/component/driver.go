@@ -52,6 +52,44 @@ type Request struct {
 	Warn func(code, message string)
 	// TempDir is a private scratch directory for the step (removed after).
 	TempDir string
+	// WorkingMemory returns the bytes of the run's memory budget that the
+	// step's own engine (DuckDB's buffer manager) may use now: what the
+	// held step outputs leave of the budget, never less than a floor. 0, or
+	// a nil func, sets no limit (unlimited budget).
+	WorkingMemory func() int64
+}
+
+// WorkingMemoryNow is r.WorkingMemory(), or 0 when unset.
+func (r *Request) WorkingMemoryNow() int64 {
+	if r == nil || r.WorkingMemory == nil {
+		return 0
+	}
+	return r.WorkingMemory()
+}
+
+// OpenOnce opens t for a consumer that reads it once, to the end, and
+// never again: when no other consumer needs t's memory copy, the engine
+// hands the batches over and lets each go once the reader has moved past
+// it, so a consumer that copies its input (DuckDB) does not hold it twice.
+// Tables without that ability are opened with Open.
+func OpenOnce(ctx context.Context, t Table) (array.RecordReader, error) {
+	if o, ok := t.(interface {
+		OpenOnce(context.Context) (array.RecordReader, error)
+	}); ok {
+		return o.OpenOnce(ctx)
+	}
+	return t.Open(ctx)
+}
+
+// DoneReading tells the engine that the consumer has everything it needs
+// from t (DuckDB copied it into its own table) and will not Open it again:
+// the engine releases t's in-memory batches when no other consumer needs
+// them, so that the budget is not spent twice on one table. Tables that
+// cannot let go early ignore it.
+func DoneReading(t Table) {
+	if d, ok := t.(interface{ DoneReading() }); ok {
+		d.DoneReading()
+	}
 }
 
 // Table is what a consumer receives for one upstream output: held in memory

@@ -96,6 +96,7 @@ type stepOutput struct {
 	// consumersLeft counts consumers that have not finished; the memory copy
 	// is released when it reaches 0.
 	consumersLeft int
+	finished      map[string]bool // consumers counted off (consumerFinished)
 }
 
 // hold keeps rec in memory when the budget allows; otherwise it releases
@@ -172,6 +173,7 @@ type inputTable struct {
 	// delivered counts rows handed out through Open readers (for writers'
 	// progress); may be nil.
 	delivered *atomic.Int64
+	consumer  string // the consuming step's id (DoneReading)
 }
 
 var _ component.Table = (*inputTable)(nil)

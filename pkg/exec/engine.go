@@ -371,7 +371,7 @@ func (r *run) schedule(ctx context.Context, res *Result) {
 			state[d.idx] = finished
 			res.Steps[d.idx] = d.res
 			for _, need := range r.plans[d.idx].step.Needs {
-				r.byID[need].out.consumerDone()
+				r.byID[need].out.consumerFinished(r.plans[d.idx].step.ID)
 			}
 			if d.res.Status == StatusFailed && res.FailedStep == "" {
 				res.FailedStep = d.res.ID
@@ -420,7 +420,7 @@ func (r *run) schedule(ctx context.Context, res *Result) {
 		}
 		r.em.emit(EventStepSkipped, s.ID, map[string]any{"reason": reason})
 		for _, need := range r.plans[i].step.Needs {
-			r.byID[need].out.consumerDone()
+			r.byID[need].out.consumerFinished(s.ID)
 		}
 	}
 }
@@ -501,7 +501,8 @@ func (r *run) runStep(ctx context.Context, p *stepPlan, start time.Time) (StepRe
 		Warn: func(code, message string) {
 			r.em.emit(EventStepWarning, step.ID, map[string]any{"code": code, "message": message})
 		},
-		TempDir: tmp,
+		TempDir:       tmp,
+		WorkingMemory: r.cache.workingMemory,
 	}
 	if req.Config == nil {
 		req.Config = component.Config{}
@@ -601,7 +602,7 @@ func (r *run) resolveInputs(p *stepPlan, delivered *atomic.Int64) (component.Inp
 			}
 			src.Source, src.Bytes = SourceParquet, art.Bytes
 		}
-		t := &inputTable{out: up, source: src.Source, batchRows: r.batchRows, alloc: r.alloc}
+		t := &inputTable{out: up, source: src.Source, batchRows: r.batchRows, alloc: r.alloc, consumer: step.ID}
 		if p.spec.Role == component.RoleWrite {
 			t.delivered = delivered
 		}

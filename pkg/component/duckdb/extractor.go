@@ -43,6 +43,9 @@ func (Extractor) Extract(ctx context.Context, req *component.Request) (array.Rec
 	if err := s.Confine(ctx, databaseAccess(WorkspaceAccess(req), dbPath)); err != nil {
 		return nil, errors.Join(fmt.Errorf("step %q: %w", req.StepID, err), s.Close())
 	}
+	if err := s.LimitMemory(ctx, req.WorkingMemoryNow()); err != nil {
+		return nil, errors.Join(fmt.Errorf("step %q: %w", req.StepID, err), s.Close())
+	}
 	rr, err := s.QueryAndClose(ctx, query)
 	if err != nil {
 		return nil, fmt.Errorf("step %q: duckdb %s: %w", req.StepID, rel, err)

@@ -82,13 +82,20 @@ func runProcessor(ctx context.Context, req *component.Request, in component.Inpu
 	if err := s.Confine(ctx, WorkspaceAccess(req)); err != nil {
 		return nil, fmt.Errorf("step %q: %w", req.StepID, err)
 	}
+	// DuckDB's share of the run's memory budget; it spills the rest to the
+	// step's temp directory.
+	if err := s.LimitMemory(ctx, req.WorkingMemoryNow()); err != nil {
+		return nil, fmt.Errorf("step %q: %w", req.StepID, err)
+	}
 	for _, input := range in {
 		if err := checkInputTypes(input.Table.Schema()); err != nil {
 			return nil, fmt.Errorf("step %q: input %s: %w", req.StepID, input.Table.StepID(), err)
 		}
 	}
 	for i, input := range in {
-		src, err := input.Table.Open(ctx)
+		// Read once, into DuckDB's copy: the engine may hand the batches
+		// over and free each as DuckDB has taken it.
+		src, err := component.OpenOnce(ctx, input.Table)
 		if err != nil {
 			return nil, fmt.Errorf("step %q: opening input %s: %w", req.StepID, input.Table.StepID(), err)
 		}
@@ -97,6 +104,16 @@ func runProcessor(ctx context.Context, req *component.Request, in component.Inpu
 		}
 		if err := s.Exec(ctx, "CREATE TEMP TABLE "+copyName(i)+" AS SELECT * FROM "+streamName(i)); err != nil {
 			return nil, fmt.Errorf("step %q: loading input %s into duckdb: %w", req.StepID, input.Table.StepID(), err)
+		}
+		// DuckDB holds the input now: its Arrow batches can go (the engine
+		// keeps them if another consumer still needs them), and DuckDB's
+		// share of the budget grows by what they leave.
+		if err := s.DropView(ctx, streamName(i)); err != nil {
+			return nil, fmt.Errorf("step %q: input %s: %w", req.StepID, input.Table.StepID(), err)
+		}
+		component.DoneReading(input.Table)
+		if err := s.LimitMemory(ctx, req.WorkingMemoryNow()); err != nil {
+			return nil, fmt.Errorf("step %q: %w", req.StepID, err)
 		}
 		for _, name := range input.Names {
 			if err := s.Exec(ctx, "CREATE OR REPLACE TEMP VIEW "+QuoteIdent(name)+" AS SELECT * FROM "+copyName(i)); err != nil {

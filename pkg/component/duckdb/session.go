@@ -24,7 +24,7 @@ type Session struct {
 	connector *duckdbdriver.Connector
 	conn      driver.Conn
 	arrow     *duckdbdriver.Arrow
-	views     []func() // release funcs of registered Arrow streams
+	views     map[string]func() // release funcs of registered Arrow streams, by view name
 
 	closeOnce sync.Once
 	closeErr  error
@@ -137,7 +137,41 @@ func (s *Session) RegisterView(reader array.RecordReader, name string) error {
 	if err != nil {
 		return fmt.Errorf("registering arrow view %q: %w", name, err)
 	}
-	s.views = append(s.views, release)
+	if s.views == nil {
+		s.views = map[string]func(){}
+	}
+	s.views[name] = release
+	return nil
+}
+
+// DropView drops a view made by RegisterView and releases its stream (and
+// with it the reader) at once, rather than on Close: once a query has
+// copied the stream, its batches need not stay alive.
+func (s *Session) DropView(ctx context.Context, name string) error {
+	release, ok := s.views[name]
+	if !ok {
+		return fmt.Errorf("no arrow view %q", name)
+	}
+	if err := s.Exec(ctx, "DROP VIEW "+QuoteIdent(name)); err != nil {
+		return err
+	}
+	delete(s.views, name)
+	release()
+	return nil
+}
+
+// LimitMemory sets DuckDB's memory_limit to bytes (rounded down to MiB,
+// at least 1 MiB); beyond it DuckDB spills to its temp_directory. bytes <= 0
+// leaves the limit as it is. It can be changed at any time, also after
+// Confine.
+func (s *Session) LimitMemory(ctx context.Context, bytes int64) error {
+	if bytes <= 0 {
+		return nil
+	}
+	mib := max(bytes>>20, 1)
+	if err := s.Exec(ctx, fmt.Sprintf("SET memory_limit = '%dMiB'", mib)); err != nil {
+		return fmt.Errorf("duckdb memory_limit: %w", err)
+	}
 	return nil
 }
 

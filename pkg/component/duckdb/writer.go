@@ -108,6 +108,9 @@ func (Writer) Write(ctx context.Context, req *component.Request, in component.Ta
 	if err := s.Confine(ctx, databaseAccess(Access{}, dbPath)); err != nil {
 		return res, fmt.Errorf("%s: %w", where, err)
 	}
+	if err := s.LimitMemory(ctx, req.WorkingMemoryNow()); err != nil {
+		return res, fmt.Errorf("%s: %w", where, err)
+	}
 
 	target := qualifiedIdent(table)
 	if err := s.Exec(ctx, "BEGIN TRANSACTION"); err != nil {
@@ -171,7 +174,7 @@ func (Writer) Write(ctx context.Context, req *component.Request, in component.Ta
 	if read := counter.rows.Load(); written != read {
 		return res, fmt.Errorf("%s: wrote %d rows but read %d from the input; rolled back", where, written, read)
 	}
-	if err := s.Exec(ctx, "DROP VIEW "+QuoteIdent(view)); err != nil {
+	if err := s.DropView(ctx, view); err != nil {
 		return res, fmt.Errorf("%s: dropping the input view: %w", where, err)
 	}
 	if err := s.Exec(ctx, "COMMIT"); err != nil {

@@ -60,6 +60,12 @@ func (a *app) cmdWatch(args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go func() {
+		// After the first Ctrl-C the runs in progress are cancelled and
+		// recorded; a second one kills the process the default way.
+		<-ctx.Done()
+		stop()
+	}()
 	w := watch.New(proj, watch.Options{
 		Root:         ws.Root,
 		PipelinesDir: filepath.Join(ws.Root, ws.Config.Paths.Pipelines),

@@ -171,7 +171,7 @@ func (r *run) cacheKey(p *stepPlan) (*stepKey, bool) {
 			return nil, false
 		}
 		for _, m := range matches {
-			sum, err := fileSHA256(m)
+			sum, err := c.hashFile(m)
 			if err != nil {
 				return nil, false
 			}
@@ -220,10 +220,18 @@ func (r *run) matchReads(p string) ([]string, error) {
 
 // stepPaths returns the paths a step reads and writes, as written in its
 // config with the connection's base_dir applied to relative ones (the file
-// components' rule). A writer's ReadsPaths that are also WritesPaths (a
-// DuckDB database it writes into) count as writes only.
+// components' rule), or, when the config does not set the key, the
+// connection's field of that name (a DuckDB connection's path). A writer's
+// ReadsPaths that are also WritesPaths (a DuckDB database it writes into)
+// count as writes only.
 func stepPaths(spec component.Spec, cfg map[string]any, conn *workspace.Connection) (reads, writes []string) {
 	values := func(key string) []string {
+		if _, set := cfg[key]; !set {
+			if p := conn.Get(key); p != "" && p != ":memory:" {
+				return []string{p}
+			}
+			return nil
+		}
 		var out []string
 		switch v := cfg[key].(type) {
 		case string:
@@ -328,6 +336,75 @@ func fileSHA256(p string) (string, error) {
 	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
 }
 
+// fileMemo is what hashFile remembers of a file: <cache>/files/<hash of
+// its path>.json.
+type fileMemo struct {
+	Path     string `json:"path"`
+	Size     int64  `json:"size"`
+	MtimeNs  int64  `json:"mtime_ns"`
+	HashedNs int64  `json:"hashed_ns"`
+	SHA256   string `json:"sha256"`
+}
+
+// racyWindow: a file modified this close to when it was hashed may change
+// again without its mtime moving (coarse timestamps), so its memo is not
+// trusted (git's "racy clean" rule).
+const racyWindow = 2 * time.Second
+
+// hashFile is fileSHA256 for files a step reads or a writer wrote, with the
+// result remembered by size and modification time, so a big CSV is not read
+// again on every run while it does not change. Cached artifacts are always
+// hashed in full (linkArtifact).
+func (c *StepCache) hashFile(p string) (string, error) {
+	st, err := os.Stat(p)
+	if err != nil {
+		return "", err
+	}
+	name := sha256.Sum256([]byte(p))
+	memoPath := filepath.Join(c.Dir, "files", hex.EncodeToString(name[:16])+".json")
+	mtime := st.ModTime().UnixNano()
+	var m fileMemo
+	if b, err := os.ReadFile(memoPath); err == nil && json.Unmarshal(b, &m) == nil &&
+		m.Size == st.Size() && m.MtimeNs == mtime && m.HashedNs-mtime > int64(racyWindow) && m.SHA256 != "" {
+		return m.SHA256, nil
+	}
+	hashed := time.Now().UnixNano()
+	sum, err := fileSHA256(p)
+	if err != nil {
+		return "", err
+	}
+	// Remember it only if the file did not change while it was read.
+	if st2, err := os.Stat(p); err == nil && st2.Size() == st.Size() && st2.ModTime().UnixNano() == mtime {
+		if b, err := json.Marshal(fileMemo{Path: p, Size: st.Size(), MtimeNs: mtime, HashedNs: hashed, SHA256: sum}); err == nil {
+			_ = replaceFile(memoPath, b)
+		}
+	}
+	return sum, nil
+}
+
+// replaceFile writes data to a temporary file and renames it over path: a
+// memo, so no fsync (a lost memo only costs a hash).
+func replaceFile(path string, data []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".memo-*")
+	if err != nil {
+		return err
+	}
+	_, werr := tmp.Write(data)
+	cerr := tmp.Close()
+	if werr != nil || cerr != nil {
+		os.Remove(tmp.Name())
+		return errors.Join(werr, cerr)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return nil
+}
+
 func (c *StepCache) entryPath(key string) string {
 	return filepath.Join(c.stepsDir(), strings.TrimPrefix(key, "sha256:")+".json")
 }
@@ -418,7 +495,7 @@ func (r *run) cacheLookup(p *stepPlan, sr *StepResult) bool {
 			if err != nil {
 				return false
 			}
-			sum, err := fileSHA256(abs)
+			sum, err := c.hashFile(abs)
 			if err != nil || sum != e.FileHashes[f] {
 				// The target changed since; write again (not a corrupt entry).
 				return false
@@ -552,7 +629,7 @@ func (r *run) cacheStore(p *stepPlan, sr StepResult) {
 			if err != nil {
 				return
 			}
-			sum, err := fileSHA256(abs)
+			sum, err := c.hashFile(abs)
 			if err != nil {
 				return
 			}
@@ -613,6 +690,24 @@ func PruneStepCache(stateDir string, keep func(runDir string) bool) (removed int
 				removed++
 				bytes += info.Size()
 			}
+		}
+	}
+	// Memos of files that no longer exist.
+	memos, _ := os.ReadDir(filepath.Join(c.Dir, "files"))
+	for _, d := range memos {
+		name := filepath.Join(c.Dir, "files", d.Name())
+		var m fileMemo
+		b, err := os.ReadFile(name)
+		if err != nil {
+			continue
+		}
+		if json.Unmarshal(b, &m) == nil && m.Path != "" {
+			if _, err := os.Stat(m.Path); err == nil {
+				continue
+			}
+		}
+		if os.Remove(name) == nil {
+			bytes += int64(len(b))
 		}
 	}
 	return removed, bytes, nil

@@ -366,3 +366,48 @@ func TestPruneStepCache(t *testing.T) {
 		t.Error("a pruned entry was reused")
 	}
 }
+
+// Files a step reads are not read again while their size and mtime stay
+// (and they were not modified just before being hashed); any change of
+// either hashes them again.
+func TestHashFileMemo(t *testing.T) {
+	t.Parallel()
+	w := newCacheWS(t)
+	p := filepath.Join(w.root, "big.csv")
+	old := time.Now().Add(-time.Hour)
+	set := func(content string, mtime time.Time) {
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(p, mtime, mtime); err != nil {
+			t.Fatal(err)
+		}
+	}
+	set("aaaa", old)
+	first, err := w.cache.hashFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := fileSHA256(p)
+	if first != want {
+		t.Fatalf("hashFile %s, want %s", first, want)
+	}
+	// Same size and mtime: the memo answers (the file is not read).
+	set("bbbb", old)
+	if got, _ := w.cache.hashFile(p); got != first {
+		t.Errorf("unchanged size and mtime: %s, want the memo %s", got, first)
+	}
+	// A new mtime: hashed again.
+	set("bbbb", old.Add(time.Second))
+	if got, _ := w.cache.hashFile(p); got == first {
+		t.Error("a new mtime did not rehash the file")
+	}
+	// Modified right before hashing: never trusted, even with the same mtime.
+	now := time.Now()
+	set("cccc", now)
+	a, _ := w.cache.hashFile(p)
+	set("dddd", now)
+	if b, _ := w.cache.hashFile(p); a == b {
+		t.Error("a memo taken within the racy window was trusted")
+	}
+}

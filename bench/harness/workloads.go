@@ -31,7 +31,7 @@ func workloads() []workload {
 		{ID: "W3", Title: "seed", Target: "≤ 1.3 × mysql client (W1's floor)", measure: measureW3},
 		{ID: "W4", Title: "csv", Target: "memory path faster than budget 0 (ratio < 1)", measure: measureW4},
 		{ID: "W5", Title: "compile", Target: "< 200 ms", measure: measureW5},
-		{ID: "W6", Title: "remote", Target: "≤ 1.10 × W3 local; 2nd run uploads 0 bytes", Unavailable: "osiris run --remote is not built yet"},
+		{ID: "W6", Title: "remote", Target: "≤ 1.10 × W3 local; 2nd run uploads 0 bytes", measure: measureW6},
 		{ID: "W7", Title: "watch", Target: "rerun ≤ 0.25 × full run; debounce → run_start < 50 ms", measure: measureW7},
 		{ID: "W8", Title: "memory", Target: "peak RSS ≤ 400 MB and ≤ 1/2 of W2's", measure: measureW8},
 	}
@@ -110,7 +110,7 @@ type expectedRows struct {
 func setWantRows(jobs map[string]*job, want expectedRows) {
 	for name, n := range map[string]int64{
 		jobW1: want.movies, jobW2: want.movies, jobW8: want.movies,
-		jobW3: want.directors, jobW4: want.w4Groups, jobW4Budget0: want.w4Groups,
+		jobW3: want.directors, jobW6: want.directors, jobW4: want.w4Groups, jobW4Budget0: want.w4Groups,
 	} {
 		if j := jobs[name]; j != nil {
 			j.wantRows = &n
@@ -132,6 +132,7 @@ func newJobs(s servers, osiris string, ws map[string]string, timeBin, tmpDir str
 		run(jobW1, def, w1File),
 		run(jobW2, def, w2File),
 		run(jobW3, def, w3File),
+		remoteJob(osiris, def),
 		run(jobW4, def, w4File),
 		run(jobW4Budget0, ws[budgetZero], w4File),
 		run(jobW8, ws[budgetSmall], w2File),

@@ -15,6 +15,11 @@ const MaskText = "***"
 // everywhere would destroy every message and protect nothing.
 const minMaskLen = 4
 
+// notSecretWords are values a secret-named setting may hold that are no
+// secret (USE_TOKEN=true): masking them, or refusing every query that
+// says "true", would protect nothing.
+var notSecretWords = map[string]bool{"true": true, "false": true, "none": true, "null": true, "unset": true, "empty": true}
+
 // Masker replaces known secret values in text. It is safe for concurrent
 // use; values are only ever added, never removed.
 type Masker struct {
@@ -47,7 +52,7 @@ func (m *Masker) Add(values ...string) {
 	}
 	changed := false
 	for _, v := range add {
-		if len(v) < minMaskLen {
+		if len(v) < minMaskLen || notSecretWords[strings.ToLower(v)] {
 			continue
 		}
 		if _, ok := m.set[v]; ok {
@@ -79,6 +84,22 @@ func (m *Masker) Len() int {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	return len(m.values)
+}
+
+// Contains reports whether s holds a known secret value anywhere: the
+// compiler refuses such text in what it writes to build/.
+func (m *Masker) Contains(s string) bool {
+	if m == nil || s == "" {
+		return false
+	}
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	for _, v := range m.values {
+		if strings.Contains(s, v) {
+			return true
+		}
+	}
+	return false
 }
 
 // Mask returns s with every known value replaced by "***". Occurrences that

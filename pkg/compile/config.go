@@ -131,6 +131,8 @@ func (v *validator) checkConfig(st *stepIR) {
 		}
 	}
 	v.checkStepPaths(st, written, cfgAt)
+	v.checkIdentifiers(st, written)
+	v.checkEmptyValues(st, written)
 }
 
 // credentialKey reports whether a top-level config key holds a credential,

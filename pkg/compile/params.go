@@ -90,6 +90,10 @@ func (v *validator) checkParams() {
 			v.errorf(at, "inline-secret", "", "params are compiled into build/; "+secretHint(""), "param %q holds a credential (a URL or DSN with a password)", name)
 			continue
 		}
+		if v.holdsSecret(formatParam(val)) {
+			v.errorf(at, "inline-secret", "", knownSecretHint, "param %q (%s) holds the value of a secret this workspace knows (a password, token or DSN from the environment, .env or a connection); params are compiled into build/", name, src)
+			continue
+		}
 		v.paramValues[name] = val
 	}
 	if len(missing) > 0 {

@@ -269,6 +269,7 @@ func (v *validator) run(src []byte) {
 		v.checkStep(st)
 	}
 	v.checkGraph()
+	v.checkInputNames()
 	v.checkWriteTargets()
 	v.checkMetadataSecrets()
 	v.checkCompatVersion()
@@ -720,6 +721,8 @@ func (v *validator) scanSecrets(n *yNode, path, step, family string) {
 	case kindScalar:
 		if s, ok := n.value.(string); ok && workspace.HasCredential(s) {
 			v.errorf(n.pos(), "inline-secret", step, secretHint(family), "inline credential at %s (a URL or DSN with a password)", path)
+		} else if v.holdsSecret(n.text) || (ok && v.holdsSecret(s)) {
+			v.errorf(n.pos(), "inline-secret", step, knownSecretHint, "%s holds the value of a secret this workspace knows (a password, token or DSN from the environment, .env or a connection)", path)
 		}
 		if f, ok := n.value.(float64); ok && (math.IsNaN(f) || math.IsInf(f, 0)) {
 			v.errorf(n.pos(), "bad-value", step, "write a finite number", "%s is %s, which a manifest cannot hold", path, n.text)

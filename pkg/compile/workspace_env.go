@@ -50,6 +50,10 @@ func (e wsEnv) ConnectionField(family, alias, key string) (string, string, bool)
 	return s, c.Where(), ok
 }
 
+// ContainsSecret reports whether s holds a secret value the workspace's
+// masker knows (SecretsEnv).
+func (e wsEnv) ContainsSecret(s string) bool { return e.ws.Masker.Contains(s) }
+
 // WriteWorkspaceBuild is WriteBuild with the workspace's build and state
 // paths.
 func WriteWorkspaceBuild(ws *workspace.Workspace, m *Manifest) (dir string, changed bool, err error) {

@@ -78,6 +78,13 @@ type Spec struct {
 	// Cacheable: the step's output may be reused by the step cache when its
 	// key matches (transforms and file extractors).
 	Cacheable bool `json:"cacheable"`
+	// MaxIdentifierBytes is the longest database name (table, schema,
+	// column) the target keeps intact; 0 means no limit is checked. The
+	// validator checks the keys in IdentifierFields against it.
+	MaxIdentifierBytes int      `json:"max_identifier_bytes,omitempty"`
+	IdentifierFields   []string `json:"identifier_fields,omitempty"`
+	// IdentifierDialect names the database in messages ("PostgreSQL").
+	IdentifierDialect string `json:"identifier_dialect,omitempty"`
 	// AliasOf names the component this one is an alias of (postgres.writer →
 	// supabase.writer), for display.
 	AliasOf string `json:"alias_of,omitempty"`

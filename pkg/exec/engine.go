@@ -613,31 +613,9 @@ func (r *run) resolveInputs(p *stepPlan, delivered *atomic.Int64) (component.Inp
 	return inputs, sources, rowsIn, nil
 }
 
-// inputNames are the names a transform may use for an input: df_<id>
-// (non [A-Za-z0-9_] → _), every `inputs:` name for it, and input_df when it
-// is the only input.
-func inputNames(step *compile.Step, need string) []string {
-	names := []string{"df_" + sanitizeIdent(need)}
-	for _, in := range step.Inputs {
-		if in.Step == need {
-			names = append(names, in.Name)
-		}
-	}
-	if len(step.Needs) == 1 {
-		names = append(names, "input_df")
-	}
-	return names
-}
-
-func sanitizeIdent(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
-			b[i] = '_'
-		}
-	}
-	return string(b)
-}
+// inputNames are the names a transform may use for an input
+// (compile.InputNames: the validator checks the same names).
+func inputNames(step *compile.Step, need string) []string { return compile.InputNames(step, need) }
 
 // endStep classifies the outcome, emits the closing events and metrics.
 // runCtx is the run's context, stepCtx the step's (with its timeout).

@@ -25,6 +25,8 @@ var ExtractorSpec = component.Spec{
 		component.CompatField("offset", component.TypeInteger),
 	},
 	ExactlyOneOf: [][]string{{"query", "table"}},
+	// MySQL refuses names longer than 64 characters.
+	MaxIdentifierBytes: 64, IdentifierFields: []string{"table", "schema", "columns"}, IdentifierDialect: "MySQL",
 }
 
 // WriterSpec is mysql.writer.
@@ -43,5 +45,6 @@ var WriterSpec = component.Spec{
 		component.CreateIfMissingField(),
 		component.CompatField("batch_size", component.TypeInteger),
 	},
-	PrimaryKeyFor: []string{"upsert"},
+	PrimaryKeyFor:      []string{"upsert"},
+	MaxIdentifierBytes: 64, IdentifierFields: []string{"table", "primary_key"}, IdentifierDialect: "MySQL",
 }

@@ -25,6 +25,8 @@ func writerSpec(name, aliasOf string) component.Spec {
 			component.CompatField("retries", component.TypeInteger),
 		},
 		PrimaryKeyFor: []string{"upsert"},
+		// PostgreSQL cuts longer names to 63 bytes (NAMEDATALEN-1).
+		MaxIdentifierBytes: 63, IdentifierFields: []string{"table", "schema", "primary_key"}, IdentifierDialect: "PostgreSQL",
 	}
 }
 
@@ -47,7 +49,8 @@ func extractorSpec(name, aliasOf string) component.Spec {
 			{Name: "limit", Type: component.TypeInteger, Min: component.Ptr(0), Doc: "maximum rows to read from table"},
 			component.CompatField("batch_size", component.TypeInteger),
 		},
-		ExactlyOneOf: [][]string{{"query", "table"}},
+		ExactlyOneOf:       [][]string{{"query", "table"}},
+		MaxIdentifierBytes: 63, IdentifierFields: []string{"table", "schema", "columns"}, IdentifierDialect: "PostgreSQL",
 	}
 }
 

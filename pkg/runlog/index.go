@@ -2,7 +2,6 @@ package runlog
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -34,6 +33,7 @@ func readIndexFile(path string) (indexFile, error) {
 	}
 	var ix indexFile
 	pos := map[string]int{}
+	in := interned{}
 	lineNo := 0
 	for len(b) > 0 {
 		nl := bytes.IndexByte(b, '\n')
@@ -47,7 +47,7 @@ func readIndexFile(path string) (indexFile, error) {
 			continue
 		}
 		var l exec.IndexedRun
-		if err := json.Unmarshal(line, &l); err != nil {
+		if err := parseIndexLine(line, &l, in); err != nil {
 			if ix.problem == "" {
 				ix.problem = fmt.Sprintf("damaged (line %d does not parse)", lineNo)
 			}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
@@ -98,6 +99,7 @@ func (s *Store) List(f Filter) ([]Run, Notice, error) {
 		return nil, notice, err
 	}
 	out := make([]Run, 0, min(len(idx), max(f.Limit, 64)))
+	present := dirLister{}
 	var since string
 	if !f.Since.IsZero() {
 		since = f.Since.UTC().Format(tsLayout)
@@ -113,7 +115,7 @@ func (s *Store) List(f Filter) ([]Run, Notice, error) {
 		if since != "" && ir.Started < since {
 			continue
 		}
-		r, ok := s.resolve(ir)
+		r, ok := s.resolveIn(ir, present)
 		if !ok {
 			continue
 		}
@@ -145,9 +147,31 @@ func contains(list []string, v string) bool {
 	return false
 }
 
+// dirLister answers "does this run directory exist" with one directory
+// read per pipeline folder instead of one stat per run.
+type dirLister map[string]map[string]bool
+
+func (d dirLister) exists(dir string) bool {
+	parent, name := filepath.Split(dir)
+	names, ok := d[parent]
+	if !ok {
+		ents, err := os.ReadDir(parent)
+		names = make(map[string]bool, len(ents))
+		if err == nil {
+			for _, e := range ents {
+				names[e.Name()] = true
+			}
+		}
+		d[parent] = names
+	}
+	return names[name]
+}
+
 // resolve turns an index entry into a Run, settling the status of a run
 // with no end line. ok is false when the run directory is gone.
-func (s *Store) resolve(ir exec.IndexedRun) (Run, bool) {
+func (s *Store) resolve(ir exec.IndexedRun) (Run, bool) { return s.resolveIn(ir, nil) }
+
+func (s *Store) resolveIn(ir exec.IndexedRun, present dirLister) (Run, bool) {
 	r := Run{
 		Kind: ir.Record, RunID: ir.RunID, Pipeline: ir.Pipeline, Slug: ir.Slug, Profile: ir.Profile,
 		Status: ir.Status, Started: ir.Started, Ended: ir.Ended, DurationMs: ir.DurationMs, Rows: ir.Rows,
@@ -158,7 +182,11 @@ func (s *Store) resolve(ir exec.IndexedRun) (Run, bool) {
 	}
 	r.Remote = r.Where != "local"
 	dir := s.abs(ir.RunDir)
-	if _, err := os.Lstat(dir); err != nil {
+	if present != nil {
+		if !present.exists(dir) {
+			return r, false
+		}
+	} else if _, err := os.Lstat(dir); err != nil {
 		return r, false
 	}
 	if r.Status == "" || r.Status == exec.StatusIncomplete {

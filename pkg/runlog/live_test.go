@@ -18,6 +18,10 @@ func TestMain(m *testing.M) {
 		holdRun(root)
 		return
 	}
+	if spec := os.Getenv("RUNLOG_TEST_GC"); spec != "" {
+		gcHelper(spec)
+		return
+	}
 	os.Exit(m.Run())
 }
 

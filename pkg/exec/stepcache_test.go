@@ -2,10 +2,12 @@ package exec
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,11 +22,11 @@ import (
 // count is the file's length) and counts its executions per tag.
 type fileGen struct{}
 
-var fileGenCalls sync.Map // tag+step → *int
+var fileGenCalls sync.Map // tag+step → *atomic.Int64
 
 func countCall(tag, step string) {
-	v, _ := fileGenCalls.LoadOrStore(tag+"/"+step, new(int))
-	*(v.(*int))++
+	v, _ := fileGenCalls.LoadOrStore(tag+"/"+step, new(atomic.Int64))
+	v.(*atomic.Int64).Add(1)
 }
 
 func callsOf(tag, step string) int {
@@ -32,7 +34,7 @@ func callsOf(tag, step string) int {
 	if !ok {
 		return 0
 	}
-	return *(v.(*int))
+	return int(v.(*atomic.Int64).Load())
 }
 
 func (fileGen) Extract(ctx context.Context, req *component.Request) (array.RecordReader, error) {
@@ -409,5 +411,56 @@ func TestHashFileMemo(t *testing.T) {
 	set("dddd", now)
 	if b, _ := w.cache.hashFile(p); a == b {
 		t.Error("a memo taken within the racy window was trusted")
+	}
+}
+
+// Runs of one workspace at the same time share the index safely: every run
+// succeeds, whatever it reused, and the entries they leave are whole.
+func TestStepCacheConcurrentRuns(t *testing.T) {
+	t.Parallel()
+	w := newCacheWS(t)
+	tag := t.Name()
+	m := fingerprinted(t, testManifest(
+		st("db", "test.dbgen", nil, map[string]any{"tag": tag, "rows": 1000}),
+		st("t", "test.cconcat", nt("db"), map[string]any{"tag": tag}),
+		st("u", "test.cconcat", nt("t"), map[string]any{"tag": tag, "v": 2}),
+		st("out", "test.csink", nt("u"), map[string]any{"tag": tag}),
+	))
+	m.Steps[0].Cache = "1h"
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			dir := filepath.Join(w.root, "run_logs", NewRunID())
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				errs <- err
+				return
+			}
+			res, err := (&Engine{Options: Options{MemoryBudget: -1}}).Run(context.Background(), m, RunEnv{
+				RunID: NewRunID(), RunDir: dir, Files: w.files, Sink: &eventLog{}, StepCache: w.cache,
+			})
+			if err == nil && res.Step("out").RowsOut != 1000 {
+				err = fmt.Errorf("writer wrote %d rows", res.Step("out").RowsOut)
+			}
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	res, log, _ := w.run(m, w.cache)
+	for id, c := range cacheOf(res) {
+		if c != "hit" {
+			t.Errorf("after the concurrent runs: step %s cache %q, want hit", id, c)
+		}
+	}
+	if ws := log.named(EventStepWarning); len(ws) > 0 {
+		t.Errorf("entries left by concurrent runs were not whole: %v", ws[0].Fields)
 	}
 }

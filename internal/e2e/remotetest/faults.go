@@ -3,6 +3,7 @@ package remotetest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -229,6 +230,10 @@ func Faults(t *testing.T, sb Sandbox) {
 		for i := 0; i < 500; i++ {
 			b.WriteString("1,2\n")
 		}
+		// A row of its own: a sandbox whose store persists across
+		// workspaces (docker, ssh) must still lack this input, or no
+		// upload would happen to corrupt.
+		fmt.Fprintf(&b, "%d,2\n", time.Now().UnixNano())
 		return e2e.NewConfiguredWorkspace(t, e2e.Config{MaxParallel: 1, Extra: "\n" + sb.TOML + "\n"},
 			map[string]string{"data/in.csv": b.String(),
 				"pipelines/slow.yaml":  strings.Replace(faultPipeline, "QUERY", "SELECT count(*) AS n, sum(r.range % 7) AS s FROM input_df, range(4000000000) r", 1),

@@ -55,8 +55,13 @@ func TestMain(m *testing.M) {
 // the shared volume.
 func dockerRemote(t *testing.T, name string, extra ...string) (toml, volume string) {
 	t.Helper()
+	return dockerRemoteOn(t, name, sharedVolume, extra...)
+}
+
+// dockerRemoteOn is a [remote.NAME] of kind docker with its store in volume.
+func dockerRemoteOn(t *testing.T, name, volume string, extra ...string) (string, string) {
+	t.Helper()
 	d := testenv.NeedDocker(t)
-	volume = sharedVolume
 	return fmt.Sprintf("\n[remote.%s]\nkind = \"docker\"\nimage = %q\ndocker_host = %q\nvolume = %q\nnetwork = \"host\"\n%s",
 		name, d.Image, d.Host, volume, strings.Join(extra, "\n")), volume
 }
@@ -65,13 +70,18 @@ func dockerRemote(t *testing.T, name string, extra ...string) (toml, volume stri
 // shared directory.
 func sshRemote(t *testing.T, name string, change func(*testenv.SSH, *int), extra ...string) (toml, dir string) {
 	t.Helper()
+	return sshRemoteIn(t, name, sharedSSHDir, change, extra...)
+}
+
+// sshRemoteIn is a [remote.NAME] of kind ssh with its sandbox in dir.
+func sshRemoteIn(t *testing.T, name, dir string, change func(*testenv.SSH, *int), extra ...string) (string, string) {
+	t.Helper()
 	s := testenv.NeedSSH(t)
 	port := 0
 	fmt.Sscan(s.Port, &port)
 	if change != nil {
 		change(&s, &port)
 	}
-	dir = sharedSSHDir
 	opts := make([]string, len(s.Options()))
 	for i, o := range s.Options() {
 		opts[i] = fmt.Sprintf("%q", o)

@@ -260,6 +260,20 @@ func TestWatchNewBrokenAndFixedPipeline(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(w.Root, "output", "two.csv")); err != nil {
 		t.Error(err)
 	}
+
+	// A broken osiris.toml: its errors, the previous configuration stays;
+	// fixed, every pipeline reruns.
+	toml, err := os.ReadFile(filepath.Join(w.Root, "osiris.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write("osiris.toml", string(toml)+"\n[watch]\nzzz = 1\n")
+	p.line(`✗ osiris\.toml  cannot be loaded; watching on`, time.Minute)
+	bad := regexp.MustCompile(`osiris\.toml:\d+:\d+: error\[unknown-config-key\]`)
+	waitFor(t, 10*time.Second, "osiris.toml's error on stderr", func() bool { return bad.MatchString(p.errText()) })
+	w.Write("osiris.toml", string(toml))
+	p.line(`✓ (three|two)  4 steps`, time.Minute)
+	p.line(`✓ (three|two)  4 steps`, time.Minute)
 	p.stop()
 }
 

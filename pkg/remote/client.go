@@ -392,7 +392,10 @@ func (c *client) session(ctx context.Context) (*exec.Result, error) {
 	if res.Status != exec.StatusSuccess {
 		c.runErr = runError(res, done.Error)
 	}
-	if err := c.fetch(ctx, done, res); err != nil {
+	// The artifacts of a cancelled or timed-out run come back too (the
+	// steps that completed): fetching is bounded by its own per-frame
+	// timeouts, not by the run's context.
+	if err := c.fetch(context.WithoutCancel(ctx), done, res); err != nil {
 		return res, err
 	}
 	return res, nil
@@ -547,7 +550,11 @@ func (c *client) runLoop(ctx context.Context, runID uint64) (*Done, error) {
 			grace = time.After(c.o.CancelGrace)
 			continue
 		case <-grace:
-			return nil, fmt.Errorf("the sandbox worker did not end the cancelled run within %s; stopped it%s", c.o.CancelGrace, c.stderrTail())
+			why := exec.ErrCancelled
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				why = exec.ErrRunTimedOut
+			}
+			return nil, fmt.Errorf("%w: the sandbox worker did not end the run within %s; stopped it%s", why, c.o.CancelGrace, c.stderrTail())
 		}
 		if err != nil {
 			return nil, err

@@ -19,3 +19,5 @@ func TestLocalFaults(t *testing.T) { t.Parallel(); remotetest.Faults(t, box) }
 func TestLocalIncrementalSync(t *testing.T) { t.Parallel(); remotetest.Incremental(t, box) }
 
 func TestLocalSecretsCanary(t *testing.T) { t.Parallel(); remotetest.SecretsCanary(t, box) }
+
+func TestLocalInterrupt(t *testing.T) { t.Parallel(); remotetest.Interrupt(t, box) }

@@ -119,6 +119,15 @@ func (v *validator) checkConfig(st *stepIR) {
 			st.effective[f.Name] = normalizeDefault(f.Default)
 		}
 	}
+	if spec.CheckConfig != nil {
+		if key, err := spec.CheckConfig(st.effective); err != nil {
+			at := cfgAt
+			if e := written[key]; e != nil {
+				at = e.val.pos()
+			}
+			v.errorf(at, "config-value", st.label, "osiris components show "+st.component+" describes the keys", "%s: %v", cfgPath, err)
+		}
+	}
 	if len(spec.PrimaryKeyFor) > 0 {
 		if wm, ok := st.effective["write_mode"].(string); ok && contains(spec.PrimaryKeyFor, wm) {
 			if pk, _ := st.effective["primary_key"].([]any); len(pk) == 0 && written["primary_key"] == nil && !suggested["primary_key"] {

@@ -88,6 +88,11 @@ type Spec struct {
 	// AliasOf names the component this one is an alias of (postgres.writer →
 	// supabase.writer), for display.
 	AliasOf string `json:"alias_of,omitempty"`
+	// CheckConfig, when set, is called by the validator with the effective
+	// config (defaults filled) for rules that span keys, such as "the
+	// delimiter and the quote character differ". It returns the key to
+	// report at and the problem, or "" and nil.
+	CheckConfig func(cfg map[string]any) (key string, err error) `json:"-"`
 }
 
 // Field returns the schema entry for key.

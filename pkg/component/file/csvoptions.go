@@ -116,3 +116,23 @@ func sortedKeys(m map[string]any) []string {
 	sort.Strings(keys)
 	return keys
 }
+
+// distinctChars returns a spec check that the single-character keys given
+// (those set) are different characters: a delimiter equal to the quote
+// character cannot be parsed back.
+func distinctChars(keys ...string) func(map[string]any) (string, error) {
+	return func(cfg map[string]any) (string, error) {
+		seen := map[string]string{}
+		for _, k := range keys {
+			v, _ := cfg[k].(string)
+			if v == "" {
+				continue
+			}
+			if other, dup := seen[v]; dup {
+				return k, fmt.Errorf("%s and %s are both %q; they must differ", other, k, v)
+			}
+			seen[v] = k
+		}
+		return "", nil
+	}
+}

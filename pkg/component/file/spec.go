@@ -32,8 +32,9 @@ var CSVExtractorSpec = component.Spec{
 			Doc: "column → type: a DuckDB type (BIGINT, DECIMAL(10,2), DATE, VARCHAR …) or a pandas name (int64, float64, str, bool, datetime64)"},
 		{Name: "all_varchar", Type: component.TypeBoolean, Default: false, Doc: "read every column as text"},
 	},
-	ReadsPaths: []string{"path"},
-	Cacheable:  true,
+	ReadsPaths:  []string{"path"},
+	Cacheable:   true,
+	CheckConfig: distinctChars("delimiter", "quote", "comment"),
 }
 
 // CSVWriterSpec is filesystem.csv_writer.
@@ -57,6 +58,7 @@ var CSVWriterSpec = component.Spec{
 		{Name: "chunk_size", Type: component.TypeInteger, Doc: "accepted for Osiris-Python compatibility; the file is the same for every value (osiris streams in batch_rows)"},
 	},
 	WritesPaths: []string{"path"},
+	CheckConfig: distinctChars("delimiter", "quotechar"),
 }
 
 // ParquetExtractorSpec is filesystem.parquet_extractor.

@@ -59,9 +59,10 @@ func (t *inputTable) DoneReading() {
 
 // OpenOnce is Open for a consumer that reads the input once, to the end,
 // and never again (component.OpenOnce). When no other consumer needs the
-// memory copy, it is handed over batch by batch: each batch leaves the
-// cache, and the budget, as the reader moves past it, so a consumer that
-// copies its input (DuckDB) never holds it twice. Otherwise it is Open.
+// memory copy, it is handed over: its budget is given back at once (the
+// consumer's engine takes it over, see WorkingMemory) and each batch is
+// freed as the reader moves past it, so a consumer that copies its input
+// (DuckDB) never holds it twice. Otherwise it is Open.
 func (t *inputTable) OpenOnce(ctx context.Context) (array.RecordReader, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -75,8 +76,12 @@ func (t *inputTable) OpenOnce(ctx context.Context) (array.RecordReader, error) {
 		o.mu.Unlock()
 		return t.Open(ctx)
 	}
-	h := &handover{cache: o.cache, schema: o.schema, batches: o.batches, held: o.held, rows: o.rows}
+	// The budget is given back at once: as the consumer's engine takes the
+	// batches its memory grows while theirs shrinks, so from now on the
+	// table counts against the engine's share (WorkingMemory), not twice.
+	h := &handover{schema: o.schema, batches: o.batches, held: o.held, rows: o.rows}
 	h.refs.Store(1)
+	o.cache.unreserve(o.held)
 	o.batches, o.held, o.holding = nil, 0, false
 	if o.finished == nil {
 		o.finished = map[string]bool{}
@@ -90,13 +95,12 @@ func (t *inputTable) OpenOnce(ctx context.Context) (array.RecordReader, error) {
 	return h, nil
 }
 
-// handover reads batches it owns and lets each go (with its share of the
-// budget) once the reader has moved past it.
+// handover reads batches it owns and lets each go once the reader has
+// moved past it.
 type handover struct {
-	cache   *hybridCache
 	schema  *arrow.Schema
 	batches []arrow.RecordBatch
-	held    int64 // budget bytes still reserved for batches
+	held    int64 // bytes of the batches not yet released
 	rows    int64 // rows in batches not yet released
 	cur     arrow.RecordBatch
 	refs    atomic.Int64
@@ -110,7 +114,7 @@ func (h *handover) RecordBatch() arrow.RecordBatch { return h.cur }
 func (h *handover) Record() arrow.RecordBatch      { return h.cur }
 func (h *handover) Retain()                        { h.refs.Add(1) }
 
-// drop releases rec and its proportional share of the reserved budget.
+// drop releases rec, counting its share of the bytes held.
 func (h *handover) drop(rec arrow.RecordBatch) {
 	share := h.held
 	if n := rec.NumRows(); h.rows > n {
@@ -118,7 +122,6 @@ func (h *handover) drop(rec arrow.RecordBatch) {
 	}
 	h.rows -= rec.NumRows()
 	h.held -= share
-	h.cache.unreserve(share)
 	h.freed += share
 	rec.Release()
 }

@@ -99,6 +99,11 @@ func runProcessor(ctx context.Context, req *component.Request, in component.Inpu
 		if err != nil {
 			return nil, fmt.Errorf("step %q: opening input %s: %w", req.StepID, input.Table.StepID(), err)
 		}
+		// A handed-over input's budget is DuckDB's now.
+		if err := s.LimitMemory(ctx, req.WorkingMemoryNow()); err != nil {
+			src.Release()
+			return nil, fmt.Errorf("step %q: %w", req.StepID, err)
+		}
 		if err := s.RegisterView(src, streamName(i)); err != nil {
 			return nil, fmt.Errorf("step %q: input %s: %w", req.StepID, input.Table.StepID(), err)
 		}

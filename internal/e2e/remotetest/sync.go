@@ -30,9 +30,14 @@ func bigCSV(size int, seed string) string {
 // changing one 10 MB input uploads that file only; the binary travels at
 // most once per version and sandbox.
 func Incremental(t *testing.T, sb Sandbox) {
+	// Contents unique to this test: a store shared with earlier runs (a
+	// docker volume, an ssh dir) must not already hold them.
+	r := make([]byte, 8)
+	rand.Read(r)
+	seed := hex.EncodeToString(r)
 	w := e2e.NewConfiguredWorkspace(t, e2e.Config{MaxParallel: 1, Extra: "\n" + sb.TOML + "\n"}, map[string]string{
-		"data/big.csv":   bigCSV(10<<20, "a"),
-		"data/small.csv": "id,name\n1,x\n2,y\n",
+		"data/big.csv":   bigCSV(10<<20, "a"+seed),
+		"data/small.csv": "id,name\n1,x" + seed + "\n2,y\n",
 		"pipelines/two.yaml": `oml_version: "0.1.0"
 name: remote-sync
 steps:
@@ -64,7 +69,7 @@ steps:
 		t.Errorf("second run skipped %d bytes; the 10 MB input should be among them", intField(second, "bytes_skipped"))
 	}
 
-	w.Write("data/big.csv", bigCSV(10<<20, "b"))
+	w.Write("data/big.csv", bigCSV(10<<20, "b"+seed))
 	st, _ := os.Stat(filepath.Join(w.Root, "data", "big.csv"))
 	third := sync(w.MustRun("pipelines/two.yaml", "--remote", sb.Name))
 	if intField(third, "bytes_uploaded") != st.Size() || intField(third, "blobs_missing") != 1 || intField(third, "binary_bytes_uploaded") != 0 {

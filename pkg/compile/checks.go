@@ -1,10 +1,12 @@
 package compile
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/osiris-go/osiris/pkg/component"
+	"github.com/osiris-go/osiris/workspace"
 )
 
 // SecretsEnv is implemented by an Env that knows the workspace's secret
@@ -21,6 +23,55 @@ func (v *validator) holdsSecret(s string) bool {
 }
 
 const knownSecretHint = "build/ is meant to be committed: pass credentials through a connection in osiris.toml (${VAR} from the environment or .env) and reference it with @family.alias"
+
+// ConnectionEnv is implemented by an Env that can resolve a connection
+// (FromWorkspace). The validator resolves the connections its steps use
+// only to run the family's component.ConnectionCheck; nothing resolved is
+// written anywhere. A connection whose variables are not set is skipped:
+// validate and compile work without the secrets, and run reports it.
+type ConnectionEnv interface {
+	ResolveConnection(ref, family string) (*workspace.Connection, error)
+}
+
+// checkConnectionSettings runs the connection family's check (a DSN that
+// does not parse) for the step's connection, once per connection.
+func (v *validator) checkConnectionSettings(st *stepIR, written map[string]*yEntry, cfgAt pos) {
+	ce, ok := v.env.(ConnectionEnv)
+	if !ok || st.connection == "" {
+		return
+	}
+	family, _, err := workspace.ParseRef(st.connection)
+	if err != nil {
+		return
+	}
+	check := component.ConnectionCheckFor(family)
+	if check == nil {
+		return
+	}
+	if v.connChecked == nil {
+		v.connChecked = map[string]bool{}
+	}
+	if v.connChecked[st.connection] {
+		return
+	}
+	v.connChecked[st.connection] = true
+	conn, err := ce.ResolveConnection(st.connection, family)
+	var missing *workspace.MissingVarError
+	if errors.As(err, &missing) {
+		return
+	}
+	if err == nil {
+		err = check(conn)
+	}
+	if err == nil {
+		return
+	}
+	at := cfgAt
+	if e := written["connection"]; e != nil {
+		at = e.val.pos()
+	}
+	v.errorf(at, "bad-connection", st.label, "fix the connection in osiris.toml (or the variable it reads)", "%s", err.Error())
+}
 
 // checkInputNames refuses a step whose inputs share a name once their ids
 // are turned into SQL names: a.b and a_b are both df_a_b to DuckDB (names

@@ -142,6 +142,7 @@ func (v *validator) checkConfig(st *stepIR) {
 	v.checkStepPaths(st, written, cfgAt)
 	v.checkIdentifiers(st, written)
 	v.checkEmptyValues(st, written)
+	v.checkConnectionSettings(st, written, cfgAt)
 }
 
 // credentialKey reports whether a top-level config key holds a credential,

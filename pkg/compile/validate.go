@@ -89,7 +89,8 @@ type validator struct {
 	steps []*stepIR
 	byID  map[string]*stepIR
 
-	filesCache *workspace.Files // the path policy (files())
+	filesCache  *workspace.Files // the path policy (files())
+	connChecked map[string]bool  // connections checkConnectionSettings saw
 }
 
 // stepIR is a step as the validator understood it.

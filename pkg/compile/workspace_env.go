@@ -50,6 +50,12 @@ func (e wsEnv) ConnectionField(family, alias, key string) (string, string, bool)
 	return s, c.Where(), ok
 }
 
+// ResolveConnection resolves a connection for its family's check
+// (ConnectionEnv); the values stay in memory.
+func (e wsEnv) ResolveConnection(ref, family string) (*workspace.Connection, error) {
+	return e.ws.ResolveConnection(ref, family)
+}
+
 // ContainsSecret reports whether s holds a secret value the workspace's
 // masker knows (SecretsEnv).
 func (e wsEnv) ContainsSecret(s string) bool { return e.ws.Masker.Contains(s) }

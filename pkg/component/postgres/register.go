@@ -7,4 +7,6 @@ func init() {
 	component.Register(PostgresWriterSpec, Writer{})
 	component.Register(SupabaseExtractorSpec, Extractor{})
 	component.Register(PostgresExtractorSpec, Extractor{})
+	component.RegisterConnectionCheck("postgres", checkConnection)
+	component.RegisterConnectionCheck("supabase", checkConnection)
 }

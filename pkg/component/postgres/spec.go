@@ -26,7 +26,7 @@ func writerSpec(name, aliasOf string) component.Spec {
 		},
 		PrimaryKeyFor: []string{"upsert"},
 		// PostgreSQL cuts longer names to 63 bytes (NAMEDATALEN-1).
-		MaxIdentifierBytes: 63, IdentifierFields: []string{"table", "schema", "primary_key"}, IdentifierDialect: "PostgreSQL",
+		MaxIdentifierBytes: maxIdentifierBytes, IdentifierFields: []string{"table", "schema", "primary_key"}, IdentifierDialect: "PostgreSQL",
 	}
 }
 
@@ -50,7 +50,7 @@ func extractorSpec(name, aliasOf string) component.Spec {
 			component.CompatField("batch_size", component.TypeInteger),
 		},
 		ExactlyOneOf:       [][]string{{"query", "table"}},
-		MaxIdentifierBytes: 63, IdentifierFields: []string{"table", "schema", "columns"}, IdentifierDialect: "PostgreSQL",
+		MaxIdentifierBytes: maxIdentifierBytes, IdentifierFields: []string{"table", "schema", "columns"}, IdentifierDialect: "PostgreSQL",
 	}
 }
 

@@ -172,12 +172,21 @@ func (Writer) Write(ctx context.Context, req *component.Request, in component.Ta
 	return component.WriteResult{RowsWritten: n}, nil
 }
 
+// maxIdentifierBytes is PostgreSQL's NAMEDATALEN-1; the spec's
+// MaxIdentifierBytes says the same to the validator.
+const maxIdentifierBytes = 63
+
 func write(ctx context.Context, req *component.Request, in component.Table, opts writeOptions) (int64, error) {
 	schema := in.Schema()
 	seen := map[string]bool{}
 	for _, f := range schema.Fields() {
 		if f.Name == "" || seen[f.Name] {
 			return 0, fmt.Errorf("input column names must be unique and non-empty (got %q twice or empty)", f.Name)
+		}
+		if len(f.Name) > maxIdentifierBytes {
+			// PostgreSQL would cut the name: the table gets a column no
+			// later load matches by name, and every rerun fails.
+			return 0, fmt.Errorf("input column %q is %d bytes; PostgreSQL keeps %d, so the column would be renamed silently: give it a shorter name in the upstream query (… AS short_name)", f.Name, len(f.Name), maxIdentifierBytes)
 		}
 		seen[f.Name] = true
 	}

@@ -101,6 +101,7 @@ func (a *app) executeRemote(ws *workspace.Workspace, m *compile.Manifest, manife
 	if relDir == "" {
 		return runErr // refused before a run directory existed
 	}
+	a.writeRunPages(ws, filepath.Join(ws.Root, filepath.FromSlash(relDir)))
 	return a.runOutcome(res, runErr, relDir, ctx)
 }
 

@@ -145,6 +145,9 @@ func (p *watchProject) Run(ctx context.Context, t *watch.Target, sink exec.Event
 			Workspace: ws, Manifest: t.Manifest, ManifestDir: t.ManifestDir,
 			Remote: p.remoteName, Engine: opts, Version: version, Progress: sink,
 		})
+		if relDir != "" {
+			p.a.writeRunPages(ws, filepath.Join(ws.Root, filepath.FromSlash(relDir)))
+		}
 		return watch.Outcome{Result: res, RunDir: relDir, Err: err}
 	}
 	lr := p.lr

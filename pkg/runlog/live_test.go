@@ -2,6 +2,7 @@ package runlog
 
 import (
 	"bufio"
+	"context"
 	"os"
 	osexec "os/exec"
 	"path/filepath"
@@ -104,5 +105,61 @@ func TestRunningAndKilledRuns(t *testing.T) {
 	runs = f.list(Filter{Pipeline: "slow"})
 	if len(runs) != 2 || runs[0].Status != exec.StatusRunning || runs[1].Status != exec.StatusKilled {
 		t.Fatalf("after a rebuild: %+v", runs)
+	}
+}
+
+// --follow prints events as a live run appends them and stops at its end:
+// the terminal event, or the death of its process.
+func TestFollowLiveRun(t *testing.T) {
+	f := newFixture(t)
+	holder := startHolder(t, f.root)
+	runs := f.list(Filter{Pipeline: "slow"})
+	if len(runs) != 1 || runs[0].Status != exec.StatusRunning {
+		t.Fatalf("live run: %+v", runs)
+	}
+	r := runs[0]
+	got := make(chan exec.Event, 16)
+	done := make(chan error, 1)
+	go func() {
+		done <- f.store.Follow(context.Background(), r, "", func(e exec.Event) error { got <- e; return nil })
+	}()
+	next := func() exec.Event {
+		select {
+		case e := <-got:
+			return e
+		case <-time.After(10 * time.Second):
+			t.Fatal("no event within 10 s")
+		}
+		return exec.Event{}
+	}
+	if e := next(); e.Event != exec.EventRunStart {
+		t.Fatalf("first event %s", e.Event)
+	}
+	events := filepath.Join(f.store.Dir(r), "events.jsonl")
+	appendLine := func(s string) {
+		fh, err := os.OpenFile(events, os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fh.WriteString(s)
+		fh.Close()
+	}
+	// Half a line, then the rest: one event, whole.
+	appendLine(`{"v":1,"seq":2,"ts":"2026-11-29T12:00:00.000Z","run_id":"` + r.RunID + `","event":"step_st`)
+	time.Sleep(3 * FollowPoll)
+	appendLine(`art","step":"wait"}` + "\n")
+	if e := next(); e.Event != exec.EventStepStart || e.Step != "wait" {
+		t.Fatalf("second event %+v", e)
+	}
+	// The process dies without a terminal event: follow ends.
+	holder.Process.Signal(syscall.SIGKILL)
+	holder.Wait()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("follow did not end after the run's process died")
 	}
 }

@@ -331,7 +331,7 @@ func (s *Store) reportEvents(r Run, p *reportPage) {
 			box := syncBox{Event: e.Event}
 			for _, k := range sortedKeys(e.Fields) {
 				v := compactValue(k, e.Fields[k])
-				if strings.HasSuffix(k, "bytes") || strings.HasPrefix(k, "bytes_") {
+				if strings.Contains(k, "bytes") {
 					if n, ok := number(e.Fields[k]); ok {
 						v = fmt.Sprintf("%s (%d)", FmtBytes(n), n)
 					}

@@ -14,7 +14,8 @@ import (
 func TestReportEscapedMaskedSelfContained(t *testing.T) {
 	f := newFixture(t)
 	ok := f.run("orders", "")
-	f.setQuery("SELECT nope, '" + canary + "' AS leak FROM m")
+	// The failing step's error quotes a data value that holds the canary.
+	f.setQuery("SELECT CAST(note AS INTEGER) AS n FROM m WHERE id = 3")
 	bad := f.run("orders", "")
 	ctx := context.Background()
 	for _, d := range []string{ok, bad} {
@@ -35,11 +36,11 @@ func TestReportEscapedMaskedSelfContained(t *testing.T) {
 		}
 	}
 	badHTML := readText(t, filepath.Join(bad, ReportFile))
-	if !strings.Contains(badHTML, `id="error-text"`) || !strings.Contains(badHTML, "nope") {
-		t.Error("the failed run's report does not show the error")
+	if !strings.Contains(badHTML, `id="error-text"`) || !strings.Contains(badHTML, "Conversion Error") || !strings.Contains(badHTML, "token ***") {
+		t.Error("the failed run's report does not show the error, with the data value masked")
 	}
 	// No HTML file anywhere holds the canary (it is in the data and in
-	// the failing query).
+	// the failing step's error).
 	filepath.WalkDir(f.root, func(p string, d os.DirEntry, err error) error {
 		if err == nil && strings.HasSuffix(p, ".html") && strings.Contains(readText(t, p), canary) {
 			t.Errorf("%s shows the secret canary", p)
@@ -99,4 +100,26 @@ func mustRunFromDir(t *testing.T, s *Store, dir string) Run {
 		t.Fatalf("%s is not a run directory", dir)
 	}
 	return r
+}
+
+// A remote run's sync figures (sync_complete, artifacts_fetched) are shown.
+func TestReportShowsSandboxSync(t *testing.T) {
+	f := newFixture(t)
+	dir := f.run("orders", "")
+	ev, err := os.OpenFile(filepath.Join(dir, "events.jsonl"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev.WriteString(`{"v":1,"seq":90,"ts":"2026-11-29T12:00:00.000Z","run_id":"x","event":"sync_complete","bytes_skipped":1048576,"bytes_uploaded":2048,"files":3}` + "\n")
+	ev.WriteString(`{"v":1,"seq":91,"ts":"2026-11-29T12:00:01.000Z","run_id":"x","event":"artifacts_fetched","blobs":2,"bytes":5000}` + "\n")
+	ev.Close()
+	if err := f.store.WriteRunReport(context.Background(), dir); err != nil {
+		t.Fatal(err)
+	}
+	html := readText(t, filepath.Join(dir, ReportFile))
+	for _, want := range []string{`<h2>Sandbox`, `data-event="sync_complete"`, `1.0 MiB (1048576)`, `2.0 KiB (2048)`, `data-event="artifacts_fetched"`, `4.9 KiB (5000)`} {
+		if !strings.Contains(html, want) {
+			t.Errorf("report lacks %s", want)
+		}
+	}
 }

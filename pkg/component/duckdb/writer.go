@@ -131,7 +131,8 @@ func (Writer) Write(ctx context.Context, req *component.Request, in component.Ta
 	// transaction and dropped before the commit, it never reaches the file:
 	// a view over a stream that is gone crashes whoever reads it later.
 	view := inputViewPrefix + strings.ToLower(ulid.Make().String()[16:])
-	src, err := in.Open(ctx)
+	// Read once, into the file: the engine may hand the batches over.
+	src, err := component.OpenOnce(ctx, in)
 	if err != nil {
 		return res, fmt.Errorf("step %q: opening input %s: %w", req.StepID, in.StepID(), err)
 	}

@@ -29,7 +29,7 @@ func measureW6(ctx context.Context, b *bench) (outcome, error) {
 	if err := b.expectPGRows(ctx, w3Table, min(b.cfg.Rows, directorsRows)); err != nil {
 		return outcome{}, err
 	}
-	uploaded, err := remoteRunUploaded(ctx, b.cfg.Osiris, b.wsDefault)
+	uploaded, err := remoteRunUploaded(ctx, b.cfg.Osiris, b.wsDefault, "local")
 	if err != nil {
 		return outcome{}, err
 	}
@@ -42,10 +42,11 @@ func measureW6(ctx context.Context, b *bench) (outcome, error) {
 	return o, nil
 }
 
-// remoteRunUploaded runs the W3 pipeline remotely once more and returns the
-// bytes_uploaded of its sync_complete event.
-func remoteRunUploaded(ctx context.Context, osiris, ws string) (int64, error) {
-	cmd := exec.CommandContext(ctx, osiris, "-C", ws, "--json", "run", "--no-cache", w3File, "--remote", "local")
+// remoteRunUploaded runs the W3 pipeline in sandbox remote once more and
+// returns the bytes it uploaded: sync_complete's bytes_uploaded plus its
+// binary_bytes_uploaded (the docker and ssh kinds provision the binary).
+func remoteRunUploaded(ctx context.Context, osiris, ws, remote string) (int64, error) {
+	cmd := exec.CommandContext(ctx, osiris, "-C", ws, "--json", "run", "--no-cache", w3File, "--remote", remote)
 	cmd.Env = append(os.Environ(), "NO_COLOR=1")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -70,9 +71,10 @@ func remoteRunUploaded(ctx context.Context, osiris, ws string) (int64, error) {
 		var e struct {
 			Event         string `json:"event"`
 			BytesUploaded *int64 `json:"bytes_uploaded"`
+			BinaryBytes   int64  `json:"binary_bytes_uploaded"`
 		}
 		if json.Unmarshal(sc.Bytes(), &e) == nil && e.Event == "sync_complete" && e.BytesUploaded != nil {
-			return *e.BytesUploaded, nil
+			return *e.BytesUploaded + e.BinaryBytes, nil
 		}
 	}
 	return 0, fmt.Errorf("W6 second-run check: %s has no sync_complete event", summary.RunDir)

@@ -32,6 +32,8 @@ func workloads() []workload {
 		{ID: "W4", Title: "csv", Target: "memory path faster than budget 0 (ratio < 1)", measure: measureW4},
 		{ID: "W5", Title: "compile", Target: "< 200 ms", measure: measureW5},
 		{ID: "W6", Title: "remote", Target: "≤ 1.10 × W3 local; 2nd run uploads 0 bytes", measure: measureW6},
+		{ID: "W6D", Title: "remote, docker", Target: "≤ 1.10 × W3 local; 2nd run uploads 0 bytes", Unavailable: remoteKinds[0].unavailable(), measure: measureW6Kind(remoteKinds[0])},
+		{ID: "W6S", Title: "remote, ssh", Target: "≤ 1.10 × W3 local; 2nd run uploads 0 bytes", Unavailable: remoteKinds[1].unavailable(), measure: measureW6Kind(remoteKinds[1])},
 		{ID: "W7", Title: "watch", Target: "rerun ≤ 0.25 × full run; debounce → run_start < 50 ms", measure: measureW7},
 		{ID: "W8", Title: "memory", Target: "peak RSS ≤ 400 MB and ≤ 1/2 of W2's", measure: measureW8},
 	}
@@ -110,7 +112,7 @@ type expectedRows struct {
 func setWantRows(jobs map[string]*job, want expectedRows) {
 	for name, n := range map[string]int64{
 		jobW1: want.movies, jobW2: want.movies, jobW8: want.movies,
-		jobW3: want.directors, jobW6: want.directors, jobW4: want.w4Groups, jobW4Budget0: want.w4Groups,
+		jobW3: want.directors, jobW6: want.directors, jobW6Docker: want.directors, jobW6SSH: want.directors, jobW4: want.w4Groups, jobW4Budget0: want.w4Groups,
 	} {
 		if j := jobs[name]; j != nil {
 			j.wantRows = &n
@@ -137,6 +139,7 @@ func newJobs(s servers, osiris string, ws map[string]string, timeBin, tmpDir str
 		run(jobW4Budget0, ws[budgetZero], w4File),
 		run(jobW8, ws[budgetSmall], w2File),
 	}
+	jobs = append(jobs, remoteKindJobs(osiris, def)...)
 	compile := osirisJob(jobW5, osiris, def, "compile", w5File)
 	// Every measured compile starts from an empty build/: a full compile, not
 	// the "nothing changed, nothing rewritten" path.

@@ -59,7 +59,7 @@ password = ""
 [connections.postgres.bench]
 default = true
 dsn = %q
-`, budget, s.MySQLHost, s.MySQLPort, mysqlDatabase, s.MySQLUser, s.pgURL())
+`, budget, s.MySQLHost, s.MySQLPort, mysqlDatabase, s.MySQLUser, s.pgURL()) + sandboxesTOML()
 }
 
 func w1Pipeline() string {

@@ -82,7 +82,7 @@ func (a *app) cmdWatch(args []string) error {
 		},
 		Debounce: *debounce,
 		Poll:     *poll,
-		Report:   (&watchPrinter{a: a, root: ws.Root}).print,
+		Report:   (&watchPrinter{a: a, root: ws.Root, mask: proj.mask}).print,
 	})
 	if err := w.Run(ctx); err != nil {
 		return err
@@ -115,11 +115,13 @@ func (p *watchProject) Reload() error {
 		return err
 	}
 	p.mu.Lock()
-	p.ws = ws
-	p.a.ws = ws
+	p.ws = ws // a.ws stays: the printer reads it from other goroutines
 	p.mu.Unlock()
 	return nil
 }
+
+// mask hides the secrets of the current workspace (reloaded .env included).
+func (p *watchProject) mask(s string) string { return p.workspace().Masker.Mask(s) }
 
 func (p *watchProject) Compile(file string) (*watch.Target, error) {
 	ws := p.workspace()
@@ -161,6 +163,7 @@ func (p *watchProject) Run(ctx context.Context, t *watch.Target, sink exec.Event
 type watchPrinter struct {
 	a    *app
 	root string
+	mask func(string) string
 }
 
 func (w *watchPrinter) name(file string) string {
@@ -227,7 +230,7 @@ func (w *watchPrinter) printRun(ts string, r watch.Report) {
 		if o.RunDir != "" {
 			msg += "  " + o.RunDir
 		}
-		a.outf("%s ✗ %s  %s\n", ts, name, a.mask(firstLine(msg)))
+		a.outf("%s ✗ %s  %s\n", ts, name, w.mask(firstLine(msg)))
 	}
 }
 
@@ -293,7 +296,11 @@ func (w *watchPrinter) printJSON(r watch.Report) {
 			}
 		}
 	}
-	if err := w.a.printJSONLine(out); err != nil {
+	b, err := json.Marshal(out)
+	if err == nil {
+		_, err = fmt.Fprintln(w.a.stdout, w.a.mask(w.mask(string(b))))
+	}
+	if err != nil {
 		w.a.printErr(err)
 	}
 }
@@ -303,14 +310,4 @@ func relSlashPath(root, p string) string {
 		return filepath.ToSlash(rel)
 	}
 	return filepath.ToSlash(p)
-}
-
-// printJSONLine writes v as one compact JSON line on stdout, masked.
-func (a *app) printJSONLine(v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	_, err = fmt.Fprintln(a.stdout, a.mask(string(b)))
-	return err
 }

@@ -47,13 +47,18 @@ start_dockerd() {
     return 0
   fi
   log "starting dockerd on $sock"
+  # A killed session leaves its pid file (dockerd refuses to start over
+  # it) and possibly its containerd; alive() said neither is ours to keep.
+  rm -f "$dir/docker/dockerd.pid" "$dir/docker/exec/containerd/containerd.pid"
   # --bridge=none and no iptables: containers use --network host or none;
   # nothing of the host's network set-up is touched.
   setsid dockerd --host "$sock" --data-root "$dir/docker/data" --exec-root "$dir/docker/exec" \
     --pidfile "$dir/docker/dockerd.pid" --bridge=none --iptables=false --ip6tables=false \
     >"$dir/docker/dockerd.log" 2>&1 </dev/null &
+  local pid=$!
   for _ in $(seq 1 60); do
     if docker_cli version >/dev/null 2>&1; then log "dockerd is up"; return 0; fi
+    kill -0 "$pid" 2>/dev/null || break
     sleep 0.5
   done
   echo "dockerd did not come up; the end of $dir/docker/dockerd.log:" >&2

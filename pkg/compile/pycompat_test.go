@@ -136,3 +136,67 @@ func TestDurationsAsTheEngineReadsThem(t *testing.T) {
 		t.Errorf("timeout %q cache %q, want 10m and 5m", s.Timeout, s.Cache)
 	}
 }
+
+// TestPythonCSVKeysValidate: the CSV configs of Osiris-Python's component
+// examples and docs validate without a diagnostic.
+func TestPythonCSVKeysValidate(t *testing.T) {
+	src := `oml_version: "0.1.0"
+name: csv-keys
+steps:
+  - id: basic
+    component: filesystem.csv_extractor
+    mode: read
+    config: {path: data/customers.csv, delimiter: ",", header: true, encoding: utf-8}
+  - id: dates
+    component: filesystem.csv_extractor
+    mode: read
+    config:
+      path: data/transactions.csv
+      columns: [id, customer_id, amount, created_at]
+      parse_dates: [created_at]
+      limit: 10000
+  - id: tsv
+    component: filesystem.csv_extractor
+    mode: read
+    config:
+      path: exports/data.tsv
+      delimiter: "\t"
+      encoding: utf-8
+      header: false
+      skip_rows: 2
+      na_values: ["N/A", "null", "-"]
+  - id: messy
+    component: filesystem.csv_extractor
+    mode: read
+    config:
+      path: in/legacy.csv.gz
+      encoding: iso-8859-1
+      compression: infer
+      comment: "#"
+      skip_blank_lines: true
+      chunk_size: 10000
+      header: 1
+      parse_dates: false
+      dtype: {zip: str, amount: float64, qty: int64}
+  - id: write-tsv
+    component: filesystem.csv_writer
+    mode: write
+    config:
+      path: exports/out.tsv
+      delimiter: "\t"
+      header: false
+      encoding: latin-1
+      newline: crlf
+      quoting: minimal
+      quotechar: "'"
+      chunk_size: 1000
+      create_dirs: true
+`
+	m, diags := compile.CompileSource(newFakeEnv(t.TempDir()), "pipelines/p.yaml", []byte(src), compile.Options{})
+	if m == nil || len(diags) > 0 {
+		t.Fatalf("Osiris-Python CSV keys do not validate cleanly:\n%s", render(diags))
+	}
+	if got := m.Step("write-tsv").Needs; !reflect.DeepEqual(got, []string{"messy"}) {
+		t.Errorf("write-tsv needs %v, want the nearest extractor", got)
+	}
+}

@@ -77,7 +77,8 @@ func readCSVQuery(cfg component.Config, files []string) (string, error) {
 	}
 	// allow_quoted_nulls off: an unquoted empty field is NULL, a quoted one
 	// ("") an empty string — the convention csv_writer writes.
-	opts := []string{"header = " + strconv.FormatBool(cfg.Bool("header", true)), "allow_quoted_nulls = false"}
+	header, beforeHeader := headerRow(cfg)
+	opts := []string{"header = " + strconv.FormatBool(header), "allow_quoted_nulls = false"}
 	if d := cfg.String("delimiter"); d != "" {
 		opts = append(opts, "delim = "+duckdb.QuoteString(d))
 	}
@@ -93,7 +94,7 @@ func readCSVQuery(cfg component.Config, files []string) (string, error) {
 	}
 	opts = append(opts, "encoding = "+duckdb.QuoteString(enc))
 	switch c := cfg.String("compression"); c {
-	case "", "auto":
+	case "", "auto", "infer":
 	case "none", "gzip", "zstd":
 		opts = append(opts, "compression = "+duckdb.QuoteString(c))
 	default:
@@ -111,7 +112,7 @@ func readCSVQuery(cfg component.Config, files []string) (string, error) {
 		list = append(list, "''")
 		opts = append(opts, "nullstr = ["+strings.Join(list, ", ")+"]")
 	}
-	if n := cfg.Int("skip_rows", 0); n > 0 {
+	if n := cfg.Int("skip_rows", 0) + beforeHeader; n > 0 {
 		opts = append(opts, "skip = "+strconv.FormatInt(n, 10))
 	}
 	dateFormat := cfg.String("date_format")
@@ -129,7 +130,11 @@ func readCSVQuery(cfg component.Config, files []string) (string, error) {
 			types[col] = t
 		}
 	}
-	if pd := cfg.Strings("parse_dates"); len(pd) > 0 {
+	if b, ok := cfg["parse_dates"].(bool); ok && !b {
+		// pandas' parse_dates=False: dates stay text; the sniffer keeps
+		// its other candidates.
+		opts = append(opts, "auto_type_candidates = ['BOOLEAN', 'BIGINT', 'DOUBLE', 'VARCHAR']")
+	} else if pd := parseDateColumns(cfg); len(pd) > 0 {
 		for _, col := range pd {
 			if _, set := types[col]; set {
 				return "", fmt.Errorf("column %q is in both parse_dates and dtype; keep one", col)
@@ -168,6 +173,14 @@ func readCSVQuery(cfg component.Config, files []string) (string, error) {
 		query += " LIMIT " + strconv.FormatInt(n, 10)
 	}
 	return query, nil
+}
+
+// parseDateColumns is parse_dates as a list of columns (nil for a boolean).
+func parseDateColumns(cfg component.Config) []string {
+	if _, isBool := cfg["parse_dates"].(bool); isBool {
+		return nil
+	}
+	return cfg.Strings("parse_dates")
 }
 
 // asciiNames refuses a header with a non-ASCII column name.

@@ -136,3 +136,50 @@ func distinctChars(keys ...string) func(map[string]any) (string, error) {
 		return "", nil
 	}
 }
+
+// boolOrRowIndex: the extractor's header is true, false or a row number.
+func boolOrRowIndex(v any) error {
+	switch x := v.(type) {
+	case bool:
+		return nil
+	case int64:
+		if x >= 0 {
+			return nil
+		}
+	case uint64:
+		return nil
+	}
+	return fmt.Errorf("write true, false or the 0-based number of the header row")
+}
+
+// boolOrStrings: parse_dates is true, false or a list of column names.
+func boolOrStrings(v any) error {
+	switch x := v.(type) {
+	case bool, string:
+		return nil
+	case []any:
+		for _, it := range x {
+			if _, ok := it.(string); !ok {
+				return fmt.Errorf("list column names (strings), not %v", it)
+			}
+		}
+		return nil
+	}
+	return fmt.Errorf("write true, false or a list of column names")
+}
+
+// headerRow reads the extractor's header key: whether there is a header
+// and how many rows come before it.
+func headerRow(cfg map[string]any) (header bool, before int64) {
+	switch x := cfg["header"].(type) {
+	case bool:
+		return x, 0
+	case int64:
+		return true, x
+	case uint64:
+		return true, int64(x)
+	case int:
+		return true, int64(x)
+	}
+	return true, 0
+}

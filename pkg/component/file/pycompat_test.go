@@ -54,6 +54,8 @@ func TestCSVExtractorPythonKeys(t *testing.T) {
 	writeFile(t, root, "comments.csv", "# exported 2024-01-01\nid,name\n# a comment line\n1,a\n2,b\n")
 	writeFile(t, root, "blank.csv", "id,name\n1,a\n\n2,b\n\n")
 	writeFile(t, root, "types.csv", "id,code,amount,day\n1,007,1.50,31.12.2024\n2,010,2.25,01.02.2023\n3,011,3,15.06.2022\n")
+	writeFile(t, root, "junk_header.csv", "exported by a tool\nid,name\n1,a\n2,b\n")
+	writeFile(t, root, "iso_dates.csv", "id,day\n1,2024-01-31\n2,2023-02-01\n")
 	writeFile(t, root, "ascii.csv", "id,name\n1,plain\n2,caf\xc3\xa9\n")
 
 	tests := []struct {
@@ -82,6 +84,12 @@ func TestCSVExtractorPythonKeys(t *testing.T) {
 			"dtype": map[string]any{"code": "str", "amount": "DECIMAL(10,2)", "id": "int32"}, "parse_dates": []any{"day"}},
 			map[string]string{"code": "007|010|011", "amount": "1.5|2.25|3"},
 			map[string]arrow.Type{"code": arrow.STRING, "amount": arrow.DECIMAL128, "id": arrow.INT32, "day": arrow.TIMESTAMP}},
+		{"header as a row number", component.Config{"path": "junk_header.csv", "header": int64(1)},
+			map[string]string{"id": "1|2", "name": "a|b"}, nil},
+		{"parse_dates false keeps dates as text", component.Config{"path": "iso_dates.csv", "parse_dates": false},
+			map[string]string{"day": "2024-01-31|2023-02-01"}, map[string]arrow.Type{"day": arrow.STRING, "id": arrow.INT64}},
+		{"parse_dates true sniffs them", component.Config{"path": "iso_dates.csv", "parse_dates": true, "compression": "infer", "chunk_size": int64(10000)},
+			nil, map[string]arrow.Type{"day": arrow.DATE32}},
 		{"ascii file that is ascii", component.Config{"path": "comments.csv", "comment": "#", "encoding": "ascii"},
 			map[string]string{"name": "a|b"}, nil},
 	}
@@ -241,6 +249,11 @@ func TestCSVSpecChecks(t *testing.T) {
 		{CSVExtractorSpec, "comment", "#", true},
 		{CSVExtractorSpec, "comment", "//", false},
 		{CSVExtractorSpec, "skip_blank_lines", false, false},
+		{CSVExtractorSpec, "header", int64(2), true},
+		{CSVExtractorSpec, "header", int64(-1), false},
+		{CSVExtractorSpec, "header", "yes", false},
+		{CSVExtractorSpec, "parse_dates", []any{"a", "b"}, true},
+		{CSVExtractorSpec, "parse_dates", []any{"a", int64(1)}, false},
 		{CSVExtractorSpec, "dtype", map[string]any{"a": "int64", "b": "DECIMAL(12, 2)", "c": "varchar"}, true},
 		{CSVExtractorSpec, "dtype", map[string]any{"a": "int64", "b": "category"}, false},
 		{CSVExtractorSpec, "dtype", map[string]any{"a": "INT); DROP TABLE x; --"}, false},

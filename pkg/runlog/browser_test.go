@@ -94,7 +94,7 @@ func open(t *testing.T, browser context.Context, path string) (*tab, func(shot s
 		t.Helper()
 		defer cancel()
 		defer cancelT()
-		png, err := chromedp.Run(tctx, chromedp.FullScreenshot(90))
+		png, err := chromedp.Run(tctx, chromedp.FullScreenshot(100)) // quality 100: PNG (below 100: JPEG)
 		if err != nil {
 			t.Errorf("screenshot: %v", err)
 		} else if err := os.WriteFile(shot, png, 0o644); err != nil {

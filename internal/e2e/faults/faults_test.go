@@ -2,6 +2,7 @@ package faults
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -592,8 +593,20 @@ steps:
 		t.Errorf("the next run is listed as %q, want success", runs[1].Status)
 	}
 	// The --json listing of the runs (spec 06) is built on the same index;
-	// the file itself stays valid JSON line by line.
+	// the file itself stays valid JSON line by line. It tells the killed
+	// run (no end, its process gone) from a finished one.
 	rawIndex(t, w)
+	lr := w.Osiris("--json", "logs", "list", "--kind", "run")
+	var listed []struct {
+		RunID  string `json:"run_id"`
+		Status string `json:"status"`
+	}
+	if lr.ExitCode != 0 || json.Unmarshal([]byte(lr.Stdout), &listed) != nil || len(listed) != 2 {
+		t.Fatalf("osiris logs list --json: exit %d\n%s\n%s", lr.ExitCode, lr.Stdout, lr.Stderr)
+	}
+	if listed[1].RunID != killedID || listed[1].Status != osexec.StatusKilled || listed[0].Status != osexec.StatusSuccess {
+		t.Errorf("osiris logs list: %+v; want the newer run success and %s killed", listed, killedID)
+	}
 }
 
 // Disk full while the extractor's artifact is written (run_logs on a 2 MiB

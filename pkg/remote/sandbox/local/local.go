@@ -5,7 +5,9 @@
 // directory writable, no view of the workspace or the home directory, an
 // empty environment, and with network = "none" no network either. Without
 // bwrap it is a plain child with a minimal environment; Describe (and so the
-// sandbox_started event) says which.
+// sandbox_started event) says which. OSIRIS_SANDBOX_NO_BWRAP=1 forces the
+// plain child (tests of that path, and hosts where user namespaces are
+// disabled and bwrap cannot start).
 //
 // Like every kind it shares no disk with the client as far as the protocol
 // is concerned: files arrive through the worker's stdin. Only the osiris

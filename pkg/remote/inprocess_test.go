@@ -71,8 +71,8 @@ func (l *eventLog) named(name string) []exec.Event {
 func TestClientAndWorkerInProcess(t *testing.T) {
 	root := t.TempDir()
 	files := map[string]string{
-		"osiris.toml":    "[project]\nname = \"inproc\"\n",
-		"data/in.csv":    "id,name\n1,a\n2,b\n3,c\n",
+		"osiris.toml": "[project]\nname = \"inproc\"\n",
+		"data/in.csv": "id,name\n1,a\n2,b\n3,c\n",
 		"pipelines/p.yaml": `oml_version: "0.1.0"
 name: inproc
 steps:

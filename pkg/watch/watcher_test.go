@@ -175,6 +175,18 @@ func (h *harness) quiet(kind string, d time.Duration) {
 	}
 }
 
+// running waits until the pipeline's first run has started.
+func (h *harness) running(rel string) {
+	h.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for h.proj.count(h.path(rel)) == 0 {
+		if time.Now().After(deadline) {
+			h.t.Fatalf("%s did not start running within 10s", rel)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // ready waits for the initial run of n pipelines.
 func (h *harness) ready(n int) {
 	h.t.Helper()
@@ -355,7 +367,7 @@ func TestChangeCancelsRunInProgress(t *testing.T) {
 	t.Parallel()
 	h := start(t, map[string]string{"pipelines/a.yaml": "slow\n"}, nil)
 	h.next(ReportWatching, 5*time.Second)
-	time.Sleep(200 * time.Millisecond) // the slow run is in progress
+	h.running("pipelines/a.yaml")
 	h.write("pipelines/a.yaml", "fast\n")
 	first := h.next(ReportRun, 5*time.Second)
 	if !first.Superseded || first.Outcome.Result.Status != exec.StatusCancelled {
@@ -371,7 +383,7 @@ func TestCtrlCStopsRunsAndReturns(t *testing.T) {
 	t.Parallel()
 	h := start(t, map[string]string{"pipelines/a.yaml": "slow\n"}, nil)
 	h.next(ReportWatching, 5*time.Second)
-	time.Sleep(100 * time.Millisecond)
+	h.running("pipelines/a.yaml")
 	h.cancel()
 	r := h.next(ReportRun, 5*time.Second)
 	if r.Outcome.Result.Status != exec.StatusCancelled || r.Superseded {

@@ -30,3 +30,11 @@ func TestDockerFaults(t *testing.T)  { t.Parallel(); remotetest.Faults(t, docker
 func TestSSHParity(t *testing.T)  { t.Parallel(); remotetest.Parity(t, sshBox(t)) }
 func TestSSHSeedBug(t *testing.T) { t.Parallel(); remotetest.SeedBug(t, sshBox(t)) }
 func TestSSHFaults(t *testing.T)  { t.Parallel(); remotetest.Faults(t, sshBox(t)) }
+
+func TestDockerIncrementalSync(t *testing.T) { t.Parallel(); remotetest.Incremental(t, dockerBox(t)) }
+func TestDockerSecretsCanary(t *testing.T)   { t.Parallel(); remotetest.SecretsCanary(t, dockerBox(t)) }
+func TestDockerInterrupt(t *testing.T)       { t.Parallel(); remotetest.Interrupt(t, dockerBox(t)) }
+
+func TestSSHIncrementalSync(t *testing.T) { t.Parallel(); remotetest.Incremental(t, sshBox(t)) }
+func TestSSHSecretsCanary(t *testing.T)   { t.Parallel(); remotetest.SecretsCanary(t, sshBox(t)) }
+func TestSSHInterrupt(t *testing.T)       { t.Parallel(); remotetest.Interrupt(t, sshBox(t)) }

@@ -239,6 +239,13 @@ func TestImageWithoutShell(t *testing.T) {
 	tarCmd.Wait()
 	bin, sha := writeFake(t, fakeWorker)
 	sb, _ := New(&workspace.RemoteConfig{Name: "noshell", Kind: "docker", Image: image, DockerHost: d.Host, Network: "none"}, sandbox.Env{})
+	t.Cleanup(func() {
+		for _, args := range [][]string{{"volume", "rm", "-f", sb.(*Sandbox).volume}, {"image", "rm", "-f", image}} {
+			cmd := exec.Command("docker", args...)
+			cmd.Env = sb.(*Sandbox).env(nil)
+			_ = cmd.Run()
+		}
+	})
 	_, err := sb.Start(context.Background(), sandbox.StartOptions{Binary: bin, BinarySHA256: sha})
 	var ue *diag.UsageError
 	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "has no /bin/sh") {

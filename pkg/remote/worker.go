@@ -86,10 +86,13 @@ type worker struct {
 	log    zerolog.Logger
 
 	puts map[uint64]*BlobWriter
-	// produced are run-directory blobs this connection added to the store;
-	// dropped at the end (the client has fetched them) so the store keeps
-	// inputs and workspace outputs, not every run's artifacts.
-	produced []string
+	// outputs are the run directory's files by hash, served to get from
+	// the run tree itself: the store keeps inputs and workspace outputs
+	// (what a next run syncs), not every run's artifacts. The trees go when
+	// the connection ends.
+	outMu   sync.Mutex
+	outputs map[string]string
+	trees   []string
 
 	runMu     sync.Mutex
 	runCancel context.CancelCauseFunc
@@ -235,7 +238,21 @@ func (w *worker) get(f *Frame) error {
 	}
 	file, size, err := w.store.Open(g.Hash)
 	if err != nil {
-		return w.fail(f.ID, "get: %v", err)
+		w.outMu.Lock()
+		p, ok := w.outputs[g.Hash]
+		w.outMu.Unlock()
+		if !ok {
+			return w.fail(f.ID, "get: %v", err)
+		}
+		if file, err = os.Open(p); err != nil {
+			return w.fail(f.ID, "get: %v", err)
+		}
+		st, err := file.Stat()
+		if err != nil {
+			file.Close()
+			return w.fail(f.ID, "get: %v", err)
+		}
+		size = st.Size()
 	}
 	defer file.Close()
 	if err := w.send(NewFrame(TypeBlob, 0, f.ID, Blob{Hash: g.Hash, Size: size})); err != nil {
@@ -311,8 +328,10 @@ func (w *worker) cleanup() {
 	for _, bw := range w.puts {
 		bw.Abort()
 	}
-	for _, h := range w.produced {
-		os.Remove(w.store.Path(h))
+	w.outMu.Lock()
+	defer w.outMu.Unlock()
+	for _, t := range w.trees {
+		os.RemoveAll(t)
 	}
 }
 
@@ -420,7 +439,9 @@ func (s frameSink) EmitMetric(m exec.Metric) {
 // run materialises the tree, runs the engine and stores what it produced.
 func (w *worker) run(ctx context.Context, id uint64, req *RunRequest) Done {
 	tree := filepath.Join(w.dir, "runs", req.RunID)
-	defer os.RemoveAll(tree)
+	w.outMu.Lock()
+	w.trees = append(w.trees, tree)
+	w.outMu.Unlock()
 	fail := func(err error) Done {
 		msg := w.masker.Mask(err.Error())
 		w.log.Error().Str("run_id", req.RunID).Msg(msg)
@@ -513,19 +534,27 @@ func (w *worker) run(ctx context.Context, id uint64, req *RunRequest) Done {
 	}
 	sort.Strings(paths)
 	for _, p := range paths {
-		had := false
-		h, size, err := HashFile(filepath.Join(tree, filepath.FromSlash(p)))
-		if err == nil {
-			had = w.store.Has(h)
-			_, _, err = w.store.AddFile(filepath.Join(tree, filepath.FromSlash(p)))
+		abs := filepath.Join(tree, filepath.FromSlash(p))
+		var h string
+		var size int64
+		var err error
+		if strings.HasPrefix(p, "run/") {
+			h, size, err = HashFile(abs)
+			if err == nil {
+				w.outMu.Lock()
+				if w.outputs == nil {
+					w.outputs = map[string]string{}
+				}
+				w.outputs[h] = abs
+				w.outMu.Unlock()
+			}
+		} else {
+			h, size, err = w.store.AddFile(abs)
 		}
 		if err != nil {
 			d := fail(fmt.Errorf("storing output %s: %w", p, err))
 			d.Result = res
 			return d
-		}
-		if !had && strings.HasPrefix(p, "run/") {
-			w.produced = append(w.produced, h)
 		}
 		done.Artifacts[p], done.Sizes[p] = h, size
 	}

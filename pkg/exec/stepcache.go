@@ -382,13 +382,13 @@ func (c *StepCache) hashFile(p string) (string, error) {
 	return sum, nil
 }
 
-// replaceFile writes data to a temporary file and renames it over path: a
-// memo, so no fsync (a lost memo only costs a hash).
+// replaceFile writes data to a temporary file and renames it over path,
+// without fsync: for the cache's own files, whose loss only costs work.
 func replaceFile(path string, data []byte) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".memo-*")
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
 	if err != nil {
 		return err
 	}
@@ -437,7 +437,9 @@ func (c *StepCache) write(e *stepCacheEntry) error {
 		return err
 	}
 	defer unlock()
-	return writeFileAtomic(c.entryPath(e.Key), append(b, '\n'))
+	// Renamed into place, not fsynced: after a crash an entry is whole or
+	// absent, and an absent one only costs executing the step again.
+	return replaceFile(c.entryPath(e.Key), append(b, '\n'))
 }
 
 func (c *StepCache) remove(key string) {

@@ -9,14 +9,30 @@ import (
 	"github.com/osiris-go/osiris/pkg/component"
 )
 
-// Slug is the pipeline file's name without directory and extension; it
-// names the pipeline's folder under build/ and run_logs/.
-func Slug(file string) string {
-	base := path.Base(strings.ReplaceAll(file, `\`, "/"))
+// Slug names a pipeline's folder under build/ and run_logs/: the file's
+// name without extension, prefixed by its sub-folders of the pipelines
+// folder joined with "." — pipelines/daily.yaml is "daily",
+// pipelines/sales/daily.yaml is "sales.daily" — so that two pipelines of
+// one name in different folders never share a folder. A file outside the
+// pipelines folder keeps its base name. file is workspace-relative (slash
+// or OS separators); pipelinesDir is [paths].pipelines, workspace-relative.
+// Two files that still share a slug (pipelines/a.x.yaml and
+// pipelines/a/x.yaml, or x.yaml and x.yml) are refused by the validator.
+func Slug(file string) string { return SlugIn(file, "pipelines") }
+
+// SlugIn is Slug with the workspace's pipelines folder.
+func SlugIn(file, pipelinesDir string) string {
+	f := path.Clean(strings.ReplaceAll(file, `\`, "/"))
+	base := path.Base(f)
 	if ext := path.Ext(base); ext != "" && ext != base {
 		base = strings.TrimSuffix(base, ext)
 	}
-	return base
+	dir := path.Clean(strings.ReplaceAll(pipelinesDir, `\`, "/"))
+	rel, ok := strings.CutPrefix(path.Dir(f), dir+"/")
+	if !ok || dir == "." || path.IsAbs(f) != path.IsAbs(dir) {
+		return base
+	}
+	return strings.ReplaceAll(rel, "/", ".") + "." + base
 }
 
 // ComputeHash returns manifest_hash: the fingerprint of the manifest with
@@ -42,7 +58,7 @@ func (v *validator) manifest() (*Manifest, error) {
 	for k, val := range v.paramValues {
 		m.Params[k] = val
 	}
-	m.Pipeline = ManifestPipeline{Slug: Slug(v.file), File: v.file}
+	m.Pipeline = ManifestPipeline{Slug: v.slug(), File: v.file}
 	m.Pipeline.Name, _ = v.root.get("name").val.str()
 	if d := v.root.get("description"); d != nil {
 		m.Pipeline.Description, _ = d.val.str()

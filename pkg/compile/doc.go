@@ -39,6 +39,9 @@
 //     first family with a default connection fills it in (also for
 //     components where a connection is optional, such as duckdb.writer);
 //     without one it is an error only when the spec says ConnectionRequired.
+//   - A pipeline's slug (its folder under build/ and run_logs/) includes its
+//     sub-folders of the pipelines folder, joined with "." (sales/daily.yaml
+//     is sales.daily); files that still share a slug are refused.
 //   - Top-level keys starting with "x-" are ignored silently (a place for
 //     YAML anchors); other unknown keys are warnings.
 //   - manifest.yaml is written by a small emitter of this package, and every

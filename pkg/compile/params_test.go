@@ -258,9 +258,11 @@ steps:
 func TestSlug(t *testing.T) {
 	for in, want := range map[string]string{
 		"pipelines/movies.yaml":     "movies",
-		"pipelines/sub/x.y.yml":     "x.y",
+		"pipelines/sub/x.y.yml":     "sub.x.y", // sub-folders keep same-named pipelines apart
+		"pipelines/a/b/daily.yaml":  "a.b.daily",
+		"other/movies.yaml":         "movies", // outside the pipelines folder: the base name
 		"movies":                    "movies",
-		`pipelines\win\movies.yaml`: "movies",
+		`pipelines\win\movies.yaml`: "win.movies",
 	} {
 		if got := compile.Slug(in); got != want {
 			t.Errorf("Slug(%q) = %q, want %q", in, got, want)
@@ -301,6 +303,7 @@ steps:
 		t.Error("oml_fp differs")
 	}
 	m1.Pipeline.File, m2.Pipeline.File = "", ""
+	m1.Pipeline.Slug, m2.Pipeline.Slug = "", "" // one/x and two/x: different folders by design
 	h1, _ := m1.ComputeHash()
 	h2, _ := m2.ComputeHash()
 	if h1 != h2 {

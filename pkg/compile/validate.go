@@ -270,6 +270,7 @@ func (v *validator) run(src []byte) {
 		v.checkStep(st)
 	}
 	v.checkGraph()
+	v.checkSlug()
 	v.checkInputNames()
 	v.checkWriteTargets()
 	v.checkMetadataSecrets()

@@ -56,6 +56,9 @@ func (e wsEnv) ResolveConnection(ref, family string) (*workspace.Connection, err
 	return e.ws.ResolveConnection(ref, family)
 }
 
+// PipelinesDir is [paths].pipelines (PipelinesEnv).
+func (e wsEnv) PipelinesDir() string { return e.ws.Config.Paths.Pipelines }
+
 // ContainsSecret reports whether s holds a secret value the workspace's
 // masker knows (SecretsEnv).
 func (e wsEnv) ContainsSecret(s string) bool { return e.ws.Masker.Contains(s) }

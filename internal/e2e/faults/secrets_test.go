@@ -186,8 +186,11 @@ steps:
       primary_key: [id]
       create_if_missing: true
 `,
-		"pipelines/fail_badhost.yaml":    failWriterPipeline("canary-fail-badhost", "supabase.writer", "@supabase.badhost"),
-		"pipelines/fail_broken.yaml":     failWriterPipeline("canary-fail-broken", "postgres.writer", "@postgres.broken"),
+		"pipelines/fail_badhost.yaml": failWriterPipeline("canary-fail-badhost", "supabase.writer", "@supabase.badhost"),
+		// A DSN that does not parse is refused at validate (exit 2, nothing
+		// runs); it lives outside pipelines/ so that validating the whole
+		// workspace passes.
+		"broken/fail_broken.yaml":        failWriterPipeline("canary-fail-broken", "postgres.writer", "@postgres.broken"),
 		"pipelines/fail_wrongpw.yaml":    failExtractPipeline("canary-fail-wrongpw", "@mysql.wrongpw"),
 		"pipelines/fail_swapped_my.yaml": failExtractPipeline("canary-fail-swapped-my", "@mysql.swapped"),
 		"pipelines/fail_swapped_pg.yaml": failWriterPipeline("canary-fail-swapped-pg", "postgres.writer", "@postgres.swapped"),
@@ -231,7 +234,6 @@ steps:
 		"pipelines/fail_swapped_my.yaml": "Access denied for user '***'",
 		"pipelines/fail_swapped_pg.yaml": `role "***" does not exist`,
 		"pipelines/fail_badhost.yaml":    "no-such-host.invalid",
-		"pipelines/fail_broken.yaml":     "@postgres.broken",
 		"pipelines/fail_wrongpw.yaml":    "Access denied",
 		"pipelines/fail_closedport.yaml": "connection refused",
 	}
@@ -243,6 +245,11 @@ steps:
 		}
 		osiris(1, "--json", "run", p)
 	}
+	// The unparsable DSN is refused before anything runs, without showing it.
+	if r := osiris(2, "-v", "run", "broken/fail_broken.yaml"); !strings.Contains(r.Stderr, "connection @postgres.broken: the PostgreSQL settings") {
+		t.Errorf("run broken/fail_broken.yaml: %s", r.Stderr)
+	}
+	osiris(2, "--json", "validate", "broken/fail_broken.yaml")
 
 	osiris(0, "connections", "list")
 	osiris(0, "--json", "connections", "list")

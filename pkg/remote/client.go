@@ -396,6 +396,15 @@ func (c *client) session(ctx context.Context) (*exec.Result, error) {
 	// steps that completed): fetching is bounded by its own per-frame
 	// timeouts, not by the run's context.
 	if err := c.fetch(context.WithoutCancel(ctx), done, res); err != nil {
+		// The record must not claim artifacts that are not in the run
+		// directory: keep only those that arrived intact.
+		for i := range res.Steps {
+			if a := res.Steps[i].Artifact; a != nil {
+				if h, _, herr := HashFile(filepath.Join(c.o.RunDir, filepath.FromSlash(a.Path))); herr != nil || "sha256:"+h != a.SHA256 {
+					res.Steps[i].Artifact = nil
+				}
+			}
+		}
 		return res, err
 	}
 	return res, nil

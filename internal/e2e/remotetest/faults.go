@@ -328,6 +328,14 @@ func Faults(t *testing.T, sb Sandbox) {
 				t.Errorf("the run ended %s after the fault; want within 10 s", ended.Sub(at).Round(time.Millisecond))
 			}
 			checkFailedRecord(t, w, runDir)
+			// Every artifact the record names is in the run directory.
+			for _, s := range e2e.ReadStatus(t, runDir).Steps {
+				if s.Artifact != nil {
+					if h, _, err := remote.HashFile(filepath.Join(runDir, filepath.FromSlash(s.Artifact.Path))); err != nil || "sha256:"+h != s.Artifact.SHA256 {
+						t.Errorf("status.json names the artifact of %s, which is not in the run directory intact (%v)", s.ID, err)
+					}
+				}
+			}
 			if _, err := os.Stat(filepath.Join(w.Root, "output", "out.csv")); err == nil {
 				t.Error("output/out.csv exists: a failed remote run wrote a target")
 			}

@@ -26,6 +26,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/osiris-go/osiris/internal/testenv"
+	"github.com/osiris-go/osiris/pkg/component"
 	"github.com/osiris-go/osiris/pkg/component/duckdb"
 	osexec "github.com/osiris-go/osiris/pkg/exec"
 )
@@ -233,7 +234,8 @@ func ParquetDigest(path string) (string, int64, error) {
 		return "", 0, fmt.Errorf("%s: %w", path, err)
 	}
 	defer pr.Close()
-	fr, err := pqarrow.NewFileReader(pr, pqarrow.ArrowReadProperties{BatchSize: 4096}, memory.DefaultAllocator)
+	rows := component.ParquetBatchRows(pr.MetaData(), 4096, component.DefaultBatchBytes)
+	fr, err := pqarrow.NewFileReader(pr, pqarrow.ArrowReadProperties{BatchSize: rows}, memory.DefaultAllocator)
 	if err != nil {
 		return "", 0, fmt.Errorf("%s: %w", path, err)
 	}

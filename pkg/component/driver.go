@@ -45,8 +45,13 @@ type Request struct {
 	Files *workspace.Files
 	// BatchRows is the target number of rows per record batch.
 	BatchRows int
-	Alloc     memory.Allocator
-	Log       zerolog.Logger
+	// BatchBytes bounds the payload of a batch too: a driver ends a batch
+	// early once its values reach it, so wide TEXT/BLOB rows neither
+	// overflow Arrow's 32-bit string offsets nor hold gigabytes per batch.
+	// 0 means DefaultBatchBytes; see MaxBatchBytes.
+	BatchBytes int64
+	Alloc      memory.Allocator
+	Log        zerolog.Logger
 	// Warn reports a data warning (e.g. zero dates turned into NULL); the
 	// engine turns it into a `step_warning` event. Never nil.
 	Warn func(code, message string)
@@ -205,4 +210,15 @@ func (c Config) Duration(key string, def time.Duration) time.Duration {
 		}
 	}
 	return def
+}
+
+// DefaultBatchBytes is the batch payload bound when Request.BatchBytes is 0.
+const DefaultBatchBytes = 64 << 20
+
+// MaxBatchBytes is the payload bound drivers apply to a batch.
+func (r *Request) MaxBatchBytes() int64 {
+	if r == nil || r.BatchBytes <= 0 {
+		return DefaultBatchBytes
+	}
+	return r.BatchBytes
 }

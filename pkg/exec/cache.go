@@ -166,10 +166,11 @@ func (o *stepOutput) inMemory() (bool, int64) {
 // truth; the memory copy cannot go away while the consumer runs because the
 // consumer holds a reference until it finishes.
 type inputTable struct {
-	out       *stepOutput
-	source    string
-	batchRows int
-	alloc     memory.Allocator
+	out        *stepOutput
+	source     string
+	batchRows  int
+	batchBytes int64
+	alloc      memory.Allocator
 	// delivered counts rows handed out through Open readers (for writers'
 	// progress); may be nil.
 	delivered *atomic.Int64
@@ -202,7 +203,7 @@ func (t *inputTable) Open(ctx context.Context) (array.RecordReader, error) {
 		t.out.mu.Unlock()
 	}
 	if rdr == nil {
-		r, err := openParquet(ctx, t.out.stepID, t.out.path, t.out.schema, t.batchRows, t.alloc)
+		r, err := openParquet(ctx, t.out.stepID, t.out.path, t.out.schema, t.batchRows, t.batchBytes, t.alloc)
 		if err != nil {
 			return nil, err
 		}
@@ -220,9 +221,10 @@ func missingArtifactError(step, path string, err error) error {
 	return fmt.Errorf("input from step %q is not in memory and its artifact %s cannot be read: %w", step, path, err)
 }
 
-// openParquet reads an artifact back in batchRows batches, presenting the
-// producer's schema when the types round-tripped unchanged.
-func openParquet(ctx context.Context, step, path string, want *arrow.Schema, batchRows int, alloc memory.Allocator) (array.RecordReader, error) {
+// openParquet reads an artifact back in batches of batchRows rows or fewer,
+// so that a batch holds about batchBytes at most,
+// presenting the producer's schema when the types round-tripped unchanged.
+func openParquet(ctx context.Context, step, path string, want *arrow.Schema, batchRows int, batchBytes int64, alloc memory.Allocator) (array.RecordReader, error) {
 	if _, err := os.Stat(path); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, missingArtifactError(step, path, fs.ErrNotExist)
@@ -233,7 +235,8 @@ func openParquet(ctx context.Context, step, path string, want *arrow.Schema, bat
 	if err != nil {
 		return nil, missingArtifactError(step, path, err)
 	}
-	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: int64(batchRows)}, alloc)
+	rows := component.ParquetBatchRows(pf.MetaData(), batchRows, batchBytes)
+	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: rows}, alloc)
 	if err != nil {
 		pf.Close()
 		return nil, fmt.Errorf("input from step %q: reading %s: %w", step, path, err)

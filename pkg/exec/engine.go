@@ -25,6 +25,18 @@ import (
 // DefaultBatchRows is used when Options.BatchRows is not set.
 const DefaultBatchRows = 65536
 
+// batchBytesFor is the payload bound of a batch (and of a parquet row
+// group) for a memory budget: an eighth of the budget, between 1 MiB and
+// component.DefaultBatchBytes (64 MiB); 64 MiB when the budget is 0 or
+// unlimited. Batches end at run.batch_rows rows or at this many bytes,
+// whichever comes first: narrow rows never reach it, 1 MB TEXT values do.
+func batchBytesFor(budget int64) int64 {
+	if budget <= 0 {
+		return component.DefaultBatchBytes
+	}
+	return min(max(budget/8, 1<<20), component.DefaultBatchBytes)
+}
+
 // Options are the run settings from osiris.toml [run].
 type Options struct {
 	// MemoryBudget is shared by all steps' in-memory outputs: 0 keeps nothing
@@ -91,10 +103,12 @@ type run struct {
 	cache     *hybridCache
 	codec     compress.Compression
 	batchRows int
-	plans     []*stepPlan
-	byID      map[string]*stepPlan
-	tmpRoot   string
-	alloc     memory.Allocator
+	// batchBytes bounds a batch's payload and a parquet row group's.
+	batchBytes int64
+	plans      []*stepPlan
+	byID       map[string]*stepPlan
+	tmpRoot    string
+	alloc      memory.Allocator
 }
 
 func (r *run) mask(s string) string { return r.env.Masker.Mask(s) }
@@ -126,6 +140,7 @@ func (e *Engine) Run(ctx context.Context, m *compile.Manifest, env RunEnv) (*Res
 	if r.batchRows <= 0 {
 		r.batchRows = DefaultBatchRows
 	}
+	r.batchBytes = batchBytesFor(e.Options.MemoryBudget)
 	r.em = &emitter{runID: env.RunID, sink: env.Sink, metrics: metrics, mask: r.mask, now: time.Now}
 	r.cache = newHybridCache(e.Options.MemoryBudget)
 	defer r.cache.releaseAll()
@@ -144,6 +159,7 @@ func (e *Engine) Run(ctx context.Context, m *compile.Manifest, env RunEnv) (*Res
 		"memory_budget":      e.Options.MemoryBudget,
 		"max_parallel_steps": max(e.Options.MaxParallel, 1),
 		"batch_rows":         r.batchRows,
+		"batch_bytes":        r.batchBytes,
 		// Who ran it: the binary's version, the host and the process.
 		"osiris_version": compile.Version,
 		"host":           hostname(),
@@ -489,15 +505,16 @@ func (r *run) runStep(ctx context.Context, p *stepPlan, start time.Time) (StepRe
 
 	log := r.env.Log.With().Str("step", step.ID).Str("component", step.Component).Logger()
 	req := &component.Request{
-		StepID:    step.ID,
-		Component: step.Component,
-		Mode:      step.Mode,
-		Config:    component.Config(step.Config),
-		Conn:      p.conn,
-		Files:     r.env.Files,
-		BatchRows: r.batchRows,
-		Alloc:     r.alloc,
-		Log:       log,
+		StepID:     step.ID,
+		Component:  step.Component,
+		Mode:       step.Mode,
+		Config:     component.Config(step.Config),
+		Conn:       p.conn,
+		Files:      r.env.Files,
+		BatchRows:  r.batchRows,
+		BatchBytes: r.batchBytes,
+		Alloc:      r.alloc,
+		Log:        log,
 		Warn: func(code, message string) {
 			r.em.emit(EventStepWarning, step.ID, map[string]any{"code": code, "message": message})
 		},
@@ -602,7 +619,7 @@ func (r *run) resolveInputs(p *stepPlan, delivered *atomic.Int64) (component.Inp
 			}
 			src.Source, src.Bytes = SourceParquet, art.Bytes
 		}
-		t := &inputTable{out: up, source: src.Source, batchRows: r.batchRows, alloc: r.alloc, consumer: step.ID}
+		t := &inputTable{out: up, source: src.Source, batchRows: r.batchRows, batchBytes: r.batchBytes, alloc: r.alloc, consumer: step.ID}
 		if p.spec.Role == component.RoleWrite {
 			t.delivered = delivered
 		}

@@ -456,7 +456,7 @@ func TestArtifactMatchesStream(t *testing.T) {
 	if int64(len(data)) != a.Bytes || sha256Hex(data) != a.SHA256 {
 		t.Errorf("artifact bytes/sha256 do not match the file")
 	}
-	rdr, err := openParquet(context.Background(), "g", path, nil, 1024, memory.DefaultAllocator)
+	rdr, err := openParquet(context.Background(), "g", path, nil, 1024, 0, memory.DefaultAllocator)
 	if err != nil {
 		t.Fatal(err)
 	}

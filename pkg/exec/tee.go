@@ -23,7 +23,8 @@ import (
 )
 
 // minRowGroupRows keeps row groups reasonably large when batches are small;
-// a row group is buffered (encoded) in memory until it is complete.
+// a row group is buffered (encoded) in memory until it is complete, so it is
+// also bounded by bytes (the run's batch bytes, see batchBytesFor).
 const minRowGroupRows = 128 * 1024
 
 // compressionCodec maps Options.Compression to a parquet codec.
@@ -52,6 +53,9 @@ type artifactWriter struct {
 	n         atomic.Int64 // bytes written so far; read by progress events
 	pw        *pqarrow.FileWriter
 	done      bool
+	// rgBytes is the Arrow payload written into the current row group;
+	// a new one starts before it would pass rgLimit.
+	rgBytes, rgLimit int64
 }
 
 // Write implements io.Writer for the parquet writer. artifactWriter has no
@@ -63,7 +67,7 @@ func (w *artifactWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-func newArtifactWriter(path string, schema *arrow.Schema, codec compress.Compression, batchRows int) (*artifactWriter, error) {
+func newArtifactWriter(path string, schema *arrow.Schema, codec compress.Compression, batchRows int, rowGroupBytes int64) (*artifactWriter, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("creating artifact directory: %w", err)
 	}
@@ -72,7 +76,7 @@ func newArtifactWriter(path string, schema *arrow.Schema, codec compress.Compres
 	if err != nil {
 		return nil, fmt.Errorf("creating artifact: %w", err)
 	}
-	w := &artifactWriter{finalPath: path, tmpPath: tmp, f: f, buf: bufio.NewWriterSize(f, 1<<20), sha: sha256.New()}
+	w := &artifactWriter{finalPath: path, tmpPath: tmp, f: f, buf: bufio.NewWriterSize(f, 1<<20), sha: sha256.New(), rgLimit: rowGroupBytes}
 	rg := int64(max(batchRows, minRowGroupRows))
 	props := parquet.NewWriterProperties(
 		parquet.WithCompression(codec),
@@ -95,6 +99,14 @@ func newArtifactWriter(path string, schema *arrow.Schema, codec compress.Compres
 }
 
 func (w *artifactWriter) write(rec arrow.RecordBatch) error {
+	size := recordBytes(rec)
+	if w.rgLimit > 0 && w.rgBytes > 0 && w.rgBytes+size > w.rgLimit {
+		if err := w.pw.NewBufferedRowGroupChecked(); err != nil {
+			return fmt.Errorf("writing artifact: %w", err)
+		}
+		w.rgBytes = 0
+	}
+	w.rgBytes += size
 	if err := w.pw.WriteBuffered(rec); err != nil {
 		return fmt.Errorf("writing artifact: %w", err)
 	}
@@ -179,7 +191,7 @@ func (r *run) tee(ctx context.Context, step string, out *stepOutput, rdr array.R
 	out.schema = schema
 	out.mu.Unlock()
 
-	aw, err := newArtifactWriter(out.path, schema, r.codec, r.batchRows)
+	aw, err := newArtifactWriter(out.path, schema, r.codec, r.batchRows, r.batchBytes)
 	if err != nil {
 		return teeStats{}, err
 	}

@@ -97,7 +97,7 @@ func TestUnsupportedParquetTypeIsAClearError(t *testing.T) {
 			rec := array.NewRecordBatch(sc, []arrow.Array{arr}, 1)
 			defer rec.Release()
 			codec, _ := compressionCodec("zstd")
-			aw, err := newArtifactWriter(filepath.Join(t.TempDir(), "output.parquet"), sc, codec, 10)
+			aw, err := newArtifactWriter(filepath.Join(t.TempDir(), "output.parquet"), sc, codec, 10, 0)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -22,22 +22,32 @@ import (
 // Every field of the batches it yields is nullable
 // (component.NullableSchema): DuckDB, CSV and parquet sources may declare
 // NOT NULL, and the engine trusts no source's nullability.
-func Rebatch(src array.RecordReader, rows int, alloc memory.Allocator) array.RecordReader {
+//
+// A batch also ends once it holds maxBytes (component.Request.MaxBatchBytes):
+// concatenating chunks of wide values must not overflow Arrow's 32-bit
+// offsets; a single chunk larger than that is sliced.
+func Rebatch(src array.RecordReader, rows int, maxBytes int64, alloc memory.Allocator) array.RecordReader {
 	if rows <= 0 {
 		return src
 	}
 	if alloc == nil {
 		alloc = memory.DefaultAllocator
 	}
-	return &rebatcher{src: src, schema: component.NullableSchema(src.Schema()), rows: int64(rows), alloc: alloc, refs: 1}
+	if maxBytes <= 0 {
+		maxBytes = component.DefaultBatchBytes
+	}
+	return &rebatcher{src: src, schema: component.NullableSchema(src.Schema()), rows: int64(rows), maxBytes: maxBytes, alloc: alloc, refs: 1}
 }
 
 type rebatcher struct {
 	src    array.RecordReader
 	schema *arrow.Schema // src's, every field nullable
 	rows   int64
-	alloc  memory.Allocator
-	refs   int64
+	// maxBytes bounds a batch's payload; pendingBytes is pending's (a
+	// slice counts its whole buffers: it errs towards smaller batches).
+	maxBytes, pendingBytes int64
+	alloc                  memory.Allocator
+	refs                   int64
 
 	pending     []arrow.RecordBatch // retained, in order
 	pendingRows int64
@@ -81,7 +91,7 @@ func (r *rebatcher) Next() bool {
 	if r.err != nil {
 		return false
 	}
-	for !r.srcDone && r.pendingRows < r.rows {
+	for !r.srcDone && r.pendingRows < r.rows && r.pendingBytes < r.maxBytes {
 		if !r.src.Next() {
 			r.srcDone = true
 			if err := r.src.Err(); err != nil {
@@ -97,11 +107,16 @@ func (r *rebatcher) Next() bool {
 		rec.Retain()
 		r.pending = append(r.pending, rec)
 		r.pendingRows += rec.NumRows()
+		r.pendingBytes += bufferBytes(rec)
 	}
 	if r.pendingRows == 0 {
 		return false
 	}
-	out, err := r.take(min(r.rows, r.pendingRows))
+	out, err := r.take(r.rowsWithin(min(r.rows, r.pendingRows)))
+	r.pendingBytes = 0
+	for _, p := range r.pending {
+		r.pendingBytes += bufferBytes(p)
+	}
 	if err != nil {
 		r.err = err
 		return false
@@ -109,6 +124,50 @@ func (r *rebatcher) Next() bool {
 	r.cur = component.WithSchema(out, r.schema)
 	out.Release()
 	return true
+}
+
+// rowsWithin is how many rows from the front of pending (at most limit, at
+// least 1) fit in maxBytes; a first chunk larger than that alone gives a
+// share of its rows proportional to maxBytes.
+func (r *rebatcher) rowsWithin(limit int64) int64 {
+	var n, size int64
+	for _, p := range r.pending {
+		b, k := bufferBytes(p), p.NumRows()
+		if size+b > r.maxBytes {
+			if n == 0 {
+				n = max(1, k*r.maxBytes/max(b, 1))
+			}
+			break
+		}
+		size += b
+		n += k
+		if n >= limit {
+			break
+		}
+	}
+	return min(max(n, 1), limit)
+}
+
+// bufferBytes is the length of every buffer rec references.
+func bufferBytes(rec arrow.RecordBatch) int64 {
+	var n int64
+	for _, c := range rec.Columns() {
+		n += dataBufferBytes(c.Data())
+	}
+	return n
+}
+
+func dataBufferBytes(d arrow.ArrayData) int64 {
+	var n int64
+	for _, b := range d.Buffers() {
+		if b != nil {
+			n += int64(b.Len())
+		}
+	}
+	for _, c := range d.Children() {
+		n += dataBufferBytes(c)
+	}
+	return n
 }
 
 // take removes n rows from the front of pending and returns them as one batch.

@@ -54,7 +54,7 @@ func (Extractor) Extract(ctx context.Context, req *component.Request) (array.Rec
 		rr.Release()
 		return nil, fmt.Errorf("step %q: the query's result: %w", req.StepID, err)
 	}
-	return Rebatch(rr, req.BatchRows, req.Alloc), nil
+	return Rebatch(rr, req.BatchRows, req.MaxBatchBytes(), req.Alloc), nil
 }
 
 // rowCounter counts the rows DuckDB pulls from an input stream.

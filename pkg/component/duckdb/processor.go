@@ -47,7 +47,7 @@ func (Processor) Transform(ctx context.Context, req *component.Request, in compo
 	if err != nil {
 		return nil, err
 	}
-	return Rebatch(rr, req.BatchRows, req.Alloc), nil
+	return Rebatch(rr, req.BatchRows, req.MaxBatchBytes(), req.Alloc), nil
 }
 
 func checkInputNames(in component.Inputs) error {

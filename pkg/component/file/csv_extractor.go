@@ -50,7 +50,7 @@ func (CSVExtractor) Extract(ctx context.Context, req *component.Request) (array.
 	if err != nil {
 		return nil, fmt.Errorf("step %q: reading %s: %w", req.StepID, req.Config.String("path"), err)
 	}
-	out := duckdb.Rebatch(rr, req.BatchRows, req.Alloc)
+	out := duckdb.Rebatch(rr, req.BatchRows, req.MaxBatchBytes(), req.Alloc)
 	if enc, _ := canonicalEncoding(req.Config.String("encoding")); enc == "ascii" {
 		if err := asciiNames(out.Schema()); err != nil {
 			out.Release()

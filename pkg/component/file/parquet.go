@@ -52,7 +52,7 @@ func (ParquetExtractor) Extract(ctx context.Context, req *component.Request) (ar
 			return nil, err
 		}
 	}
-	return duckdb.Rebatch(r, req.BatchRows, alloc), nil
+	return duckdb.Rebatch(r, req.BatchRows, req.MaxBatchBytes(), alloc), nil
 }
 
 // checkSchema compares the projected schema of path with the first file's.
@@ -121,7 +121,7 @@ func (r *parquetFilesReader) openNext() error {
 		f.Close()
 		return fmt.Errorf("step %q: %s is not a readable parquet file: %w", r.req.StepID, rel, err)
 	}
-	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: int64(max(r.req.BatchRows, 1024))}, r.alloc)
+	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: component.ParquetBatchRows(pf.MetaData(), max(r.req.BatchRows, 1024), r.req.MaxBatchBytes())}, r.alloc)
 	if err != nil {
 		pf.Close()
 		return fmt.Errorf("step %q: %s: %w", r.req.StepID, rel, err)

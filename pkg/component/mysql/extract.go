@@ -110,6 +110,7 @@ func (e *Extractor) Extract(ctx context.Context, req *component.Request) (array.
 		stmt:      stmt,
 		rows:      rows,
 		batchRows: req.BatchRows,
+		maxBytes:  req.MaxBatchBytes(),
 		warn:      req.Warn,
 		stopKill:  stopKill,
 	}
@@ -168,6 +169,7 @@ type rowReader struct {
 	stmt      driver.Stmt
 	rows      driver.Rows
 	batchRows int
+	maxBytes  int64 // a batch ends early once its values reach this
 	warn      func(code, message string)
 	stopKill  func() bool // ends the KILL QUERY watch on ctx
 
@@ -265,8 +267,8 @@ func (r *rowReader) Next() bool {
 	for _, c := range r.cols {
 		c.reserve(r.batchRows)
 	}
-	n := 0
-	for n < r.batchRows {
+	n, size := 0, int64(0)
+	for n < r.batchRows && size < r.maxBytes {
 		if err := r.rows.Next(r.dest); err != nil {
 			if err == io.EOF {
 				r.done = true
@@ -286,6 +288,7 @@ func (r *rowReader) Next() bool {
 				r.fail(fmt.Errorf("row %d: %w", r.rowsRead+1, err))
 				return false
 			}
+			size += valueBytes(r.dest[i])
 		}
 		n++
 		r.rowsRead++
@@ -302,6 +305,17 @@ func (r *rowReader) Next() bool {
 		a.Release()
 	}
 	return true
+}
+
+// valueBytes is about what a driver value adds to a batch.
+func valueBytes(v driver.Value) int64 {
+	switch x := v.(type) {
+	case []byte:
+		return int64(len(x)) + 4
+	case string:
+		return int64(len(x)) + 4
+	}
+	return 8
 }
 
 func (r *rowReader) fail(err error) {

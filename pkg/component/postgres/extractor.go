@@ -91,7 +91,7 @@ func (Extractor) Extract(ctx context.Context, req *component.Request) (array.Rec
 	if batch <= 0 {
 		batch = defaultBatchRows
 	}
-	r := &pgReader{batch: batch, conn: conn, red: red, stepID: req.StepID, warn: req.Warn}
+	r := &pgReader{batch: batch, maxBytes: req.MaxBatchBytes(), conn: conn, red: red, stepID: req.StepID, warn: req.Warn}
 	r.refs.Store(1)
 	fields := make([]arrow.Field, len(desc.Fields))
 	formats := make([]int16, len(desc.Fields))
@@ -360,8 +360,10 @@ type pgReader struct {
 	refs   atomic.Int64
 	schema *arrow.Schema
 	batch  int
-	stepID string
-	warn   func(code, msg string)
+	// maxBytes ends a batch early once its values reach it.
+	maxBytes int64
+	stepID   string
+	warn     func(code, msg string)
 
 	conn   *pgx.Conn
 	red    *redactor
@@ -427,9 +429,15 @@ func (r *pgReader) Next() bool {
 	for _, b := range r.builders {
 		b.Reserve(r.batch)
 	}
-	n := 0
-	for n < r.batch && r.rr.NextRow() {
+	// A batch ends at r.batch rows or once its values reach r.maxBytes.
+	n, size, ended := 0, int64(0), false
+	for n < r.batch && size < r.maxBytes {
+		if !r.rr.NextRow() {
+			ended = true
+			break
+		}
 		for i, raw := range r.rr.Values() {
+			size += int64(len(raw)) + 4
 			if raw == nil {
 				r.builders[i].AppendNull()
 				continue
@@ -442,7 +450,7 @@ func (r *pgReader) Next() bool {
 		}
 		n++
 	}
-	if n < r.batch {
+	if ended {
 		r.done = true
 		_, err := r.rr.Close()
 		if err != nil {

@@ -10,5 +10,12 @@
 // the old file or the new one, and a failure leaves the old file untouched
 // and no temporary file behind.
 //
+// The CSV components take Osiris-Python's keys with their meaning (see
+// csvoptions.go, readCSVQuery and CSVWriter): encodings utf-8, utf-16,
+// latin-1 (iso-8859-1) and ascii both ways, compression, comment, dtype,
+// parse_dates, limit, quotechar. A key is honoured or refused at validate
+// time through the spec's Check/CheckConfig, never dropped; chunk_size is
+// accepted because it cannot change what is read or written.
+//
 // It is not the engine's artifact writer (that lives in pkg/exec).
 package file

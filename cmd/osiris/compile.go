@@ -71,6 +71,7 @@ func (a *app) recordCompile(ws *workspace.Workspace, file string, started time.T
 		StateDir:      ws.Path(ws.Config.Paths.State),
 		WorkspaceRoot: ws.Root,
 		Pipeline:      ws.Files.Rel(file),
+		PipelinesDir:  ws.Config.Paths.Pipelines,
 		Profile:       a.profile,
 		Started:       started,
 		Manifest:      m,

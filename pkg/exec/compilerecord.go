@@ -19,9 +19,12 @@ type CompileRecordOptions struct {
 	StateDir      string // absolute
 	WorkspaceRoot string // default: the parent of StateDir
 	Pipeline      string // workspace-relative pipeline file
-	Profile       string
-	Started       time.Time
-	Ended         time.Time // zero: now
+	// PipelinesDir is the workspace's pipelines folder (workspace-relative;
+	// "" = pipelines): a failed compile's slug is derived as the compiler does.
+	PipelinesDir string
+	Profile      string
+	Started      time.Time
+	Ended        time.Time // zero: now
 	// Manifest is what the compile produced (nil when it failed) and
 	// ManifestDir where it went under build/ (workspace-relative).
 	Manifest    *compile.Manifest
@@ -83,7 +86,7 @@ func RecordCompile(opts CompileRecordOptions) (string, error) {
 	id := NewRunID()
 	st := compileStatus{
 		Format: RecordFormat, Kind: RecordKindCompile, RunID: id, Pipeline: opts.Pipeline,
-		Slug: compile.Slug(opts.Pipeline), Profile: orValue(opts.Profile, "default"),
+		Slug: compile.SlugIn(opts.Pipeline, orValue(opts.PipelinesDir, "pipelines")), Profile: orValue(opts.Profile, "default"),
 		OsirisVersion: compile.Version, Host: hostname(), PID: os.Getpid(), Where: "local", ForRun: opts.ForRun,
 		Started: opts.Started.UTC().Format(timestampLayout), Ended: opts.Ended.UTC().Format(timestampLayout),
 		DurationMs: opts.Ended.Sub(opts.Started).Milliseconds(), ManifestDir: opts.ManifestDir, Changed: opts.Changed,

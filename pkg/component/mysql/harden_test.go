@@ -285,3 +285,67 @@ func TestStaleStagingTablesDropped(t *testing.T) {
 		}
 	}
 }
+
+// TestCancelKillsServerStatementOfWriter: cancelling a load stops its
+// statement on the server too (here a trigger that would compute for
+// hours), not only the client's socket.
+func TestCancelKillsServerStatementOfWriter(t *testing.T) {
+	db := testenv.MySQLDB(t, hardenDB)
+	table := fmt.Sprintf("osiris_hd_slow_%d", time.Now().UnixNano()%1_000_000)
+	mustExec(t, db, "DROP TABLE IF EXISTS "+table,
+		"CREATE TABLE "+table+" (id BIGINT PRIMARY KEY, name TEXT, amount DECIMAL(10,2), ts DATETIME(6))",
+		// About a minute a row: long enough to see, bounded should KILL
+		// QUERY regress. The processlist shows the trigger's statement.
+		"CREATE TRIGGER "+table+"_slow BEFORE INSERT ON "+table+" FOR EACH ROW SET @"+table+" = BENCHMARK(300000000, MD5('osiris'))")
+	t.Cleanup(func() { _, _ = db.Exec("DROP TABLE IF EXISTS " + table) })
+	running := func() []int64 {
+		rows, err := db.Query("SELECT ID FROM information_schema.PROCESSLIST WHERE INFO LIKE ? AND ID <> CONNECTION_ID()", "%"+table+"%")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var ids []int64
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	t.Cleanup(func() {
+		for _, id := range running() {
+			_, _ = db.Exec(fmt.Sprintf("KILL QUERY %d", id))
+		}
+	})
+	for _, p := range writePaths {
+		t.Run(p.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() {
+				req := writeRequest(t, testConn(t, hardenDB), component.Config{"table": table, "write_mode": "append"})
+				_, err := p.w.Write(ctx, req, people(t, 1, 3, 3, "x", -1, -1))
+				done <- err
+			}()
+			deadline := time.Now().Add(10 * time.Second)
+			for len(running()) == 0 {
+				if time.Now().After(deadline) {
+					t.Fatal("the load never started")
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			cancel()
+			if err := <-done; err == nil {
+				t.Fatal("cancelled load succeeded")
+			}
+			deadline = time.Now().Add(5 * time.Second)
+			for len(running()) > 0 {
+				if time.Now().After(deadline) {
+					t.Fatal("the cancelled statement still runs on the server")
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		})
+	}
+}

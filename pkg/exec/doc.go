@@ -33,7 +33,13 @@
 //     the input left.
 //
 // Budgets "0" and "unlimited" give DuckDB no limit (its default, 80 % of
-// RAM). What the budget does not count: one batch in flight per running
+// RAM). What the budget does not count: the batches in flight per running
 // step, parquet encoding buffers, and the Go runtime's own overhead (the
 // CLI's GOMEMLIMIT of budget + 128 MiB keeps the garbage collector close).
+// Those are bounded by bytes, not only rows: a batch (drivers,
+// Request.BatchBytes), a parquet row group being encoded and a batch read
+// back from parquet each hold at most about an eighth of the budget
+// (between 1 MiB and 64 MiB; 64 MiB for budgets "0" and "unlimited"), so
+// wide TEXT/BLOB values neither overflow Arrow's 32-bit offsets nor
+// multiply the process's memory.
 package exec

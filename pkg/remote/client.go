@@ -52,6 +52,9 @@ type ClientOptions struct {
 	Masker  *workspace.Masker
 	// Transfer, when set, is called as bytes move.
 	Transfer func(Transfer)
+	// Log, when set, receives the worker's log lines (zerolog JSON, masked
+	// by the worker) as they arrive.
+	Log func(line []byte)
 	// StartTimeout bounds starting the sandbox, which may include
 	// provisioning the binary (default 5m); HandshakeTimeout bounds each
 	// answer outside the run itself: hello, have, stored (default 30s);
@@ -270,16 +273,28 @@ func (c *client) next(ctx context.Context, timeout time.Duration, what string) (
 		defer t.Stop()
 		tc = t.C
 	}
-	select {
-	case f, ok := <-c.frames:
-		if !ok {
-			return nil, c.deadErr(what)
+	for {
+		select {
+		case f, ok := <-c.frames:
+			if !ok {
+				return nil, c.deadErr(what)
+			}
+			if f.Type == TypeLog {
+				c.logLine(f)
+				continue
+			}
+			return f, nil
+		case <-ctx.Done():
+			return nil, context.Cause(ctx)
+		case <-tc:
+			return nil, fmt.Errorf("%s: no answer from the sandbox worker within %s%s", what, timeout, c.stderrTail())
 		}
-		return f, nil
-	case <-ctx.Done():
-		return nil, context.Cause(ctx)
-	case <-tc:
-		return nil, fmt.Errorf("%s: no answer from the sandbox worker within %s%s", what, timeout, c.stderrTail())
+	}
+}
+
+func (c *client) logLine(f *Frame) {
+	if c.o.Log != nil && len(f.Payload) > 0 {
+		c.o.Log(f.Payload)
 	}
 }
 
@@ -569,6 +584,8 @@ func (c *client) runLoop(ctx context.Context, runID uint64) (*Done, error) {
 			return nil, err
 		}
 		switch f.Type {
+		case TypeLog:
+			c.logLine(f)
 		case TypeEvent:
 			var e exec.Event
 			if err := f.DecodeBody(&e); err != nil {

@@ -2,10 +2,15 @@ package remote
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
+	"strings"
 	"time"
+
+	"github.com/rs/zerolog"
 
 	"github.com/osiris-go/osiris/pkg/compile"
 	"github.com/osiris-go/osiris/pkg/diag"
@@ -95,6 +100,7 @@ func Execute(ctx context.Context, o ExecuteOptions) (res *exec.Result, relDir st
 		Metrics:      rec.Sink().(exec.MetricSink),
 		Masker:       ws.Masker,
 		Transfer:     o.Transfer,
+		Log:          recorderLog(rec.Logger()),
 		CancelGrace:  o.CancelGrace,
 	})
 	return res, rec.RelDir(), err
@@ -122,4 +128,34 @@ func SandboxBinary(ws *workspace.Workspace, rc *workspace.RemoteConfig, def stri
 		return "", "", &diag.UsageError{Err: fmt.Errorf("remote %s: binary: %w", rc.Name, err)}
 	}
 	return bin, sum, nil
+}
+
+// recorderLog writes the worker's log lines (zerolog JSON) to the run's
+// osiris.log through the Recorder's logger, as a local run's driver logs.
+func recorderLog(l zerolog.Logger) func([]byte) {
+	return func(line []byte) {
+		var m map[string]any
+		if json.Unmarshal(line, &m) != nil {
+			l.Info().Str("worker", strings.TrimSpace(string(line))).Msg("worker log")
+			return
+		}
+		lvl, err := zerolog.ParseLevel(fmt.Sprint(m["level"]))
+		if err != nil || m["level"] == nil {
+			lvl = zerolog.InfoLevel
+		}
+		msg, _ := m["message"].(string)
+		for _, k := range []string{"level", "message", "time", "run_id"} {
+			delete(m, k)
+		}
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		ev := l.WithLevel(lvl)
+		for _, k := range keys {
+			ev = ev.Interface(k, m[k])
+		}
+		ev.Msg(msg)
+	}
 }

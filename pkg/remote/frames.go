@@ -39,6 +39,7 @@ const (
 	TypeBye     = wire.TypeBye
 	TypeError   = wire.TypeError
 	TypeStatus  = wire.TypeStatus
+	TypeLog     = wire.TypeLog
 
 	ChunkBytes = wire.ChunkBytes
 )

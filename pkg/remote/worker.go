@@ -60,6 +60,7 @@ func Serve(ctx context.Context, in io.Reader, out io.Writer, opts WorkerOptions)
 		masker: workspace.NewMasker(),
 		puts:   map[uint64]*BlobWriter{},
 	}
+	w.stderr = stderr
 	w.log = zerolog.New(w.masker.Writer(&lockedStderr{w: stderr})).With().Timestamp().Str("worker", "osiris").Logger()
 	defer w.cleanup()
 	return w.serve(ctx)
@@ -84,6 +85,7 @@ type worker struct {
 	opts   WorkerOptions
 	masker *workspace.Masker
 	log    zerolog.Logger
+	stderr io.Writer
 
 	puts map[uint64]*BlobWriter
 	// outputs are the run directory's files by hash, served to get from
@@ -418,6 +420,24 @@ func connectionSecrets(vals map[string]any) []string {
 	return out
 }
 
+// logFrames sends each log line (one zerolog write) as a log frame
+// answering the run request, masked and bounded.
+type logFrames struct {
+	w  *worker
+	re uint64
+}
+
+func (l logFrames) Write(p []byte) (int, error) {
+	line := l.w.masker.MaskBytes(p)
+	if len(line) > 64<<10 {
+		line = append(line[:64<<10:64<<10], '\n')
+	}
+	if err := l.w.send(&Frame{Type: TypeLog, Re: l.re, Payload: line}); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
 // frameSink sends events and metrics as frames answering the run request.
 type frameSink struct {
 	w  *worker
@@ -497,7 +517,10 @@ func (w *worker) run(ctx context.Context, id uint64, req *RunRequest) Done {
 		Sink:    sink,
 		Metrics: sink,
 		Masker:  w.masker,
-		Log:     w.log.With().Str("run_id", req.RunID).Logger(),
+		// Driver logs go to stderr and, as log frames, into the client's
+		// osiris.log: the same run directory as a local run. Masked first.
+		Log: zerolog.New(io.MultiWriter(w.masker.Writer(&lockedStderr{w: w.stderr}), logFrames{w: w, re: id})).
+			With().Timestamp().Str("run_id", req.RunID).Logger(),
 	})
 	done := Done{Result: res, Artifacts: map[string]string{}, Sizes: map[string]int64{}}
 	if res != nil {

@@ -45,6 +45,7 @@ const (
 	TypeBye     = "bye"
 	TypeError   = "error"
 	TypeStatus  = "status" // doctor: store space, reachability
+	TypeLog     = "log"    // a worker log line (payload), answering the run
 )
 
 // Frame is one protocol message. ID is set on requests (unique per sender);

@@ -1,6 +1,8 @@
 package data
 
 import (
+	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -14,13 +16,15 @@ import (
 // (Osiris checks every artifact of the run).
 func TestRollupNullSurvivesParquet(t *testing.T) {
 	db := mysqlDB(t, dbE2E)
+	// Unique per test process: other checkouts run this test at the same time.
+	table := fmt.Sprintf("osiris_he_rollup_%d", os.Getpid())
 	e2e.MySQLExec(t, db,
-		"DROP TABLE IF EXISTS osiris_he_rollup",
-		"CREATE TABLE osiris_he_rollup (category VARCHAR(20) NOT NULL, amount INT NOT NULL)",
-		"INSERT INTO osiris_he_rollup VALUES ('a', 1), ('a', 2), ('b', 5)",
+		"DROP TABLE IF EXISTS "+table,
+		"CREATE TABLE "+table+" (category VARCHAR(20) NOT NULL, amount INT NOT NULL)",
+		"INSERT INTO "+table+" VALUES ('a', 1), ('a', 2), ('b', 5)",
 	)
-	t.Cleanup(func() { db.Exec("DROP TABLE IF EXISTS osiris_he_rollup") })
-	pipeline := `oml_version: "0.1.0"
+	t.Cleanup(func() { db.Exec("DROP TABLE IF EXISTS " + table) })
+	pipeline := fmt.Sprintf(`oml_version: "0.1.0"
 name: rollup
 steps:
   - id: totals
@@ -28,14 +32,14 @@ steps:
     mode: read
     config:
       connection: "@mysql.src"
-      query: SELECT category, SUM(amount) AS total FROM osiris_he_rollup GROUP BY category WITH ROLLUP
+      query: SELECT category, SUM(amount) AS total FROM %s GROUP BY category WITH ROLLUP
   - id: count-nulls
     component: duckdb.processor
     mode: transform
     needs: [totals]
     config:
       query: SELECT count(*) FILTER (WHERE category IS NULL) AS null_categories, count(*) AS n FROM input_df
-`
+`, table)
 	var digests []string
 	for _, budget := range []string{"512MiB", "0"} { // the consumer reads memory, then parquet
 		w := newWorkspace(t, wsConfig{MySQLDB: dbE2E, Budget: budget}, map[string]string{"pipelines/rollup.yaml": pipeline})

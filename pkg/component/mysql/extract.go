@@ -31,7 +31,7 @@ var _ component.Extractor = (*Extractor)(nil)
 const defaultBatchRows = 65536
 
 // buildQuery returns the SQL of a step: `query` as given (trailing
-// semicolons dropped) or a SELECT built from table/columns/where/limit.
+// semicolons dropped) or a SELECT built from table/columns/where/limit/offset.
 func buildQuery(cfg component.Config) (string, error) {
 	if q := strings.TrimSpace(cfg.String("query")); q != "" {
 		if cfg.Has("table") {
@@ -62,6 +62,16 @@ func buildQuery(cfg component.Config) (string, error) {
 			return "", fmt.Errorf("limit must be a non-negative integer, got %v", cfg["limit"])
 		}
 		q += " LIMIT " + strconv.FormatInt(n, 10)
+	}
+	if cfg.Has("offset") {
+		n := cfg.Int("offset", -1)
+		if n < 0 {
+			return "", fmt.Errorf("offset must be a non-negative integer, got %v", cfg["offset"])
+		}
+		if !cfg.Has("limit") {
+			q += " LIMIT 18446744073709551615" // MySQL's documented "all rows" with OFFSET
+		}
+		q += " OFFSET " + strconv.FormatInt(n, 10)
 	}
 	return q, nil
 }

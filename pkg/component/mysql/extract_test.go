@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/osiris-go/osiris/internal/testenv"
@@ -343,5 +344,23 @@ func TestExtractErrors(t *testing.T) {
 	req, _ := extractRequest(t, bad, component.Config{"query": "SELECT 1"})
 	if _, err := (&Extractor{}).Extract(context.Background(), req); err == nil || strings.Contains(err.Error(), "canary-Secret-123") {
 		t.Errorf("bad login: error must exist and not echo the password: %v", err)
+	}
+}
+
+// Osiris-Python's `offset` skips rows of a table, with and without limit.
+func TestExtractTableOffset(t *testing.T) {
+	conn := testConn(t, typesDB)
+	for _, tc := range []struct {
+		cfg         component.Config
+		first, rows uint64
+	}{
+		{component.Config{"table": "seq_1_to_100", "offset": 10, "limit": 5}, 11, 5},
+		{component.Config{"table": "seq_1_to_100", "offset": 95}, 96, 5},
+	} {
+		req, _ := extractRequest(t, conn, tc.cfg)
+		_, recs, n := extractAll(t, &Extractor{}, req)
+		if uint64(n) != tc.rows || len(recs) == 0 || recs[0].Column(0).(*array.Uint64).Value(0) != tc.first {
+			t.Errorf("%v: %d rows, want %d starting at %d", tc.cfg, n, tc.rows, tc.first)
+		}
 	}
 }

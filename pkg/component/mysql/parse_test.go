@@ -248,6 +248,9 @@ func TestBuildQuery(t *testing.T) {
 		{component.Config{"table": "film"}, "SELECT * FROM `film`"},
 		{component.Config{"table": "sakila.film", "columns": []any{"film_id", "ti`tle"}, "where": "film_id > 3", "limit": 10}, "SELECT `film_id`, `ti``tle` FROM `sakila`.`film` WHERE film_id > 3 LIMIT 10"},
 		{component.Config{"table": "film", "schema": "s"}, "SELECT * FROM `s`.`film`"},
+		// Osiris-Python's offset is honoured, never dropped.
+		{component.Config{"table": "film", "limit": 10, "offset": 20}, "SELECT * FROM `film` LIMIT 10 OFFSET 20"},
+		{component.Config{"table": "film", "offset": 5}, "SELECT * FROM `film` LIMIT 18446744073709551615 OFFSET 5"},
 	} {
 		got, err := buildQuery(tc.cfg)
 		if err != nil || got != tc.want {

@@ -1,6 +1,19 @@
 package mysql
 
-import "github.com/osiris-go/osiris/pkg/component"
+import (
+	"errors"
+
+	"github.com/osiris-go/osiris/pkg/component"
+)
+
+// offsetNeedsTable refuses `offset` beside `query`: osiris does not rewrite
+// a user's SQL, and ignoring the key would silently change the data.
+func offsetNeedsTable(cfg map[string]any) (string, error) {
+	if cfg["offset"] != nil && cfg["query"] != nil {
+		return "offset", errors.New("offset applies to table; with query, write OFFSET in the query itself")
+	}
+	return "", nil
+}
 
 // ExtractorSpec is mysql.extractor.
 var ExtractorSpec = component.Spec{
@@ -22,9 +35,10 @@ var ExtractorSpec = component.Spec{
 		component.CompatField("pool_size", component.TypeInteger),
 		component.CompatField("pool_recycle", component.TypeInteger),
 		component.CompatField("echo", component.TypeBoolean),
-		component.CompatField("offset", component.TypeInteger),
+		{Name: "offset", Type: component.TypeInteger, Min: component.Ptr(0), Doc: "rows of table to skip (Osiris-Python's key; in a query, write OFFSET yourself)"},
 	},
 	ExactlyOneOf: [][]string{{"query", "table"}},
+	CheckConfig:  offsetNeedsTable,
 	// MySQL refuses names longer than 64 characters.
 	MaxIdentifierBytes: 64, IdentifierFields: []string{"table", "schema", "columns"}, IdentifierDialect: "MySQL",
 }

@@ -79,8 +79,11 @@ func (a *app) executeRemote(ws *workspace.Workspace, m *compile.Manifest, manife
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	// As a local run: SIGINT, SIGTERM and SIGHUP cancel (the worker gets
+	// `cancel`, then the sandbox stops); a second signal exits at once.
+	sigs := watchSignals(a.stderr)
+	defer sigs.stop()
+	ctx := sigs.ctx
 	if timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, timeout)

@@ -57,6 +57,9 @@ type Recorder struct {
 	lastSeq  int64
 	terminal bool
 	finished bool
+	// steps is what the events said of each step, for a record completed
+	// without the engine's Result (a second signal, a lost worker).
+	steps    map[string]StepResult
 	writeErr error
 	unlock   func() // releases run.lock (held while the run lives)
 }
@@ -283,7 +286,52 @@ func (r *Recorder) emit(e Event) {
 	if e.IsTerminal() {
 		r.terminal = true
 	}
+	r.noteStep(e)
 	r.logEvent(e)
+}
+
+// noteStep keeps the latest state of e's step from the step events.
+func (r *Recorder) noteStep(e Event) {
+	var status string
+	switch e.Event {
+	case EventStepStart:
+		status = StatusCancelled // running when the record is completed without a result
+	case EventStepComplete:
+		status = StatusSuccess
+	case EventStepError:
+		status = StatusFailed
+	case EventStepSkipped:
+		status = StatusSkipped
+	default:
+		return
+	}
+	if r.steps == nil {
+		r.steps = map[string]StepResult{}
+	}
+	sr := r.steps[e.Step]
+	sr.Status = status
+	num := func(k string) int64 {
+		switch v := e.Fields[k].(type) {
+		case int64:
+			return v
+		case int:
+			return int64(v)
+		case float64:
+			return int64(v)
+		}
+		return 0
+	}
+	if e.Event == EventStepComplete {
+		sr.RowsIn, sr.RowsOut, sr.DurationMs = num("rows_in"), num("rows_out"), num("duration_ms")
+		if c, ok := e.Fields["cache"].(string); ok {
+			sr.Cache = c
+		}
+	}
+	if e.Event == EventStepError {
+		msg, _ := e.Fields["error"].(string)
+		sr.Error = r.opts.Masker.Mask(msg)
+	}
+	r.steps[e.Step] = sr
 }
 
 func (r *Recorder) logEvent(e Event) {
@@ -399,9 +447,18 @@ func (r *Recorder) Finish(res *Result, runErr error) error {
 		} else {
 			st.Error = "the run ended without a result"
 		}
+		// What the events said of each step; a step they never mention did
+		// not start.
+		r.mu.Lock()
 		for _, s := range r.opts.Manifest.Steps {
-			st.Steps = append(st.Steps, StepResult{ID: s.ID, Component: s.Component, Status: StatusSkipped})
+			sr, ok := r.steps[s.ID]
+			if !ok {
+				sr.Status = StatusSkipped
+			}
+			sr.ID, sr.Component = s.ID, s.Component
+			st.Steps = append(st.Steps, sr)
 		}
+		r.mu.Unlock()
 	}
 	if st.Status == "" {
 		st.Status = StatusFailed

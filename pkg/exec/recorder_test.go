@@ -497,3 +497,45 @@ func TestRecorderRunningThenFinal(t *testing.T) {
 		t.Errorf("run_start %+v", ev[0])
 	}
 }
+
+// A record completed without the engine's result (a second Ctrl-C abandons
+// the run) still says what each step did: a finished step succeeded with its
+// rows, the running one was cancelled, the rest never started.
+func TestRecorderAbandonedRunKeepsStepStates(t *testing.T) {
+	t.Parallel()
+	tag := t.Name()
+	m := testManifest(st("gen", "test.gen", nil, nil), st("slow", "test.slow", nt("gen"), map[string]any{"tag": tag}), st("load", "test.sink", nt("slow"), nil))
+	ws := t.TempDir()
+	rec, err := StartRecorder(RecorderOptions{RunLogsDir: filepath.Join(ws, "run_logs"), StateDir: filepath.Join(ws, ".osiris"), Manifest: m, RunID: NewRunID(), Started: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		(&Engine{}).Run(ctx, m, RunEnv{RunID: rec.RunID(), RunDir: rec.Dir(), Sink: rec.Sink(), Log: rec.Logger()})
+	}()
+	for trackerFor(tag).calls("slow") == 0 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := rec.Finish(nil, fmt.Errorf("%w: stopped at once by a second interrupt", ErrCancelled)); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	<-done
+	s := readStatus(t, rec.Dir())
+	if s.Status != StatusCancelled || len(s.Steps) != 3 {
+		t.Fatalf("status.json %+v", s)
+	}
+	want := []string{StatusSuccess, StatusCancelled, StatusSkipped}
+	for i, sr := range s.Steps {
+		if sr.Status != want[i] {
+			t.Errorf("step %s: status %s, want %s", sr.ID, sr.Status, want[i])
+		}
+	}
+	if s.Steps[0].RowsOut == 0 {
+		t.Errorf("the finished step lost its rows: %+v", s.Steps[0])
+	}
+}

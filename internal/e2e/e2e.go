@@ -470,6 +470,46 @@ func MySQLExec(t testing.TB, db *sql.DB, stmts ...string) {
 	}
 }
 
+// SQLRows returns every row of a query (any database/sql driver: MariaDB,
+// DuckDB) as its values joined by sep
+// (NULL as "NULL"), sorted, so two tables compare whatever their row order.
+func SQLRows(t testing.TB, db *sql.DB, sep, query string, args ...any) []string {
+	t.Helper()
+	rows, err := db.Query(query, args...)
+	if err != nil {
+		t.Fatalf("%s: %v", shorten(query), err)
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for rows.Next() {
+		vals := make([]sql.NullString, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			t.Fatalf("%s: %v", shorten(query), err)
+		}
+		parts := make([]string, len(vals))
+		for i, v := range vals {
+			parts[i] = "NULL"
+			if v.Valid {
+				parts[i] = v.String
+			}
+		}
+		out = append(out, strings.Join(parts, sep))
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(out)
+	return out
+}
+
 // PGExec runs statements on conn, failing the test on the first error.
 func PGExec(t testing.TB, conn *pgx.Conn, stmts ...string) {
 	t.Helper()

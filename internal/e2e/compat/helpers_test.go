@@ -75,41 +75,6 @@ func validateOK(t *testing.T, w *e2e.Workspace, pipeline string) {
 	}
 }
 
-// sqlRows returns every row of a MariaDB query as tab-joined text, sorted.
-func sqlRows(t *testing.T, db *sql.DB, query string, args ...any) []string {
-	t.Helper()
-	rows, err := db.Query(query, args...)
-	if err != nil {
-		t.Fatalf("%s: %v", query, err)
-	}
-	defer rows.Close()
-	cols, _ := rows.Columns()
-	var out []string
-	for rows.Next() {
-		vals := make([]sql.NullString, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			t.Fatal(err)
-		}
-		parts := make([]string, len(vals))
-		for i, v := range vals {
-			parts[i] = "NULL"
-			if v.Valid {
-				parts[i] = v.String
-			}
-		}
-		out = append(out, strings.Join(parts, "\t"))
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	sort.Strings(out)
-	return out
-}
-
 // pgRows returns every row of a PostgreSQL query (columns cast to text by
 // the query) as tab-joined text, sorted.
 func pgRows(t *testing.T, conn *pgx.Conn, query string) []string {
@@ -161,4 +126,10 @@ func equalRows(got, want []string) bool {
 		}
 	}
 	return true
+}
+
+// sqlRows returns every row of a MariaDB query as tab-joined text, sorted.
+func sqlRows(t *testing.T, db *sql.DB, query string, args ...any) []string {
+	t.Helper()
+	return e2e.SQLRows(t, db, "\t", query, args...)
 }

@@ -144,6 +144,27 @@ func (s *Store) Rebuild() ([]exec.IndexedRun, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A live run whose status.json is final may not have appended its end
+	// line yet (status.json is written first). It appends it after this
+	// rewrite (the lock orders the two), so the rewrite must not write one
+	// too — unless the old index already holds it.
+	prev, _ := exec.ReadIndex(s.StateDir)
+	ended := map[string]bool{}
+	for _, p := range prev {
+		if p.Status != exec.StatusIncomplete {
+			ended[p.RunID] = true
+		}
+	}
+	for i := range runs {
+		r := &runs[i]
+		dir := filepath.FromSlash(r.RunDir)
+		if !filepath.IsAbs(dir) {
+			dir = filepath.Join(s.Root, dir)
+		}
+		if r.Status != "" && !ended[r.RunID] && exec.RunLive(dir) {
+			r.Status, r.Ended, r.DurationMs, r.Rows, r.FailedStep = "", "", 0, 0, ""
+		}
+	}
 	if err := exec.WriteIndex(s.StateDir, "rebuild", runs); err != nil {
 		return nil, err
 	}

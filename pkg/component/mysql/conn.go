@@ -109,14 +109,26 @@ func connectionID(ctx context.Context, dc driver.Conn) (int64, error) {
 // ctx ends: closing the client's socket (all the driver does on cancel)
 // leaves the server computing the statement to the end. The returned stop
 // must be called when the session is done with.
-func killOnCancel(ctx context.Context, cfg *gomysql.Config, id int64, log func(error)) (stop func() bool) {
-	return context.AfterFunc(ctx, func() {
+//
+// context.AfterFunc alone is not enough: the driver sees ctx's done channel
+// close before ctx has run its AfterFuncs, so a statement that fails on the
+// cancel can reach stop first and keep the kill from ever running. stop
+// therefore kills itself when ctx has ended and the AfterFunc had not yet
+// started.
+func killOnCancel(ctx context.Context, cfg *gomysql.Config, id int64, log func(error)) (stop func()) {
+	kill := func() {
 		kctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		if err := killQuery(kctx, cfg, id); err != nil && log != nil {
 			log(err)
 		}
-	})
+	}
+	stopAfter := context.AfterFunc(ctx, kill)
+	return func() {
+		if stopAfter() && ctx.Err() != nil {
+			kill()
+		}
+	}
 }
 
 // killQuery runs KILL QUERY id on a fresh connection.

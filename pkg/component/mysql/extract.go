@@ -181,7 +181,7 @@ type rowReader struct {
 	batchRows int
 	maxBytes  int64 // a batch ends early once its values reach this
 	warn      func(code, message string)
-	stopKill  func() bool // ends the KILL QUERY watch on ctx
+	stopKill  func() // ends the KILL QUERY watch on ctx
 
 	schema *arrow.Schema
 	cols   []*columnAppender

@@ -472,8 +472,8 @@ func MySQLExec(t testing.TB, db *sql.DB, stmts ...string) {
 
 // SQLRows returns every row of a query (any database/sql driver: MariaDB,
 // DuckDB) as its values joined by sep
-// (NULL as "NULL"), sorted, so two tables compare whatever their row order.
-func SQLRows(t testing.TB, db *sql.DB, sep, query string, args ...any) []string {
+// (NULL as null), sorted, so two tables compare whatever their row order.
+func SQLRows(t testing.TB, db *sql.DB, sep, null, query string, args ...any) []string {
 	t.Helper()
 	rows, err := db.Query(query, args...)
 	if err != nil {
@@ -496,9 +496,39 @@ func SQLRows(t testing.TB, db *sql.DB, sep, query string, args ...any) []string 
 		}
 		parts := make([]string, len(vals))
 		for i, v := range vals {
-			parts[i] = "NULL"
+			parts[i] = null
 			if v.Valid {
 				parts[i] = v.String
+			}
+		}
+		out = append(out, strings.Join(parts, sep))
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// PGRows is SQLRows for PostgreSQL (NULL as "NULL").
+func PGRows(t testing.TB, conn *pgx.Conn, sep, query string) []string {
+	t.Helper()
+	rows, err := conn.Query(context.Background(), query)
+	if err != nil {
+		t.Fatalf("%s: %v", shorten(query), err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		vals, err := rows.Values()
+		if err != nil {
+			t.Fatal(err)
+		}
+		parts := make([]string, len(vals))
+		for i, v := range vals {
+			parts[i] = "NULL"
+			if v != nil {
+				parts[i] = fmt.Sprint(v)
 			}
 		}
 		out = append(out, strings.Join(parts, sep))

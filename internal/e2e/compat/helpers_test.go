@@ -1,10 +1,8 @@
 package compat
 
 import (
-	"context"
 	"database/sql"
 	"fmt"
-	"sort"
 	"strings"
 	"testing"
 
@@ -75,37 +73,6 @@ func validateOK(t *testing.T, w *e2e.Workspace, pipeline string) {
 	}
 }
 
-// pgRows returns every row of a PostgreSQL query (columns cast to text by
-// the query) as tab-joined text, sorted.
-func pgRows(t *testing.T, conn *pgx.Conn, query string) []string {
-	t.Helper()
-	rows, err := conn.Query(context.Background(), query)
-	if err != nil {
-		t.Fatalf("%s: %v", query, err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		vals, err := rows.Values()
-		if err != nil {
-			t.Fatal(err)
-		}
-		parts := make([]string, len(vals))
-		for i, v := range vals {
-			parts[i] = "NULL"
-			if v != nil {
-				parts[i] = fmt.Sprint(v)
-			}
-		}
-		out = append(out, strings.Join(parts, "\t"))
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	sort.Strings(out)
-	return out
-}
-
 // diffRows describes the first difference of two sorted row lists.
 func diffRows(got, want []string) string {
 	for i := 0; i < len(got) && i < len(want); i++ {
@@ -131,5 +98,12 @@ func equalRows(got, want []string) bool {
 // sqlRows returns every row of a MariaDB query as tab-joined text, sorted.
 func sqlRows(t *testing.T, db *sql.DB, query string, args ...any) []string {
 	t.Helper()
-	return e2e.SQLRows(t, db, "\t", query, args...)
+	return e2e.SQLRows(t, db, "\t", "NULL", query, args...)
+}
+
+// pgRows returns every row of a PostgreSQL query (columns cast to text by
+// the query) as tab-joined text, sorted.
+func pgRows(t *testing.T, conn *pgx.Conn, query string) []string {
+	t.Helper()
+	return e2e.PGRows(t, conn, "\t", query)
 }

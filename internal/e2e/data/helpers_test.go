@@ -116,32 +116,7 @@ func mysqlDB(t *testing.T, db string) *sql.DB {
 // "|" (NULL as ∅), sorted, so that sets of rows compare regardless of order.
 func sqlRows(t *testing.T, db *sql.DB, query string, args ...any) []string {
 	t.Helper()
-	rows, err := db.Query(query, args...)
-	if err != nil {
-		t.Fatalf("%s: %v", query, err)
-	}
-	defer rows.Close()
-	cols, err := rows.Columns()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for rows.Next() {
-		vals := make([]sql.NullString, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			t.Fatalf("%s: %v", query, err)
-		}
-		out = append(out, joinNullable(vals))
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatalf("%s: %v", query, err)
-	}
-	sort.Strings(out)
-	return out
+	return e2e.SQLRows(t, db, "|", "∅", query, args...)
 }
 
 func joinNullable(vals []sql.NullString) string {

@@ -19,7 +19,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strings"
 	"testing"
 
@@ -161,32 +160,14 @@ func duckRows(t *testing.T, db, query string) []string {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	return e2e.SQLRows(t, conn, "|", query)
+	return e2e.SQLRows(t, conn, "|", "NULL", query)
 }
 
 func pgRows(t *testing.T, db, query string) []string {
 	t.Helper()
 	conn := testenv.PGConn(t, db)
 	defer conn.Close(context.Background())
-	rows, err := conn.Query(context.Background(), query)
-	if err != nil {
-		t.Fatalf("%s: %v", query, err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		vals, err := rows.Values()
-		if err != nil {
-			t.Fatal(err)
-		}
-		parts := make([]string, len(vals))
-		for i, v := range vals {
-			parts[i] = fmt.Sprint(v)
-		}
-		out = append(out, strings.Join(parts, "|"))
-	}
-	sort.Strings(out)
-	return out
+	return e2e.PGRows(t, conn, "|", query)
 }
 
 func sameRows(t *testing.T, what string, local, remoteRows []string) {

@@ -18,25 +18,14 @@ import (
 	"github.com/osiris-go/osiris/pkg/diag"
 	"github.com/osiris-go/osiris/pkg/remote/sandbox"
 	"github.com/osiris-go/osiris/pkg/remote/sandbox/internal/spawn"
+	"github.com/osiris-go/osiris/pkg/remote/sandbox/internal/spawntest"
 	"github.com/osiris-go/osiris/workspace"
 )
 
-// fakeWorker stands in for the osiris binary: it prints its arguments and
-// one variable to stderr and echoes stdin to stdout.
-const fakeWorker = "#!/bin/sh\necho \"args: $*\" >&2\necho \"env: OSIRIS_T=$OSIRIS_T\" >&2\nexec cat\n"
-
-func writeFake(t *testing.T, body string) (path, sha string) {
-	t.Helper()
-	path = filepath.Join(t.TempDir(), "osiris")
-	if err := os.WriteFile(path, []byte(body), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	sha, err := spawn.FileSHA256(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return path, sha
-}
+var (
+	fakeWorker = spawntest.FakeWorker
+	writeFake  = spawntest.WriteFake
+)
 
 func config(s testenv.SSH, dir string) *workspace.RemoteConfig {
 	port, _ := strconv.Atoi(s.Port)

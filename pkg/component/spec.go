@@ -93,6 +93,9 @@ type Spec struct {
 	// delimiter and the quote character differ". It returns the key to
 	// report at and the problem, or "" and nil.
 	CheckConfig func(cfg map[string]any) (key string, err error) `json:"-"`
+	// IO, when set, adds to what StepPaths derives from ReadsPaths and
+	// WritesPaths (the files a DuckDB query reads, non-deterministic SQL).
+	IO IOFunc `json:"-"`
 }
 
 // Field returns the schema entry for key.

@@ -9,7 +9,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -218,57 +217,13 @@ func (r *run) matchReads(p string) ([]string, error) {
 	return out, nil
 }
 
-// stepPaths returns the paths a step reads and writes, as written in its
-// config with the connection's base_dir applied to relative ones (the file
-// components' rule), or, when the config does not set the key, the
-// connection's field of that name (a DuckDB connection's path). A writer's
-// ReadsPaths that are also WritesPaths (a DuckDB database it writes into)
-// count as writes only.
+// stepPaths is component.StepPaths as two lists; an error gives none.
 func stepPaths(spec component.Spec, cfg map[string]any, conn *workspace.Connection) (reads, writes []string) {
-	values := func(key string) []string {
-		if _, set := cfg[key]; !set {
-			if p := conn.Get(key); p != "" && p != ":memory:" {
-				return []string{p}
-			}
-			return nil
-		}
-		var out []string
-		switch v := cfg[key].(type) {
-		case string:
-			out = []string{v}
-		case []any:
-			for _, x := range v {
-				if s, ok := x.(string); ok {
-					out = append(out, s)
-				}
-			}
-		case []string:
-			out = v
-		}
-		var res []string
-		for _, p := range out {
-			if p == "" || p == ":memory:" {
-				continue
-			}
-			if base := conn.Get("base_dir"); base != "" && !filepath.IsAbs(p) {
-				p = path.Join(filepath.ToSlash(base), filepath.ToSlash(p))
-			}
-			res = append(res, p)
-		}
-		return res
+	io, err := component.StepPaths(spec, cfg, conn)
+	if err != nil {
+		return nil, nil
 	}
-	isWrite := map[string]bool{}
-	for _, k := range spec.WritesPaths {
-		isWrite[k] = true
-		writes = append(writes, values(k)...)
-	}
-	for _, k := range spec.ReadsPaths {
-		if spec.Role == component.RoleWrite && isWrite[k] {
-			continue
-		}
-		reads = append(reads, values(k)...)
-	}
-	return reads, writes
+	return io.Reads, io.Writes
 }
 
 // StepFiles returns, for every step of m, the workspace files it reads and

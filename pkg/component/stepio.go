@@ -1,0 +1,93 @@
+package component
+
+import (
+	"path"
+	"path/filepath"
+
+	"github.com/osiris-go/osiris/workspace"
+)
+
+// StepIO is what one step touches on disk and whether its output is a
+// function of its inputs alone. It is worked out once, here, from the
+// component's spec, the step's config and its resolved connection; the
+// validator, the engine's confinement, the step cache key, remote sync and
+// watch all use it (one rule, one place).
+type StepIO struct {
+	// Reads are the files the step reads: paths or globs as written
+	// (workspace-relative or absolute), a connection's base_dir applied.
+	Reads []string
+	// Writes are the files the step writes, in the same form.
+	Writes []string
+	// ReadsUnknown, when not empty, says why the files the step reads cannot
+	// be known before it runs (a path built at run time in SQL). Such a step
+	// is never reused by the step cache and cannot run remotely.
+	ReadsUnknown string
+	// NonDeterministic, when not empty, says why the step's output may
+	// differ between two runs with the same inputs (now(), random()). Such
+	// a step is never reused by the step cache.
+	NonDeterministic string
+}
+
+// IOFunc adds what a family knows beyond config keys (the files a SQL
+// query reads) to the default StepIO of a step.
+type IOFunc func(cfg Config, conn *workspace.Connection, io *StepIO) error
+
+// StepPaths returns what a step of spec with config cfg and connection
+// conn (nil when it has none) touches. Paths come from the spec's
+// ReadsPaths and WritesPaths keys, or, when the config does not set such a
+// key, from the connection's field of that name (a DuckDB connection's
+// path); a connection's base_dir is joined to relative ones. A writer's key
+// that is both read and written (a DuckDB database it writes into) counts
+// as a write only. Then the spec's IO hook, if any, adds its own.
+func StepPaths(spec Spec, cfg map[string]any, conn *workspace.Connection) (StepIO, error) {
+	var io StepIO
+	values := func(key string) []string {
+		if _, set := cfg[key]; !set {
+			if p := conn.Get(key); p != "" && p != ":memory:" {
+				return []string{p}
+			}
+			return nil
+		}
+		var out []string
+		switch v := cfg[key].(type) {
+		case string:
+			out = []string{v}
+		case []any:
+			for _, x := range v {
+				if s, ok := x.(string); ok {
+					out = append(out, s)
+				}
+			}
+		case []string:
+			out = v
+		}
+		var res []string
+		for _, p := range out {
+			if p == "" || p == ":memory:" {
+				continue
+			}
+			if base := conn.Get("base_dir"); base != "" && !filepath.IsAbs(p) {
+				p = path.Join(filepath.ToSlash(base), filepath.ToSlash(p))
+			}
+			res = append(res, p)
+		}
+		return res
+	}
+	isWrite := map[string]bool{}
+	for _, k := range spec.WritesPaths {
+		isWrite[k] = true
+		io.Writes = append(io.Writes, values(k)...)
+	}
+	for _, k := range spec.ReadsPaths {
+		if spec.Role == RoleWrite && isWrite[k] {
+			continue
+		}
+		io.Reads = append(io.Reads, values(k)...)
+	}
+	if spec.IO != nil {
+		if err := spec.IO(Config(cfg), conn, &io); err != nil {
+			return io, err
+		}
+	}
+	return io, nil
+}

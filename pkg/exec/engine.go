@@ -393,7 +393,7 @@ func (r *run) schedule(ctx context.Context, res *Result) {
 				res.FailedStep = d.res.ID
 				res.Error = d.res.Error
 			}
-			if d.res.Status != StatusSuccess && !stopping {
+			if d.res.Status != StatusSuccess && d.res.ReusedRun == "" && !stopping {
 				stopping = true
 				if d.res.Status == StatusFailed {
 					cancelRun(fmt.Errorf("step %q failed", d.res.ID))
@@ -472,10 +472,14 @@ func (r *run) runStep(ctx context.Context, p *stepPlan, start time.Time) (StepRe
 	step := p.step
 	sr := StepResult{ID: step.ID, Component: step.Component, Cache: "miss", mono: start}
 	if r.cacheLookup(p, &sr) {
+		if sr.Status == StatusSkipped {
+			return r.skipReused(p, sr), nil
+		}
 		sr = r.endStep(ctx, p, sr, ctx, nil)
 		r.cacheStore(p, sr)
 		return sr, nil
 	}
+	r.beforeWrite(p)
 
 	stepCtx := ctx
 	if p.timeout > 0 {
@@ -680,6 +684,12 @@ func (r *run) endStep(runCtx context.Context, p *stepPlan, sr StepResult, stepCt
 			})
 		}
 		fields := map[string]any{"rows_in": sr.RowsIn, "rows_out": sr.RowsOut, "duration_ms": sr.DurationMs, "cache": sr.Cache}
+		if sr.CacheReason != "" {
+			fields["cache_reason"] = sr.CacheReason
+		}
+		if sr.ReusedRun != "" {
+			fields["reused_run"] = sr.ReusedRun
+		}
 		if len(sr.Files) > 0 {
 			fields["files"] = append([]string{}, sr.Files...)
 		}
@@ -694,6 +704,27 @@ func (r *run) endStep(runCtx context.Context, p *stepPlan, sr StepResult, stepCt
 	r.em.metric(id, MetricBytesWritten, float64(bytesWritten), "bytes")
 	r.em.metric(id, MetricDurationMs, float64(sr.DurationMs), "ms")
 	r.em.metric(id, MetricPeakMemoryBytes, float64(sr.PeakMemoryBytes), "bytes")
+	return sr
+}
+
+// skipReused ends a writer the step cache skipped (StepCache.ReuseWrites):
+// step_skipped says which run's write it keeps, and every record counts 0
+// rows read and written.
+func (r *run) skipReused(p *stepPlan, sr StepResult) StepResult {
+	end := time.Now()
+	started, ended := displayTime(sr.mono), displayTime(end)
+	sr.Started, sr.Ended = &started, &ended
+	sr.DurationMs = end.Sub(sr.mono).Milliseconds()
+	sr.RowsIn, sr.RowsOut, sr.Files = 0, 0, nil
+	r.em.emit(EventStepSkipped, p.step.ID, map[string]any{
+		"reason": sr.CacheReason, "cache": sr.Cache, "reused_run": sr.ReusedRun,
+		"rows_in": int64(0), "rows_out": int64(0), "duration_ms": sr.DurationMs,
+	})
+	r.em.metric(p.step.ID, MetricRowsRead, 0, "rows")
+	r.em.metric(p.step.ID, MetricRowsWritten, 0, "rows")
+	r.em.metric(p.step.ID, MetricBytesWritten, 0, "bytes")
+	r.em.metric(p.step.ID, MetricDurationMs, float64(sr.DurationMs), "ms")
+	r.em.metric(p.step.ID, MetricPeakMemoryBytes, 0, "bytes")
 	return sr
 }
 
@@ -744,7 +775,9 @@ func displayTime(t time.Time) time.Time { return t.UTC().Truncate(time.Milliseco
 
 func anySkipped(res *Result) bool {
 	for _, s := range res.Steps {
-		if s.Status == StatusSkipped {
+		// A writer skipped because its target holds what it would write
+		// (ReusedRun set) is part of a complete run.
+		if s.Status == StatusSkipped && s.ReusedRun == "" {
 			return true
 		}
 	}

@@ -63,7 +63,14 @@ type StepResult struct {
 	Files []string `json:"files,omitempty"`
 	// PeakMemoryBytes is the most this step's output held in the memory cache.
 	PeakMemoryBytes int64  `json:"peak_memory_bytes"`
-	Cache           string `json:"cache,omitempty"` // "hit" (served by the step cache, stepcache.go) or "miss"
+	// Cache is "hit" (served by the step cache, stepcache.go; a writer is
+	// then skipped), "miss" (executed) or "off" (executed, never reused nor
+	// recorded); CacheReason says why when there is more to say.
+	Cache       string `json:"cache,omitempty"`
+	CacheReason string `json:"cache_reason,omitempty"`
+	// ReusedRun is the run whose output a hit reuses (a skipped writer: the
+	// run that last wrote its target).
+	ReusedRun string `json:"reused_run,omitempty"`
 
 	mono time.Time // start with its monotonic reading, for the duration
 }

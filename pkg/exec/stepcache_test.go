@@ -2,6 +2,9 @@ package exec
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,6 +16,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow/array"
 
+	"github.com/osiris-go/osiris/internal/filehash"
 	"github.com/osiris-go/osiris/pkg/compile"
 	"github.com/osiris-go/osiris/pkg/component"
 	"github.com/osiris-go/osiris/workspace"
@@ -191,26 +195,32 @@ func TestStepCacheReuse(t *testing.T) {
 		}
 	}
 
-	// The same manifest and file: every step is a hit, nothing executes, and
-	// the artifacts are in the new run directory with the same hashes.
+	// The same manifest and file: every step but the writer is a hit and
+	// does not execute; the writer writes again (writers are never reused
+	// without ReuseWrites). The artifacts are copies in the new run
+	// directory with the same hashes.
 	second, log, dir := w.run(m, w.cache)
+	want := map[string]string{"src": "hit", "mid": "hit", "last": "hit", "out": "miss"}
 	for id, c := range cacheOf(second) {
-		if c != "hit" {
-			t.Errorf("second run: step %s cache %q, want hit", id, c)
+		if c != want[id] {
+			t.Errorf("second run: step %s cache %q, want %q", id, c, want[id])
 		}
 	}
-	for _, step := range []string{"src", "mid", "last", "out"} {
-		if n := callsOf(tag, step); n != 1 {
-			t.Errorf("step %s executed %d times, want 1", step, n)
+	for step, n := range map[string]int{"src": 1, "mid": 1, "last": 1, "out": 2} {
+		if got := callsOf(tag, step); got != n {
+			t.Errorf("step %s executed %d times, want %d", step, got, n)
 		}
 	}
 	for _, s := range second.Steps {
 		if s.Artifact == nil {
 			continue
 		}
-		sum, err := fileSHA256(filepath.Join(dir, filepath.FromSlash(s.Artifact.Path)))
+		sum, err := filehash.File(filepath.Join(dir, filepath.FromSlash(s.Artifact.Path)))
 		if err != nil || sum != s.Artifact.SHA256 || sum != first.Step(s.ID).Artifact.SHA256 {
-			t.Errorf("step %s: linked artifact sha %s (%v), want %s", s.ID, sum, err, first.Step(s.ID).Artifact.SHA256)
+			t.Errorf("step %s: copied artifact sha %s (%v), want %s", s.ID, sum, err, first.Step(s.ID).Artifact.SHA256)
+		}
+		if s.ReusedRun != first.RunID {
+			t.Errorf("step %s: reused_run %q, want the first run %s", s.ID, s.ReusedRun, first.RunID)
 		}
 	}
 	if e, ok := log.forStep(EventStepComplete, "last"); !ok || e.Fields["cache"] != "hit" {
@@ -223,13 +233,13 @@ func TestStepCacheReuse(t *testing.T) {
 	// Editing the last transform reruns it and its writer only.
 	edited := fingerprinted(t, threeSteps(tag, 2))
 	third, _, _ := w.run(edited, w.cache)
-	want := map[string]string{"src": "hit", "mid": "hit", "last": "miss", "out": "miss"}
+	want = map[string]string{"src": "hit", "mid": "hit", "last": "miss", "out": "miss"}
 	for id, c := range cacheOf(third) {
 		if c != want[id] {
 			t.Errorf("after editing last: step %s cache %q, want %q", id, c, want[id])
 		}
 	}
-	full, _, _ := w.run(edited, &StepCache{Dir: w.cache.Dir, WorkspaceRoot: w.root, NoReuse: true}) // --no-cache
+	full, _, _ := w.run(edited, &StepCache{Dir: w.cache.Dir, StateDir: w.state, WorkspaceRoot: w.root, NoReuse: true}) // --no-cache
 	for id, c := range cacheOf(full) {
 		if c != "miss" {
 			t.Errorf("--no-cache: step %s cache %q", id, c)
@@ -275,7 +285,7 @@ func TestStepCacheDatabaseExtractors(t *testing.T) {
 		{"10m, entry just made", "10m", 0, false, "hit"},
 		{"10m, entry 11m old", "10m", 11 * time.Minute, false, "miss"},
 		{"--cache-extracts reuses whatever the age", "auto", 24 * time.Hour, true, "hit"},
-		{"off never reuses, even with --cache-extracts", "off", 0, true, "miss"},
+		{"off never reuses, even with --cache-extracts", "off", 0, true, "off"},
 	} {
 		now = now.Add(tc.advance)
 		c := *w.cache
@@ -300,7 +310,6 @@ func TestStepCacheIgnoresBadArtifacts(t *testing.T) {
 				t.Fatal(err)
 			}
 			b[len(b)/2] ^= 0xff
-			// Write in place: the hard link of the earlier hit shares the inode.
 			if err := os.WriteFile(p, b, 0o644); err != nil {
 				t.Fatal(err)
 			}
@@ -369,9 +378,9 @@ func TestPruneStepCache(t *testing.T) {
 	}
 }
 
-// Files a step reads are not read again while their size and mtime stay
-// (and they were not modified just before being hashed); any change of
-// either hashes them again.
+// Files a step reads are not read again while their size, mtime, ctime and
+// inode stay (and they were not modified just before being hashed); any
+// change hashes them again, and so does NoReuse (--no-cache).
 func TestHashFileMemo(t *testing.T) {
 	t.Parallel()
 	w := newCacheWS(t)
@@ -390,14 +399,28 @@ func TestHashFileMemo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, _ := fileSHA256(p)
+	want, _ := filehash.File(p)
 	if first != want {
 		t.Fatalf("hashFile %s, want %s", first, want)
 	}
-	// Same size and mtime: the memo answers (the file is not read).
-	set("bbbb", old)
+	// Unchanged: the memo answers (the file is not read). Seen by planting
+	// another hash in the memo.
+	plantMemo(t, w.cache, p, "sha256:planted")
+	if got, _ := w.cache.hashFile(p); got != "sha256:planted" {
+		t.Errorf("unchanged file: %s, want the memo's", got)
+	}
+	// --no-cache reads the file and records the fresh hash.
+	noReuse := &StepCache{Dir: w.cache.Dir, NoReuse: true}
+	if got, _ := noReuse.hashFile(p); got != first {
+		t.Errorf("--no-cache trusted the memo: %s, want %s", got, first)
+	}
 	if got, _ := w.cache.hashFile(p); got != first {
-		t.Errorf("unchanged size and mtime: %s, want the memo %s", got, first)
+		t.Errorf("after --no-cache: %s, want the fresh hash %s", got, first)
+	}
+	// Same size, the old mtime restored (touch -d): ctime moved, hashed again.
+	set("bbbb", old)
+	if got, _ := w.cache.hashFile(p); got == first {
+		t.Error("a same-size edit with the old mtime restored was served from the memo")
 	}
 	// A new mtime: hashed again.
 	set("bbbb", old.Add(time.Second))
@@ -456,11 +479,32 @@ func TestStepCacheConcurrentRuns(t *testing.T) {
 	}
 	res, log, _ := w.run(m, w.cache)
 	for id, c := range cacheOf(res) {
-		if c != "hit" {
-			t.Errorf("after the concurrent runs: step %s cache %q, want hit", id, c)
+		if want := map[bool]string{true: "miss", false: "hit"}[id == "out"]; c != want {
+			t.Errorf("after the concurrent runs: step %s cache %q, want %s", id, c, want)
 		}
 	}
 	if ws := log.named(EventStepWarning); len(ws) > 0 {
 		t.Errorf("entries left by concurrent runs were not whole: %v", ws[0].Fields)
+	}
+}
+
+// plantMemo replaces the memo's hash of p, keeping its stamp and dating it
+// well after any change (outside the racy window).
+func plantMemo(t *testing.T, c *StepCache, p, sum string) {
+	t.Helper()
+	name := sha256.Sum256([]byte(p))
+	memoPath := filepath.Join(c.Dir, "files", hex.EncodeToString(name[:16])+".json")
+	b, err := os.ReadFile(memoPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m fileMemo
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	m.SHA256, m.HashedNs = sum, time.Now().Add(time.Hour).UnixNano()
+	b, _ = json.Marshal(m)
+	if err := os.WriteFile(memoPath, b, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -62,7 +62,7 @@ type StepResult struct {
 	// Files are workspace-relative files a writer wrote.
 	Files []string `json:"files,omitempty"`
 	// PeakMemoryBytes is the most this step's output held in the memory cache.
-	PeakMemoryBytes int64  `json:"peak_memory_bytes"`
+	PeakMemoryBytes int64 `json:"peak_memory_bytes"`
 	// Cache is "hit" (served by the step cache, stepcache.go; a writer is
 	// then skipped), "miss" (executed) or "off" (executed, never reused nor
 	// recorded); CacheReason says why when there is more to say.

@@ -69,14 +69,27 @@ func (p *progress) Emit(e exec.Event) {
 		delete(p.running, e.Step)
 		rows := toInt(e.Fields["rows_out"]) // a writer's rows_out is the rows it wrote
 		cached := ""
-		if e.Fields["cache"] == "hit" {
+		switch e.Fields["cache"] {
+		case exec.CacheHit:
 			cached = "  (cached)"
+		case exec.CacheOff:
+			cached = fmt.Sprintf("  (cache off: %v)", e.Fields["cache_reason"])
+		case exec.CacheMiss:
+			// Why the step ran rather than being reused: with -v only.
+			if why, ok := e.Fields["cache_reason"].(string); ok && p.verbose {
+				cached = "  (ran: " + why + ")"
+			}
 		}
 		p.line(fmt.Sprintf("  ✓ %-28s %10d rows  %s%s", e.Step, rows, fmtMS(toInt(e.Fields["duration_ms"])), cached))
 	case exec.EventStepError:
 		delete(p.running, e.Step)
 		p.line(fmt.Sprintf("  ✗ %-28s %v", e.Step, e.Fields["error"]))
 	case exec.EventStepSkipped:
+		if run, ok := e.Fields["reused_run"].(string); ok && run != "" {
+			// A writer --reuse-writes skipped: its target holds that run's write.
+			p.line(fmt.Sprintf("  - %-28s %10d rows  skipped: unchanged since %s", e.Step, 0, run))
+			break
+		}
 		p.line(fmt.Sprintf("  - %-28s skipped", e.Step))
 	case exec.EventSandboxStarted:
 		p.line(fmt.Sprintf("  sandbox %v (%v, %v)", e.Fields["sandbox"], e.Fields["kind"], e.Fields["isolation"]))

@@ -79,6 +79,9 @@ func (a *app) executeRemote(ws *workspace.Workspace, m *compile.Manifest, manife
 	if err != nil {
 		return err
 	}
+	if err := forgetLocalWrites(ws); err != nil {
+		return err
+	}
 	// As a local run: SIGINT, SIGTERM and SIGHUP cancel (the worker gets
 	// `cancel`, then the sandbox stops); a second signal exits at once.
 	sigs := watchSignals(a.stderr)

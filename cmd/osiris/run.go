@@ -24,7 +24,7 @@ func (a *app) cmdRun(args []string) error {
 	dryRun := fs.Bool("dry-run", false, "print the plan, execute nothing")
 	lastCompile := fs.Bool("last-compile", false, "run the manifest of the most recent compile")
 	timeout := fs.Duration("timeout", 0, "bound the whole run (e.g. 30m); 0 = none")
-	noCache := fs.Bool("no-cache", false, "execute every step; do not reuse step outputs of earlier runs (the step cache)")
+	noCache := fs.Bool("no-cache", false, "execute every step and rehash every file read; do not reuse step outputs of earlier runs (the step cache)")
 	fs.Bool("remote", false, "run in the sandbox `[NAME]` of [remote.NAME] (default: the one marked default, else the only one, else local)")
 	args, remoteName, remote := splitRemoteFlag(args)
 	pos, err := a.parseFlags(fs, args, "run PIPELINE | MANIFEST_DIR | --last-compile [--param k=v] [--dry-run] [--timeout D] [--remote [NAME]]")
@@ -181,7 +181,10 @@ type localRun struct {
 	NoCache bool          // execute every step (--no-cache)
 	// CacheExtracts reuses database extractors (watch --cache-extracts).
 	CacheExtracts bool
-	Sinks         []exec.EventSink // besides the recorder
+	// ReuseWrites skips writers whose target holds what they would write
+	// (watch --reuse-writes); a plain run always writes.
+	ReuseWrites bool
+	Sinks       []exec.EventSink // besides the recorder
 	// Signals, when set, records the run as cancelled on a second signal
 	// (run); watch handles its own.
 	Signals *runSignals
@@ -219,7 +222,8 @@ func (a *app) runLocal(ctx context.Context, ws *workspace.Workspace, m *compile.
 		})
 	}
 	cache := exec.NewStepCache(ws.Root, stateDir)
-	cache.NoReuse, cache.ReuseExtracts = lr.NoCache, lr.CacheExtracts
+	cache.NoReuse, cache.ReuseExtracts, cache.ReuseWrites = lr.NoCache, lr.CacheExtracts, lr.ReuseWrites
+	cache.Engine = engineIdentity()
 	engine := &exec.Engine{Options: opts}
 	res, runErr := engine.Run(ctx, m, exec.RunEnv{
 		RunID:  runID,
@@ -297,6 +301,16 @@ func (a *app) runOutcome(res *exec.Result, runErr error, relDir string, ctx cont
 		return &exitError{code: exitUsage, err: err}
 	}
 	return &exitError{code: exitRunFailed, err: err}
+}
+
+// forgetLocalWrites empties the step cache's write ledger before a remote
+// run: its writers change targets without the local cache knowing what
+// they wrote, so no later `watch --reuse-writes` may trust the ledger.
+func forgetLocalWrites(ws *workspace.Workspace) error {
+	if err := exec.ForgetWrites(ws.Root, ws.Path(ws.Config.Paths.State)); err != nil {
+		return fmt.Errorf("clearing the step cache's write ledger: %w", err)
+	}
+	return nil
 }
 
 func engineOptions(ws *workspace.Workspace) (exec.Options, error) {

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"flag"
+	"fmt"
 	"io"
 	"os"
 	"runtime"
@@ -32,19 +33,36 @@ type versionInfo struct {
 }
 
 func currentVersion() versionInfo {
-	v := versionInfo{Version: version, Commit: commit, Go: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH}
-	if v.Commit == "" {
-		if bi, ok := debug.ReadBuildInfo(); ok {
-			for _, s := range bi.Settings {
-				if s.Key == "vcs.revision" {
-					v.Commit = s.Value
-				}
-			}
-		}
-	}
+	v := versionInfo{Version: version, Commit: buildCommit(), Go: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH}
 	v.DuckDB = duckdb.LibraryVersion()
 	v.BinarySHA256, _ = selfSHA256()
 	return v
+}
+
+// buildCommit is the commit set by the Makefile, else the one Go recorded
+// (with "+modified" for a build from a worktree with uncommitted changes).
+func buildCommit() string {
+	if commit != "" {
+		return commit
+	}
+	c := ""
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			switch {
+			case s.Key == "vcs.revision":
+				c = s.Value + c
+			case s.Key == "vcs.modified" && s.Value == "true":
+				c += "+modified"
+			}
+		}
+	}
+	return c
+}
+
+// engineIdentity is what the step cache keys on as "the engine": outputs of
+// another osiris or DuckDB version are not reused.
+func engineIdentity() string {
+	return fmt.Sprintf("osiris %s (%s); duckdb %s; %s/%s", version, buildCommit(), duckdb.LibraryVersion(), runtime.GOOS, runtime.GOARCH)
 }
 
 // selfSHA256 hashes the running executable (the binary is content-addressed

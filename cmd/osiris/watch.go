@@ -29,9 +29,10 @@ func (a *app) cmdWatch(args []string) error {
 	debounce := fs.Duration("debounce", 0, "collect changes until `D` passes without one; default [watch] debounce (300ms)")
 	noCache := fs.Bool("no-cache", false, "execute every step of every run; do not reuse step outputs")
 	cacheExtracts := fs.Bool("cache-extracts", false, "reuse database extractors' outputs until their own config changes")
+	reuseWrites := fs.Bool("reuse-writes", false, "skip a writer (not append) whose target still holds what this workspace last wrote there with the same key")
 	fs.Bool("remote", false, "run every rerun in the sandbox `[NAME]` of [remote.NAME] (the step cache is local only: remote reruns execute every step)")
 	args, remoteName, remote := splitRemoteFlag(args)
-	pos, err := a.parseFlags(fs, args, "watch [PIPELINE…] [--poll D] [--debounce D] [--cache-extracts] [--no-cache] [--param k=v] [--remote [NAME]]")
+	pos, err := a.parseFlags(fs, args, "watch [PIPELINE…] [--poll D] [--debounce D] [--cache-extracts] [--reuse-writes] [--no-cache] [--param k=v] [--remote [NAME]]")
 	if err != nil {
 		return err
 	}
@@ -51,7 +52,10 @@ func (a *app) cmdWatch(args []string) error {
 	if *debounce == 0 {
 		*debounce = ws.Config.Watch.DebounceDuration()
 	}
-	proj := &watchProject{a: a, ws: ws, params: params, lr: localRun{NoCache: *noCache, CacheExtracts: *cacheExtracts}}
+	proj := &watchProject{a: a, ws: ws, params: params, lr: localRun{NoCache: *noCache, CacheExtracts: *cacheExtracts, ReuseWrites: *reuseWrites}}
+	if remote && (*reuseWrites || *cacheExtracts) {
+		return diag.Usage("--reuse-writes and --cache-extracts use the local step cache; remote reruns execute every step (drop the flag or --remote)")
+	}
 	if remote {
 		if _, err := ws.ResolveRemote(remoteName); err != nil {
 			return &diag.UsageError{Err: err}
@@ -143,6 +147,9 @@ func (p *watchProject) Run(ctx context.Context, t *watch.Target, sink exec.Event
 		if err != nil {
 			return watch.Outcome{Err: err}
 		}
+		if err := forgetLocalWrites(ws); err != nil {
+			return watch.Outcome{Err: err}
+		}
 		res, relDir, err := remote.Execute(ctx, remote.ExecuteOptions{
 			Workspace: ws, Manifest: t.Manifest, ManifestDir: t.ManifestDir,
 			Remote: p.remoteName, Engine: opts, Version: version, Progress: sink,
@@ -207,13 +214,12 @@ func (w *watchPrinter) printRun(ts string, r watch.Report) {
 	res := o.Result
 	switch {
 	case res != nil && res.Status == exec.StatusSuccess && o.Err == nil:
-		cached := 0
-		for _, s := range res.Steps {
-			if s.Cache == "hit" {
-				cached++
-			}
+		cached, skipped := cacheCounts(res)
+		reused := fmt.Sprintf("%d cached", cached)
+		if skipped > 0 {
+			reused += fmt.Sprintf(", %d %s skipped", skipped, plural(skipped, "write", "writes"))
 		}
-		a.outf("%s ✓ %s  %d %s (%d cached)  %s  %s\n", ts, name, len(res.Steps), plural(len(res.Steps), "step", "steps"), cached, fmtMS(res.DurationMs), o.RunDir)
+		a.outf("%s ✓ %s  %d %s (%s)  %s  %s\n", ts, name, len(res.Steps), plural(len(res.Steps), "step", "steps"), reused, fmtMS(res.DurationMs), o.RunDir)
 	case res != nil && res.Status == exec.StatusCancelled:
 		why := "cancelled"
 		if r.Superseded {
@@ -232,6 +238,20 @@ func (w *watchPrinter) printRun(ts string, r watch.Report) {
 		}
 		a.outf("%s ✗ %s  %s\n", ts, name, w.mask(firstLine(msg)))
 	}
+}
+
+// cacheCounts counts the steps the step cache served: outputs reused
+// (cached, skipped writers included) and writers skipped.
+func cacheCounts(res *exec.Result) (cached, writesSkipped int) {
+	for _, s := range res.Steps {
+		if s.Cache == exec.CacheHit {
+			cached++
+			if s.Status == exec.StatusSkipped {
+				writesSkipped++
+			}
+		}
+	}
+	return cached, writesSkipped
 }
 
 func firstLine(s string) string {
@@ -278,14 +298,10 @@ func (w *watchPrinter) printJSON(r watch.Report) {
 		}
 		out["superseded"] = r.Superseded
 		if res := o.Result; res != nil {
-			cached := 0
-			for _, s := range res.Steps {
-				if s.Cache == "hit" {
-					cached++
-				}
-			}
+			cached, skipped := cacheCounts(res)
 			out["run_id"], out["status"], out["duration_ms"] = res.RunID, res.Status, res.DurationMs
 			out["steps"], out["cached"], out["rows"] = len(res.Steps), cached, res.RowsTotal
+			out["writes_skipped"] = skipped
 			if res.FailedStep != "" {
 				out["failed_step"], out["error"] = res.FailedStep, res.Error
 			}

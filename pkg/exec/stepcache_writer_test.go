@@ -42,7 +42,7 @@ func (fileWriter) Write(ctx context.Context, req *component.Request, in componen
 func init() {
 	tag := component.Field{Name: "tag", Type: component.TypeString}
 	component.Register(component.Spec{Name: "test.filewriter", Role: component.RoleWrite, Modes: []string{"write"},
-		Fields: []component.Field{tag, {Name: "path", Type: component.TypeString}, component.WriteModeField("append", "replace")},
+		Fields:      []component.Field{tag, {Name: "path", Type: component.TypeString}, component.WriteModeField("append", "replace")},
 		WritesPaths: []string{"path"}}, fileWriter{})
 	// test.clock is a cacheable extractor whose family's IO hook says its
 	// output is not a function of its inputs (a query calling now()).

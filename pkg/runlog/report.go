@@ -252,6 +252,12 @@ func (s *Store) WriteReport(ctx context.Context, r Run) error {
 			p.Errors++
 		}
 		row := stepRow{StepResult: st, Duration: fmtDuration(st.DurationMs), Size: "-", Digest: "-"}
+		switch {
+		case st.ReusedRun != "" && st.Status == exec.StatusSkipped: // a writer --reuse-writes skipped
+			row.Cache = "skipped: " + st.CacheReason + " (0 rows written)"
+		case st.Cache == exec.CacheOff && st.CacheReason != "":
+			row.Cache = "off: " + st.CacheReason
+		}
 		if st.Artifact != nil {
 			row.Size = FmtBytes(st.Artifact.Bytes)
 			row.Digest = shortHash(st.Artifact.TableDigest)

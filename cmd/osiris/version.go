@@ -1,15 +1,13 @@
 package main
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"runtime"
 	"runtime/debug"
 
+	"github.com/osiris-go/osiris/internal/filehash"
 	"github.com/osiris-go/osiris/pkg/compile"
 	"github.com/osiris-go/osiris/pkg/component/duckdb"
 )
@@ -72,16 +70,8 @@ func selfSHA256() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	f, err := os.Open(exe)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	h, _, err := filehash.FileHex(exe)
+	return h, err
 }
 
 func (a *app) cmdVersion(args []string) error {

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/osiris-go/osiris/internal/atomicfile"
 )
 
 // File names inside a manifest directory and next to it.
@@ -288,27 +290,8 @@ func writeIfChanged(path string, data []byte) (bool, error) {
 	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, data) {
 		return false, nil
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return false, fmt.Errorf("write build: %w", err)
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return false, fmt.Errorf("write build: %w", err)
-	}
-	defer os.Remove(tmp.Name()) // no-op after a successful rename
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
+	if err := atomicfile.Write(path, data, atomicfile.Options{MkdirAll: true}); err != nil {
 		return false, fmt.Errorf("write build: %s: %w", filepath.Base(path), err)
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return false, fmt.Errorf("write build: %s: %w", filepath.Base(path), err)
-	}
-	if err := tmp.Close(); err != nil {
-		return false, fmt.Errorf("write build: %s: %w", filepath.Base(path), err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return false, fmt.Errorf("write build: %w", err)
 	}
 	return true, nil
 }

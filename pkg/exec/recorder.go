@@ -15,6 +15,7 @@ import (
 	"github.com/goccy/go-yaml"
 	"github.com/rs/zerolog"
 
+	"github.com/osiris-go/osiris/internal/atomicfile"
 	"github.com/osiris-go/osiris/pkg/compile"
 	"github.com/osiris-go/osiris/workspace"
 )
@@ -566,38 +567,11 @@ func (r *Recorder) closeFiles() error {
 	return errors.Join(errs...)
 }
 
-// writeFileAtomic writes to a temp file in the same directory, fsyncs and
-// renames, so readers see the old file or the new one, never half.
+// writeFileAtomic replaces path with data durably (fsync, then rename,
+// then the directory's fsync): readers see the old file or the new one,
+// never half, also after a crash.
 func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	name := tmp.Name()
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		os.Remove(name)
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		os.Remove(name)
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(name)
-		return err
-	}
-	if err := os.Chmod(name, 0o644); err != nil {
-		os.Remove(name)
-		return err
-	}
-	if err := os.Rename(name, path); err != nil {
-		os.Remove(name)
-		return err
-	}
-	syncDir(filepath.Dir(path))
-	return nil
+	return atomicfile.Write(path, data, atomicfile.Options{Sync: true})
 }
 
 // lockedWriter serialises writes from concurrent loggers.

@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+
+	"github.com/osiris-go/osiris/internal/filehash"
 )
 
 // Store is the sandbox's content-addressed store: every blob lives at
@@ -193,19 +195,7 @@ func (s *Store) AddFile(p string) (string, int64, error) {
 }
 
 // HashFile returns the hex SHA-256 and size of the file at p.
-func HashFile(p string) (string, int64, error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return "", 0, err
-	}
-	defer f.Close()
-	h := sha256.New()
-	n, err := io.Copy(h, f)
-	if err != nil {
-		return "", 0, fmt.Errorf("hashing %s: %w", p, err)
-	}
-	return hex.EncodeToString(h.Sum(nil)), n, nil
-}
+func HashFile(p string) (string, int64, error) { return filehash.FileHex(p) }
 
 // Usage returns the bytes and blobs held by the store.
 func (s *Store) Usage() (bytes, blobs int64) {

@@ -3,7 +3,6 @@ package spawn
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -13,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/osiris-go/osiris/internal/filehash"
 )
 
 // workerScript starts the worker in one session (one ssh connection, one
@@ -184,16 +185,8 @@ func drain[T any](ch <-chan T) {
 
 // FileSHA256 is the hex SHA-256 of the file at path.
 func FileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", fmt.Errorf("hash %s: %w", path, err)
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	h, _, err := filehash.FileHex(path)
+	return h, err
 }
 
 // CheckPlatform refuses a sandbox whose uname differs from this process's

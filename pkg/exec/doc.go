@@ -42,4 +42,30 @@
 // (between 1 MiB and 64 MiB; 64 MiB for budgets "0" and "unlimited"), so
 // wide TEXT/BLOB values neither overflow Arrow's 32-bit offsets nor
 // multiply the process's memory.
+//
+// # Step cache
+//
+// RunEnv.StepCache (stepcache.go and the files it names) reuses the output
+// of an extractor or transform from an earlier run of the workspace when
+// its key is unchanged: step_fp, the inputs' table digests, the SHA-256 of
+// every file it reads (component.StepPaths, the one rule for what a step
+// touches), its connection's identity (an HMAC under the workspace's
+// identity.key, secrets included) and the engine (StepCache.Engine, the
+// parquet codec, batch rows, row-group bytes). Transforms and file
+// extractors are reused whenever the key matches; database extractors only
+// within `cache: "<duration>"` or with ReuseExtracts. A hit copies (or
+// reflinks) the artifact into the new run directory and checks its SHA-256
+// first; run directories never share a file.
+//
+// Writers always execute. Only StepCache.ReuseWrites (`osiris watch
+// --reuse-writes`) skips one, never an append: when the write ledger says
+// the last thing this workspace wrote to the same target came from the same
+// key (writeledger.go). A skipped writer ends with step_skipped, status
+// skipped, ReusedRun set and 0 rows everywhere; the run still succeeds.
+//
+// A step that must not be reused (cache: off, an IO hook's NonDeterministic
+// or ReadsUnknown) reports cache "off" and cache_reason, and is not
+// recorded. Every step_complete says cache hit, miss or off, and why when
+// there is more to say than a matching key: that is how a user sees why a
+// step ran (`osiris run -v` prints it).
 package exec

@@ -303,3 +303,25 @@ func TestStepCacheArtifactsAreCopies(t *testing.T) {
 		t.Errorf("damaging run 1's artifact changed run 2's (sha %s)", sum)
 	}
 }
+
+// A remote run writes targets without this cache: ForgetWrites (called
+// before it) makes the next --reuse-writes run write again.
+func TestForgetWrites(t *testing.T) {
+	t.Parallel()
+	w := newCacheWS(t)
+	os.MkdirAll(filepath.Join(w.root, "out"), 0o755)
+	tag := t.Name()
+	w.cache.ReuseWrites = true
+	m := fingerprinted(t, writerPipeline(tag, 1, "replace"))
+	w.run(m, w.cache)
+	if res, _, _ := w.run(m, w.cache); res.Step("load").Status != StatusSkipped {
+		t.Fatal("the unchanged writer was not skipped")
+	}
+	if err := ForgetWrites(w.root, w.state); err != nil {
+		t.Fatal(err)
+	}
+	res, _, _ := w.run(m, w.cache)
+	if s := res.Step("load"); s.Status != StatusSuccess || s.RowsOut != 1 {
+		t.Errorf("after ForgetWrites: load %s, %d rows; want written", s.Status, s.RowsOut)
+	}
+}

@@ -65,7 +65,7 @@ var helpTexts = map[string]helpText{
 		},
 	},
 	"watch": {
-		about: "Runs the pipelines, then reruns what a saved change affects until Ctrl-C.\nUnchanged steps are served from the step cache.",
+		about: "Runs the pipelines, then reruns what a saved change affects until Ctrl-C.\nUnchanged steps are served from the step cache; writers always write unless\n--reuse-writes (never an append writer).",
 		examples: []string{
 			"# watch every pipeline of the workspace",
 			"osiris watch",

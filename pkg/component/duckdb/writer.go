@@ -68,6 +68,9 @@ func (Writer) Write(ctx context.Context, req *component.Request, in component.Ta
 	if err != nil {
 		return res, err
 	}
+	if dbPath == "" {
+		return res, fmt.Errorf("step %q: %w", req.StepID, errMemoryWriter)
+	}
 	table := req.Config.String("table")
 	if table == "" {
 		return res, fmt.Errorf("step %q: duckdb.writer needs a table", req.StepID)
@@ -186,7 +189,8 @@ func (Writer) Write(ctx context.Context, req *component.Request, in component.Ta
 }
 
 // databasePath is the config's path, else the connection's, resolved in the
-// workspace.
+// workspace; "" means in memory (MemoryPath). An existing file that is not
+// a DuckDB database is refused (CheckDatabaseFile).
 func databasePath(req *component.Request) (string, error) {
 	p := req.Config.String("path")
 	if p == "" {
@@ -195,9 +199,15 @@ func databasePath(req *component.Request) (string, error) {
 	if p == "" {
 		return "", fmt.Errorf("step %q: no database file: set path, or a duckdb connection with a path", req.StepID)
 	}
+	if p == MemoryPath {
+		return "", nil
+	}
 	abs, err := req.Files.Resolve(p)
 	if err != nil {
 		return "", fmt.Errorf("step %q: %w", req.StepID, err)
+	}
+	if err := CheckDatabaseFile(abs); err != nil {
+		return "", fmt.Errorf("step %q: duckdb %s %w", req.StepID, req.Files.Rel(abs), err)
 	}
 	return abs, nil
 }

@@ -61,7 +61,9 @@ func (v *validator) checkSlug() {
 		if err != nil {
 			return nil
 		}
-		if SlugIn(filepath.ToSlash(rel), dir) == mine {
+		// Folder names that differ only in case are one folder on macOS and
+		// Windows (and after a copy there).
+		if strings.EqualFold(SlugIn(filepath.ToSlash(rel), dir), mine) {
 			clash = append(clash, filepath.ToSlash(rel))
 		}
 		return nil
@@ -71,5 +73,5 @@ func (v *validator) checkSlug() {
 	}
 	sort.Strings(clash)
 	v.errorf(pos{}, "slug-clash", "", "rename one of the files",
-		"%s and %s both name the folder %q under build/ and run_logs/", v.file, strings.Join(clash, ", "), mine)
+		"%s and %s both name the folder %q under build/ and run_logs/ (folder names are compared ignoring case)", v.file, strings.Join(clash, ", "), mine)
 }

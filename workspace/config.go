@@ -746,7 +746,8 @@ func (l *configLoader) remotes(path []string, t map[string]any) map[string]*Remo
 func suggest(key string, known []string) string { return diag.Suggest(key, known) }
 
 // checkPathsLayout refuses [paths] folders that overlap each other or the
-// workspace's own files, and osiris's folders nested inside a data folder.
+// workspace's own files, and osiris's folders written as relative paths
+// nested inside a data folder.
 // Everything at the root that is not osiris's own is data a step (and its
 // SQL) may read or write, so run_logs = "data/logs" would hand run records
 // to SQL, run_logs = "pipelines" would make runs pipelines, build = ".env"
@@ -808,7 +809,9 @@ func checkPathsLayout(root string, paths PathsConfig, text string) diag.List {
 			report(e, ownFolder, "paths.%s %q is the secrets file %s", e.key, e.val, first)
 		case first == ".git":
 			report(e, ownFolder, "paths.%s %q is inside the git repository's .git folder", e.key, e.val)
-		case e.key != "pipelines" && len(parts) > 1 && !strings.HasPrefix(first, "."):
+		case e.key != "pipelines" && len(parts) > 1 && !strings.HasPrefix(first, ".") && !filepath.IsAbs(e.val):
+			// An absolute path is honoured as written (the README's rule);
+			// the run's confinement still keeps SQL out of it.
 			report(e, ownFolder, "paths.%s %q is inside %s/, a data folder that steps and their SQL may read and write", e.key, e.val, first)
 		}
 	}

@@ -72,6 +72,12 @@ func (v *validator) checkSlug() {
 		return
 	}
 	sort.Strings(clash)
+	caseOnly := ""
+	for _, c := range clash {
+		if SlugIn(c, dir) != mine {
+			caseOnly = " (names that differ only in case are one folder on macOS and Windows)"
+		}
+	}
 	v.errorf(pos{}, "slug-clash", "", "rename one of the files",
-		"%s and %s both name the folder %q under build/ and run_logs/ (folder names are compared ignoring case)", v.file, strings.Join(clash, ", "), mine)
+		"%s and %s both name the folder %q under build/ and run_logs/%s", v.file, strings.Join(clash, ", "), mine, caseOnly)
 }

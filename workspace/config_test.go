@@ -191,7 +191,7 @@ func TestLoadBadConfig(t *testing.T) {
 		{"connection key typo", "[project]\nname = \"x\"\n[connections.mysql.a]\nhost = \"h\"\ndatabse = \"movies\"\n",
 			[]wantDiag{{"unknown-config-key", 5, 1, `connections.mysql.a.databse: a mysql connection has no field "databse" (did you mean "database"?)`}}},
 		{"connection key of another tool", "[project]\nname = \"x\"\n[connections.mysql.a]\nhost = \"h\"\ncharset = \"utf8mb4\"\n",
-			[]wantDiag{{"unknown-config-key", 5, 1, "Osiris-Python's clients read it; osiris does not"}}},
+			[]wantDiag{{"unknown-config-key", 5, 1, `(a field of Osiris-Python's osiris_connections.yaml, not of osiris.toml) (remove it)`}}},
 		{"connection key unknown", "[project]\nname = \"x\"\n[connections.duckdb.w]\nfile = \"w.duckdb\"\n",
 			[]wantDiag{{"unknown-config-key", 4, 1, `a duckdb connection has no field "file" (its fields: default, path)`}}},
 		{"unknown family", "[project]\nname = \"x\"\n[connections.oracle.x]\nhost = \"h\"\n[connections.mysq.y]\nhost = \"h\"\n",

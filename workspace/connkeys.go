@@ -23,9 +23,10 @@ var connectionKeys = map[string][]string{
 // that osiris does not read (its connection schemas in
 // osiris/core/validation.py, its MySQL and Supabase clients and its
 // connection reference docs). They are accepted in osiris_connections.yaml,
-// which users bring over unchanged, and change nothing: they tuned Python
-// clients (pools, timeouts, charset) or its REST access to Supabase. In
-// osiris.toml they are unknown keys like any other.
+// which users bring over unchanged. Most change nothing: they tuned Python
+// clients (pools, timeouts, charset) or its REST access to Supabase. DuckDB's
+// memory and read_only are honoured by the duckdb family (an in-memory
+// database; no writer). In osiris.toml they are unknown keys like any other.
 var pythonConnectionKeys = map[string][]string{
 	"":         {"alias", "type"}, // every family
 	"mysql":    {"charset", "connect_timeout", "read_timeout", "write_timeout", "pool_size", "max_overflow", "pool_recycle", "echo"},
@@ -68,7 +69,11 @@ func checkConnectionKey(family, key string, python bool) (msg, hint string) {
 		return msg, fmt.Sprintf("did you mean %q?", s)
 	}
 	if !python && (containsString(pythonConnectionKeys[""], key) || containsString(pythonConnectionKeys[family], key)) {
-		return msg + " (Osiris-Python's clients read it; osiris does not)", "remove it"
+		hint := "remove it"
+		if family == "duckdb" && key == "memory" {
+			hint = `write path = ":memory:" for an in-memory database`
+		}
+		return msg + " (a field of Osiris-Python's osiris_connections.yaml, not of osiris.toml)", hint
 	}
 	sort.Strings(all)
 	return msg, "its fields: " + strings.Join(all, ", ")

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/osiris-go/osiris/pkg/component"
+	"github.com/osiris-go/osiris/workspace"
 )
 
 // What a run would otherwise break on half-way, or get silently wrong,
@@ -18,14 +19,15 @@ import (
 const memoryPath = ":memory:"
 
 // checkTargets runs the pipeline-wide file checks: one writer per file, a
-// DuckDB database path that is a data file, a DuckDB writer into memory.
+// DuckDB database path that is a data file or missing, a DuckDB writer into
+// memory.
 func (v *validator) checkTargets() {
 	if v.files() == nil {
 		return
 	}
 	reported := v.checkDatabaseIsNotData()
 	v.checkFileContents(reported)
-	v.checkMemoryWriters()
+	v.checkDatabasePaths()
 	v.checkOneWriterPerFile()
 }
 
@@ -55,41 +57,90 @@ func (v *validator) checkFileContents(reported map[pos]bool) {
 	}
 }
 
-// checkMemoryWriters refuses a DuckDB writer into ":memory:": what it
-// writes is gone when the step ends. Extractors may query memory (SQL that
-// reads files needs no database).
-func (v *validator) checkMemoryWriters() {
+// checkDatabasePaths refuses a DuckDB step the driver would find no
+// database for, and a DuckDB writer into memory (":memory:", or Osiris-
+// Python's memory: true): what it writes is gone when the step ends.
+// Extractors may query memory (SQL that reads files needs no database). A
+// writer through a connection Osiris-Python marks read_only is refused too.
+func (v *validator) checkDatabasePaths() {
 	for _, st := range v.steps {
-		if !isDuckDB(st) || st.spec.Role != component.RoleWrite {
+		if !isDuckDB(st) || st.node == nil || !contains(st.spec.ReadsPaths, "path") {
 			continue
 		}
-		p, what, at := v.databasePathOf(st)
-		if p == memoryPath {
-			v.errorf(at, "memory-writer", st.label, "write into a database file, such as path = \"warehouse.duckdb\"",
-				"%s %q is an in-memory database: everything %s writes would be gone when the step ends", what, p, st.component)
+		db := v.databaseOf(st)
+		writer := st.spec.Role == component.RoleWrite
+		switch {
+		case !db.known:
+		case db.path == "":
+			hint := "add path: <file>.duckdb to the step, or a duckdb connection with a path in osiris.toml"
+			if st.connection != "" {
+				hint = "give connection " + st.connection + " a path, or the step a path"
+			}
+			v.errorf(db.at, "no-database", st.label, hint, "%s names no database file (no path in its config or its connection)", st.component)
+		case db.path == memoryPath && writer:
+			what := fmt.Sprintf("%s %q is", db.what, db.path)
+			if db.memoryFlag {
+				what = fmt.Sprintf("connection %s (%s) has memory: true,", st.connection, db.where)
+			}
+			v.errorf(db.at, "memory-writer", st.label, "write into a database file, such as path = \"warehouse.duckdb\"",
+				"%s an in-memory database: everything %s writes would be gone when the step ends", what, st.component)
+		case writer && db.readOnly:
+			v.errorf(db.at, "read-only-database", st.label, "write through another connection, or remove read_only from this one",
+				"connection %s (%s) is read_only, and %s writes into its database", st.connection, db.where, st.component)
 		}
 	}
 }
 
-// databasePathOf returns a DuckDB step's database path as written (its
-// config's path, else its connection's), what names it and where.
-func (v *validator) databasePathOf(st *stepIR) (p, what string, at pos) {
-	at = st.node.pos()
+// stepDatabase is a DuckDB step's database as the driver will pick it.
+type stepDatabase struct {
+	path     string // as written; memoryPath for memory: true
+	what     string // names it in messages
+	where    string // the connection's file:line
+	at       pos
+	readOnly bool
+	// memoryFlag: memory is from Osiris-Python's memory: true.
+	memoryFlag bool
+	known      bool // false when it depends on a variable or a broken reference
+}
+
+// databaseOf returns a DuckDB step's database: its config's path, else its
+// connection's path, else memory when the connection says memory: true.
+func (v *validator) databaseOf(st *stepIR) stepDatabase {
+	db := stepDatabase{at: st.node.pos(), known: true}
 	if ce := st.node.get("config"); ce != nil && ce.val.kind == kindMap {
-		at = ce.val.pos()
+		db.at = ce.val.pos()
 		if pe := ce.val.get("path"); pe != nil {
-			s, _ := st.effective["path"].(string)
-			return s, st.path + ".config.path", pe.val.pos()
+			db.path, _ = st.effective["path"].(string)
+			db.what, db.at, db.known = st.path+".config.path", pe.val.pos(), db.path != ""
+			return db
 		}
 		if c := ce.val.get("connection"); c != nil {
-			at = c.val.pos()
+			db.at = c.val.pos()
 		}
 	}
-	p, where, ok := v.connectionField(st.connection, "path")
-	if !ok {
-		return "", "", at
+	if st.connection == "" {
+		return db
 	}
-	return p, fmt.Sprintf("path of connection %s (%s)", st.connection, where), at
+	family, alias, err := workspace.ParseRef(st.connection)
+	fe, okF := v.env.(ConnectionFieldEnv)
+	ce, okC := v.env.(ConnectionEnv)
+	if err != nil || !okF || !okC {
+		db.known = false
+		return db
+	}
+	_, db.where, _ = fe.ConnectionField(family, alias, "path")
+	conn, err := ce.ResolveConnection(st.connection, family)
+	if err != nil {
+		db.known = false // a variable not set here, or a reference reported elsewhere
+		return db
+	}
+	db.what = fmt.Sprintf("path of connection %s (%s)", st.connection, db.where)
+	db.path = conn.Get("path")
+	if db.path == "" && conn.Get("memory") == "true" {
+		db.path, db.memoryFlag = memoryPath, true
+	}
+	db.readOnly = conn.Get("read_only") == "true"
+	return db
 }
 
 // checkOneWriterPerFile refuses two steps writing one file: they run in

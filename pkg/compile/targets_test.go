@@ -158,3 +158,28 @@ func TestConnectionFamiliesKnown(t *testing.T) {
 		}
 	}
 }
+
+// TestDuckDBConnectionsFromPython: Osiris-Python's duckdb connections with
+// memory: true or read_only: true, and a DuckDB step with no database at
+// all, are decided at validate instead of failing (or writing) at run.
+func TestDuckDBConnectionsFromPython(t *testing.T) {
+	toml := "[project]\nname = \"py\"\n"
+	yml := "connections:\n  duckdb:\n    mem: {memory: true}\n    ro: {path: w.duckdb, read_only: true}\n    none: {alias: none}\n  filesystem:\n    data: {default: true}\n"
+	for _, tt := range []struct{ name, conn, want string }{
+		{"memory writer", "@duckdb.mem", `pipelines/p.yaml:17:19: error[memory-writer]: step "w": connection @duckdb.mem (osiris_connections.yaml:3) has memory: true, an in-memory database: everything duckdb.writer writes would be gone when the step ends`},
+		{"read-only writer", "@duckdb.ro", `pipelines/p.yaml:17:19: error[read-only-database]: step "w": connection @duckdb.ro (osiris_connections.yaml:4) is read_only, and duckdb.writer writes into its database`},
+		{"no database", "@duckdb.none", `pipelines/p.yaml:17:19: error[no-database]: step "w": duckdb.writer names no database file (no path in its config or its connection) (give connection @duckdb.none a path, or the step a path)`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := strings.Replace(readA+duckWriter("      connection: \""+tt.conn+"\"\n"), "path: data/a.csv", "path: data/a.csv\n      connection: \"@filesystem.data\"", 1)
+			got := validateIn(t, map[string]string{"osiris.toml": toml, "osiris_connections.yaml": yml, "pipelines/p.yaml": p}, "pipelines/p.yaml")
+			if !strings.Contains(got, tt.want) {
+				t.Fatalf("got\n%s\nwant %s", got, tt.want)
+			}
+		})
+	}
+	q := "oml_version: \"0.1.0\"\nname: q\nsteps:\n  - id: q\n    component: duckdb.extractor\n    mode: read\n    config:\n      connection: \"@duckdb.mem\"\n      query: SELECT 1\n"
+	if got := validateIn(t, map[string]string{"osiris.toml": toml, "osiris_connections.yaml": yml, "pipelines/q.yaml": q}, "pipelines/q.yaml"); got != "" {
+		t.Fatalf("an extractor on memory: true is refused:\n%s", got)
+	}
+}

@@ -8,7 +8,8 @@ import (
 )
 
 // MemoryPath is the path that names an in-memory database, as in DuckDB
-// itself. Nothing is written to a file of that name: an extractor queries an
+// itself; a connection with Osiris-Python's memory: true and no path is one
+// too. Nothing is written to a file of that name: an extractor queries an
 // empty in-memory database, and a writer refuses it, because everything it
 // wrote would be gone when the step ends.
 const MemoryPath = ":memory:"

@@ -57,3 +57,31 @@ func TestMemoryPath(t *testing.T) {
 		t.Errorf("a file named :memory: exists (%v)", err)
 	}
 }
+
+// TestPythonMemoryAndReadOnly: Osiris-Python's memory: true is an in-memory
+// database (the extractor used to fail with "no database file"), and a
+// read_only connection is never written.
+func TestPythonMemoryAndReadOnly(t *testing.T) {
+	root := t.TempDir()
+	mem := &workspace.Connection{Family: "duckdb", Alias: "mem", Values: map[string]any{"memory": true}}
+	req := componenttest.Request(t, component.Config{"query": "SELECT 7::BIGINT AS n"}, mem, root)
+	rr, err := Extractor{}.Extract(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, _ := componenttest.Drain(t, rr)
+	defer release(recs)
+	if n := firstInt64(t, recs); n != 7 {
+		t.Errorf("got %d", n)
+	}
+	if _, err := write(t, root, component.Config{"table": "t", "write_mode": "replace"}, mem, idValueTable(t, "a", 3, 3)); err == nil || !strings.Contains(err.Error(), "in-memory database") {
+		t.Fatalf("writer into memory: true: %v", err)
+	}
+	ro := &workspace.Connection{Family: "duckdb", Alias: "ro", Values: map[string]any{"path": "ro.duckdb", "read_only": true}}
+	if _, err := write(t, root, component.Config{"table": "t", "write_mode": "replace"}, ro, idValueTable(t, "a", 3, 3)); err == nil || !strings.Contains(err.Error(), "read_only") {
+		t.Fatalf("writer into a read_only connection: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "ro.duckdb")); !os.IsNotExist(err) {
+		t.Errorf("ro.duckdb was created (%v)", err)
+	}
+}

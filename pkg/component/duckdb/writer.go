@@ -71,6 +71,9 @@ func (Writer) Write(ctx context.Context, req *component.Request, in component.Ta
 	if dbPath == "" {
 		return res, fmt.Errorf("step %q: %w", req.StepID, errMemoryWriter)
 	}
+	if req.Config.String("path") == "" && req.Conn.Get("read_only") == "true" {
+		return res, fmt.Errorf("step %q: connection %s is read_only; write through another connection", req.StepID, req.Conn.Ref())
+	}
 	table := req.Config.String("table")
 	if table == "" {
 		return res, fmt.Errorf("step %q: duckdb.writer needs a table", req.StepID)
@@ -195,6 +198,9 @@ func databasePath(req *component.Request) (string, error) {
 	p := req.Config.String("path")
 	if p == "" {
 		p = req.Conn.Get("path")
+	}
+	if p == "" && req.Conn.Get("memory") == "true" {
+		p = MemoryPath // Osiris-Python's in-memory connection
 	}
 	if p == "" {
 		return "", fmt.Errorf("step %q: no database file: set path, or a duckdb connection with a path", req.StepID)

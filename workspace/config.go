@@ -600,8 +600,9 @@ func syntaxDiag(file, text string, err error) diag.Diagnostic {
 
 var nameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*$`)
 
-// connections reads [connections.<family>.<alias>] tables. Their fields
-// are free-form (each driver knows its own); only `default` is checked.
+// connections reads [connections.<family>.<alias>] tables. A family osiris
+// does not know and a field it does not read are errors (connkeys.go):
+// osiris.toml is strict, so a typo such as databse is not silently dropped.
 func (l *configLoader) connections(path []string, t map[string]any) map[string]map[string]*ConnectionConfig {
 	out := map[string]map[string]*ConnectionConfig{}
 	for _, family := range l.sortedKeys(t, path) {
@@ -612,6 +613,10 @@ func (l *configLoader) connections(path []string, t map[string]any) map[string]m
 		}
 		if !nameRE.MatchString(family) {
 			l.report("config-value", fp, "use letters, digits, _ and -", "connection family %q is not a valid name", family)
+			continue
+		}
+		if msg, hint := checkConnectionFamily(family); msg != "" {
+			l.report("unknown-connection-family", fp, hint, "%s", msg)
 			continue
 		}
 		aliases := map[string]*ConnectionConfig{}
@@ -628,9 +633,14 @@ func (l *configLoader) connections(path []string, t map[string]any) map[string]m
 				continue
 			}
 			cc := &ConnectionConfig{Family: family, Alias: alias, Fields: map[string]any{}, File: l.file, Line: l.at(ap).Line}
-			for k, v := range at {
+			for _, k := range l.sortedKeys(at, ap) {
+				v := at[k]
 				if k == "default" {
 					l.boolean(child(ap, k), v, &cc.Default)
+					continue
+				}
+				if msg, hint := checkConnectionKey(family, k, false); msg != "" {
+					l.report("unknown-config-key", child(ap, k), hint, "%s: %s", dotted(child(ap, k)), msg)
 					continue
 				}
 				cc.Fields[k] = v
@@ -734,3 +744,100 @@ func (l *configLoader) remotes(path []string, t map[string]any) map[string]*Remo
 // suggest returns the known key closest to key when it is close enough to
 // be a typo, else "" (diag.Suggest).
 func suggest(key string, known []string) string { return diag.Suggest(key, known) }
+
+// checkPathsLayout refuses [paths] folders that overlap each other or the
+// workspace's own files, and osiris's folders written as relative paths
+// nested inside a data folder.
+// Everything at the root that is not osiris's own is data a step (and its
+// SQL) may read or write, so run_logs = "data/logs" would hand run records
+// to SQL, run_logs = "pipelines" would make runs pipelines, build = ".env"
+// would overwrite the secrets. Positions are those of osiris.toml's text.
+func checkPathsLayout(root string, paths PathsConfig, text string) diag.List {
+	pos := tomlKeyPositions(text)
+	rootReal := root
+	if r, err := filepath.EvalSymlinks(root); err == nil {
+		rootReal = r
+	}
+	type entry struct {
+		key, val string
+		abs      string // cleaned, symlinks resolved
+		at       keyPos
+		written  bool
+	}
+	var entries []*entry
+	for _, kv := range []struct{ key, val string }{
+		{"pipelines", paths.Pipelines}, {"build", paths.Build}, {"run_logs", paths.RunLogs}, {"state", paths.State},
+	} {
+		if strings.TrimSpace(kv.val) == "" {
+			continue
+		}
+		abs := filepath.Clean(kv.val)
+		if !filepath.IsAbs(abs) {
+			abs = filepath.Join(root, filepath.FromSlash(kv.val))
+		}
+		if r, err := realPath(abs); err == nil {
+			abs = r
+		}
+		at, written := pos[pathKey("paths", kv.key)]
+		if !written {
+			at = keyPos{Line: 1, Col: 1}
+		}
+		entries = append(entries, &entry{key: kv.key, val: kv.val, abs: abs, at: at, written: written})
+	}
+	var out diag.List
+	bad := map[string]bool{}
+	report := func(e *entry, hint, format string, args ...any) {
+		if bad[e.key] {
+			return // one problem per key is enough to act on
+		}
+		bad[e.key] = true
+		out = append(out, diag.Diagnostic{File: ConfigFileName, Line: e.at.Line, Col: e.at.Col, Severity: diag.Error,
+			Code: "config-path", Message: fmt.Sprintf(format, args...), Hint: hint})
+	}
+	const ownFolder = `use a folder of its own at the workspace root (the default, or e.g. "logs"), or an absolute path outside the workspace`
+	for _, e := range entries {
+		rel, err := filepath.Rel(rootReal, e.abs)
+		if err != nil || rel == "." || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			continue // the root (pipelines = ".") or outside the workspace
+		}
+		parts := strings.Split(filepath.ToSlash(rel), "/")
+		first := parts[0]
+		switch {
+		case first == ConfigFileName || first == ConnectionsYAMLFile:
+			report(e, ownFolder, "paths.%s %q is the workspace's %s", e.key, e.val, first)
+		case first == DotEnvFile || strings.HasPrefix(first, DotEnvFile+"."):
+			report(e, ownFolder, "paths.%s %q is the secrets file %s", e.key, e.val, first)
+		case first == ".git":
+			report(e, ownFolder, "paths.%s %q is inside the git repository's .git folder", e.key, e.val)
+		case e.key != "pipelines" && len(parts) > 1 && !strings.HasPrefix(first, ".") && !filepath.IsAbs(e.val):
+			// An absolute path is honoured as written (the README's rule);
+			// the run's confinement still keeps SQL out of it.
+			report(e, ownFolder, "paths.%s %q is inside %s/, a data folder that steps and their SQL may read and write", e.key, e.val, first)
+		}
+	}
+	for i, a := range entries {
+		for _, b := range entries[i+1:] {
+			if a.abs == rootReal || b.abs == rootReal {
+				continue // pipelines = "."; compile protects each pipeline file
+			}
+			if !within(a.abs, b.abs) && !within(b.abs, a.abs) {
+				continue
+			}
+			// Report at the key written later (a default is never the culprit).
+			at, other := b, a
+			if !b.written || (a.written && (a.at.Line > b.at.Line || (a.at.Line == b.at.Line && a.at.Col > b.at.Col))) {
+				at, other = a, b
+			}
+			how := "is inside"
+			switch {
+			case a.abs == b.abs:
+				how = "is the same folder as"
+			case within(other.abs, at.abs):
+				how = "holds"
+			}
+			report(at, "give each of pipelines, build, run_logs and state a folder of its own",
+				"paths.%s %q %s paths.%s (%q)", at.key, at.val, how, other.key, other.val)
+		}
+	}
+	return out
+}

@@ -2,6 +2,7 @@ package workspace
 
 import (
 	"errors"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -185,6 +186,17 @@ func TestLoadBadConfig(t *testing.T) {
 			[]wantDiag{{"config-value", 6, 1, "remote.box.port is 70000, out of range"}, {"unknown-config-key", 7, 1, `did you mean "identity"?`}}},
 		{"local network", "[project]\nname = \"x\"\n[remote.l]\nkind = \"local\"\nnetwork = \"bridge\"\n",
 			[]wantDiag{{"config-value", 5, 1, `unknown network "bridge" for a local sandbox`}}},
+		// Connections are strict too: a typo is not dropped silently, and a
+		// family osiris has no driver for is refused where it is written.
+		{"connection key typo", "[project]\nname = \"x\"\n[connections.mysql.a]\nhost = \"h\"\ndatabse = \"movies\"\n",
+			[]wantDiag{{"unknown-config-key", 5, 1, `connections.mysql.a.databse: a mysql connection has no field "databse" (did you mean "database"?)`}}},
+		{"connection key of another tool", "[project]\nname = \"x\"\n[connections.mysql.a]\nhost = \"h\"\ncharset = \"utf8mb4\"\n",
+			[]wantDiag{{"unknown-config-key", 5, 1, `(a field of Osiris-Python's osiris_connections.yaml, not of osiris.toml) (remove it)`}}},
+		{"connection key unknown", "[project]\nname = \"x\"\n[connections.duckdb.w]\nfile = \"w.duckdb\"\n",
+			[]wantDiag{{"unknown-config-key", 4, 1, `a duckdb connection has no field "file" (its fields: default, path)`}}},
+		{"unknown family", "[project]\nname = \"x\"\n[connections.oracle.x]\nhost = \"h\"\n[connections.mysq.y]\nhost = \"h\"\n",
+			[]wantDiag{{"unknown-connection-family", 3, 1, `unknown connection family "oracle" (osiris connects to duckdb, filesystem, mysql, postgres, supabase)`},
+				{"unknown-connection-family", 5, 1, `unknown connection family "mysq" (did you mean "mysql"?)`}}},
 		{"all problems at once", "[project]\nprofile = 1\n[run]\nbatch_rows = \"x\"\nmemory_budgt = 1\n[watch]\ndebounce = \"x\"\n",
 			[]wantDiag{{"missing-project-name", 1, 1, ""}, {"config-type", 2, 1, ""}, {"config-type", 4, 1, ""}, {"unknown-config-key", 5, 1, ""}, {"bad-duration", 7, 1, ""}}},
 	}
@@ -353,5 +365,54 @@ host = 'h'
 	}
 	if _, ok := pos[pathKey("project", "fake")]; ok {
 		t.Error("text inside a multi-line string must not be a key")
+	}
+}
+
+// TestPathsLayout: [paths] folders never overlap each other or the
+// workspace's own files, and osiris's folders are never inside a data
+// folder (SQL could read run records there).
+func TestPathsLayout(t *testing.T) {
+	for _, tt := range []struct{ toml, want string }{
+		{`run_logs = "pipelines"`, `osiris.toml:4:1: error[config-path]: paths.run_logs "pipelines" is the same folder as paths.pipelines ("pipelines")`},
+		{`build = ".env"`, `osiris.toml:4:1: error[config-path]: paths.build ".env" is the secrets file .env`},
+		{`state = "osiris.toml"`, `paths.state "osiris.toml" is the workspace's osiris.toml`},
+		{`run_logs = "data/logs"`, `osiris.toml:4:1: error[config-path]: paths.run_logs "data/logs" is inside data/, a data folder that steps and their SQL may read and write`},
+		{"run_logs = \"logs\"\nbuild = \"logs/../logs/./\"", `osiris.toml:5:1: error[config-path]: paths.build "logs/../logs/./" is the same folder as paths.run_logs ("logs")`},
+		{"pipelines = \"flows\"\nbuild = \"flows/build\"", `osiris.toml:5:1: error[config-path]: paths.build "flows/build" is inside flows/`},
+		{`pipelines = "build/pipelines"`, `paths.pipelines "build/pipelines" is inside paths.build ("build")`},
+		{`state = ".git/osiris"`, `paths.state ".git/osiris" is inside the git repository's .git folder`},
+	} {
+		_, err := newWorkspace(t, map[string]string{"osiris.toml": "[project]\nname = \"p\"\n[paths]\n" + tt.toml + "\n"})
+		var dl diag.List
+		if !errors.As(err, &dl) || !strings.Contains(dl.Error(), tt.want) {
+			t.Errorf("%s: %v\nwant %q", tt.toml, err, tt.want)
+		}
+	}
+	// Folders of their own, a hidden state folder, pipelines at the root or
+	// nested, and absolute paths elsewhere are fine.
+	for _, ok := range []string{
+		`run_logs = "logs"`, `state = ".cache/osiris"`, `pipelines = "."`, `pipelines = "etl/flows"`,
+		`run_logs = "` + filepath.ToSlash(t.TempDir()) + `"`,
+	} {
+		if _, err := newWorkspace(t, map[string]string{"osiris.toml": "[project]\nname = \"p\"\n[paths]\n" + ok + "\n"}); err != nil {
+			t.Errorf("%s: %v", ok, err)
+		}
+	}
+}
+
+// TestPathsLayoutThroughSymlink: a folder reached through a symlink at the
+// root is the folder it points to.
+func TestPathsLayoutThroughSymlink(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "osiris.toml", "[project]\nname = \"p\"\n[paths]\nrun_logs = \"logs\"\n")
+	if err := os.MkdirAll(filepath.Join(dir, "pipelines"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("pipelines", filepath.Join(dir, "logs")); err != nil {
+		t.Fatal(err)
+	}
+	_, err := LoadWithEnv(dir, nil)
+	if err == nil || !strings.Contains(err.Error(), `osiris.toml:4:1: error[config-path]: paths.run_logs "logs" is the same folder as paths.pipelines`) {
+		t.Fatalf("got %v", err)
 	}
 }

@@ -460,3 +460,54 @@ func TestFilesResolve(t *testing.T) {
 		t.Errorf("Rel = %q", rel)
 	}
 }
+
+// TestConnectionsYAMLKeys: osiris_connections.yaml comes over unchanged
+// from Osiris-Python, so every field Osiris-Python's connections use is
+// accepted; a field neither tool knows is an error with a suggestion.
+func TestConnectionsYAMLKeys(t *testing.T) {
+	python := `connections:
+  mysql:
+    db:
+      type: mysql
+      alias: db
+      host: h
+      database: movies
+      user: u
+      password: "${P:-x}"
+      charset: utf8mb4
+      connect_timeout: 30
+      read_timeout: 30
+      write_timeout: 30
+      pool_size: 5
+      max_overflow: 10
+      pool_recycle: 3600
+      echo: false
+  supabase:
+    main:
+      url: https://x.supabase.co
+      key: "${K:-k}"
+      service_role_key: "${K:-k}"
+      anon_key: "${K:-k}"
+      project_id: x
+      schema: public
+      timeout: 30
+      retries: 3
+      pg_dsn: "${D:-postgresql://h/db}"
+  duckdb:
+    local: {path: w.duckdb, read_only: false}
+    mem: {memory: true}
+`
+	ws, err := newWorkspace(t, map[string]string{"osiris.toml": "[project]\nname = \"py\"\n", "osiris_connections.yaml": python})
+	if err != nil {
+		t.Fatalf("Osiris-Python's fields are refused: %v", err)
+	}
+	if got := len(ws.ConnectionRefs()); got != 4 {
+		t.Errorf("refs %v", ws.ConnectionRefs())
+	}
+	_, err = newWorkspace(t, map[string]string{"osiris.toml": "[project]\nname = \"py\"\n",
+		"osiris_connections.yaml": "connections:\n  mysql:\n    db:\n      host: h\n      databse: movies\n  oracle:\n    o: {host: h}\n"})
+	checkDiags(t, err, ConnectionsYAMLFile, []wantDiag{
+		{"unknown-config-key", 5, 7, `connections.mysql.db.databse: a mysql connection has no field "databse" (did you mean "database"?)`},
+		{"unknown-connection-family", 6, 3, `unknown connection family "oracle"`},
+	})
+}

@@ -125,6 +125,10 @@ func loadConnectionsYAML(path, name string) (map[string]map[string]*ConnectionCo
 						"connections.%s must be a mapping of aliases with a valid family name", family)
 					continue
 				}
+				if msg, hint := checkConnectionFamily(family); msg != "" {
+					report(diag.Error, "unknown-connection-family", fl, fc, hint, "%s", msg)
+					continue
+				}
 				conns := map[string]*ConnectionConfig{}
 				for _, ent := range entries {
 					alias := fmt.Sprint(ent.Key)
@@ -146,6 +150,11 @@ func loadConnectionsYAML(path, name string) (map[string]map[string]*ConnectionCo
 									"connections.%s.%s.default must be a boolean", family, alias)
 							}
 							cc.Default = b
+							continue
+						}
+						if msg, hint := checkConnectionKey(family, k, true); msg != "" {
+							l, c := at("connections", family, alias, k)
+							report(diag.Error, "unknown-config-key", l, c, hint, "connections.%s.%s.%s: %s", family, alias, k, msg)
 							continue
 						}
 						cc.Fields[k] = normalizeYAML(f.Value)

@@ -14,7 +14,16 @@
 //     osiris.toml, osiris_connections.yaml, every dot-entry of the root
 //     (.env, .osiris, .git), and the pipelines, build, run_logs and state
 //     folders ([paths]; pipelines = "." protects no folder). build, run_logs
-//     and state may not be the root itself.
+//     and state may not be the root itself;
+//   - [paths] folders never overlap one another nor are (or hold)
+//     osiris.toml, osiris_connections.yaml, .env or .git, and build,
+//     run_logs and state written relative are folders of their own at the
+//     root, never inside a data folder (checkPathsLayout).
+//
+// Connections are strict like the rest of osiris.toml: the families and
+// fields osiris knows are listed once, in connkeys.go; in
+// osiris_connections.yaml the fields Osiris-Python's connections use are
+// accepted too (and ignored).
 //
 // Files.DataPaths is what DuckDB SQL may touch: the unprotected entries of
 // the root, listed when a session opens.

@@ -232,6 +232,16 @@ func realPath(abs string) (string, error) {
 	return "", errors.New("too many levels of symbolic links")
 }
 
+// RealPath returns abs with every symlink of its existing part followed,
+// so that two spellings of one file (out/a.csv, out/./a.csv, link/a.csv)
+// compare equal; abs itself when a link cannot be followed.
+func (f *Files) RealPath(abs string) string {
+	if r, err := realPath(abs); err == nil {
+		return r
+	}
+	return filepath.Clean(abs)
+}
+
 // Rel returns p relative to the root with forward slashes, for records.
 func (f *Files) Rel(abs string) string {
 	r, err := filepath.Rel(f.Root, abs)

@@ -96,6 +96,10 @@ func LoadWithEnv(root string, environ []string) (*Workspace, error) {
 		return nil, diags
 	}
 	w.Env = env
+	if diags := checkPathsLayout(abs, w.Config.Paths, string(data)); len(diags) > 0 {
+		diags.Sort()
+		return nil, diags
+	}
 	if w.Files, err = NewFilesWithPaths(abs, w.Config.Paths); err != nil {
 		return nil, err
 	}

@@ -41,7 +41,20 @@
 //     without one it is an error only when the spec says ConnectionRequired.
 //   - A pipeline's slug (its folder under build/ and run_logs/) includes its
 //     sub-folders of the pipelines folder, joined with "." (sales/daily.yaml
-//     is sales.daily); files that still share a slug are refused.
+//     is sales.daily); files that still share a slug, ignoring case, are
+//     refused, and so is a slug that is no portable folder name (characters
+//     other than letters, digits, _ . -, more than 64 characters, a Windows
+//     device name such as con or nul).
+//   - One writer per file (targets.go): two steps whose written paths are
+//     one file once cleaned, joined to base_dir and with symlinks followed
+//     are refused, because steps without a dependency between them run in
+//     no set order. Two duckdb.writer steps may share a database, not a
+//     table.
+//   - A DuckDB path is a database: a file another step reads or writes as
+//     data, or an existing file the spec's CheckFile refuses (no DuckDB
+//     header), is an error. ":memory:" is DuckDB's in-memory database: an
+//     extractor may query it; a writer into it is refused, since what it
+//     wrote would be gone when the step ends.
 //   - Top-level keys starting with "x-" are ignored silently (a place for
 //     YAML anchors); other unknown keys are warnings.
 //   - manifest.yaml is written by a small emitter of this package, and every

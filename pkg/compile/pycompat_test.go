@@ -43,7 +43,7 @@ func TestImplicitNeeds(t *testing.T) {
 				step("eb", "mysql.extractor", "read", "-", mysqlCfg),
 				step("wb", "postgres.writer", "write", "-", pgCfg),
 				step("ec", "mysql.extractor", "read", "-", mysqlCfg),
-				step("wc", "filesystem.csv_writer", "write", "-", csvCfg),
+				step("wc", "filesystem.csv_writer", "write", "-", strings.Replace(csvCfg, "x.csv", "c.csv", 1)), // one writer per file
 			},
 			want: map[string][]string{"ea": nil, "wa": {"ea"}, "eb": nil, "wb": {"eb"}, "ec": nil, "wc": {"ec"}},
 			impl: []string{"wa", "wb", "wc"},
@@ -54,7 +54,7 @@ func TestImplicitNeeds(t *testing.T) {
 				step("e", "mysql.extractor", "read", "-", mysqlCfg),
 				step("tap", "filesystem.csv_writer", "write", "-", csvCfg),
 				step("t", "duckdb.processor", "transform", "-", duckCfg),
-				step("tap2", "filesystem.csv_writer", "write", "-", csvCfg),
+				step("tap2", "filesystem.csv_writer", "write", "-", strings.Replace(csvCfg, "x.csv", "t.csv", 1)), // one writer per file
 				step("w", "postgres.writer", "write", "-", pgCfg),
 			},
 			want: map[string][]string{"e": nil, "tap": {"e"}, "t": {"e"}, "tap2": {"t"}, "w": {"t"}},

@@ -61,7 +61,9 @@ func (v *validator) checkSlug() {
 		if err != nil {
 			return nil
 		}
-		if SlugIn(filepath.ToSlash(rel), dir) == mine {
+		// Folder names that differ only in case are one folder on macOS and
+		// Windows (and after a copy there).
+		if strings.EqualFold(SlugIn(filepath.ToSlash(rel), dir), mine) {
 			clash = append(clash, filepath.ToSlash(rel))
 		}
 		return nil
@@ -70,6 +72,12 @@ func (v *validator) checkSlug() {
 		return
 	}
 	sort.Strings(clash)
+	caseOnly := ""
+	for _, c := range clash {
+		if SlugIn(c, dir) != mine {
+			caseOnly = " (names that differ only in case are one folder on macOS and Windows)"
+		}
+	}
 	v.errorf(pos{}, "slug-clash", "", "rename one of the files",
-		"%s and %s both name the folder %q under build/ and run_logs/", v.file, strings.Join(clash, ", "), mine)
+		"%s and %s both name the folder %q under build/ and run_logs/%s", v.file, strings.Join(clash, ", "), mine, caseOnly)
 }

@@ -270,9 +270,11 @@ func (v *validator) run(src []byte) {
 		v.checkStep(st)
 	}
 	v.checkGraph()
+	v.checkSlugName()
 	v.checkSlug()
 	v.checkInputNames()
 	v.checkWriteTargets()
+	v.checkTargets()
 	v.checkMetadataSecrets()
 	v.checkCompatVersion()
 }

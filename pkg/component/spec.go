@@ -93,6 +93,11 @@ type Spec struct {
 	// delimiter and the quote character differ". It returns the key to
 	// report at and the problem, or "" and nil.
 	CheckConfig func(cfg map[string]any) (key string, err error) `json:"-"`
+	// CheckFile, when set, says what is wrong with an existing file the
+	// step names under a ReadsPaths or WritesPaths key (or its connection's
+	// field of that name), such as a DuckDB database path that holds a CSV.
+	// The validator calls it, and so does the driver when it opens the file.
+	CheckFile func(abs string) error `json:"-"`
 	// IO, when set, adds to what StepPaths derives from ReadsPaths and
 	// WritesPaths (the files a DuckDB query reads, non-deterministic SQL).
 	IO IOFunc `json:"-"`

@@ -29,6 +29,9 @@ func ping(ctx context.Context, conn *workspace.Connection, files *workspace.File
 		}
 		return fmt.Errorf("connection %s: %w", conn.Ref(), err)
 	}
+	if err := CheckDatabaseFile(p); err != nil {
+		return fmt.Errorf("connection %s: %s %w", conn.Ref(), files.Rel(p), err)
+	}
 	s, err := OpenReadOnly(ctx, p)
 	if err != nil {
 		return fmt.Errorf("connection %s: %w", conn.Ref(), err)

@@ -32,6 +32,7 @@ var WriterSpec = component.Spec{
 	PrimaryKeyFor: []string{"upsert"},
 	ReadsPaths:    []string{"path"},
 	WritesPaths:   []string{"path"},
+	CheckFile:     CheckDatabaseFile,
 }
 
 // ExtractorSpec is duckdb.extractor.
@@ -48,4 +49,5 @@ var ExtractorSpec = component.Spec{
 	},
 	ReadsPaths: []string{"path"},
 	Cacheable:  true,
+	CheckFile:  CheckDatabaseFile,
 }

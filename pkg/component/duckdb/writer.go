@@ -68,6 +68,12 @@ func (Writer) Write(ctx context.Context, req *component.Request, in component.Ta
 	if err != nil {
 		return res, err
 	}
+	if dbPath == "" {
+		return res, fmt.Errorf("step %q: %w", req.StepID, errMemoryWriter)
+	}
+	if req.Config.String("path") == "" && req.Conn.Get("read_only") == "true" {
+		return res, fmt.Errorf("step %q: connection %s is read_only; write through another connection", req.StepID, req.Conn.Ref())
+	}
 	table := req.Config.String("table")
 	if table == "" {
 		return res, fmt.Errorf("step %q: duckdb.writer needs a table", req.StepID)
@@ -186,18 +192,28 @@ func (Writer) Write(ctx context.Context, req *component.Request, in component.Ta
 }
 
 // databasePath is the config's path, else the connection's, resolved in the
-// workspace.
+// workspace; "" means in memory (MemoryPath). An existing file that is not
+// a DuckDB database is refused (CheckDatabaseFile).
 func databasePath(req *component.Request) (string, error) {
 	p := req.Config.String("path")
 	if p == "" {
 		p = req.Conn.Get("path")
 	}
+	if p == "" && req.Conn.Get("memory") == "true" {
+		p = MemoryPath // Osiris-Python's in-memory connection
+	}
 	if p == "" {
 		return "", fmt.Errorf("step %q: no database file: set path, or a duckdb connection with a path", req.StepID)
+	}
+	if p == MemoryPath {
+		return "", nil
 	}
 	abs, err := req.Files.Resolve(p)
 	if err != nil {
 		return "", fmt.Errorf("step %q: %w", req.StepID, err)
+	}
+	if err := CheckDatabaseFile(abs); err != nil {
+		return "", fmt.Errorf("step %q: duckdb %s %w", req.StepID, req.Files.Rel(abs), err)
 	}
 	return abs, nil
 }

@@ -1,0 +1,109 @@
+package mcp
+
+import (
+	"context"
+	"io"
+	"log/slog"
+
+	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/osiris-go/osiris/pkg/diag"
+	"github.com/osiris-go/osiris/pkg/exec"
+	"github.com/osiris-go/osiris/pkg/runlog"
+	"github.com/osiris-go/osiris/workspace"
+)
+
+// Host is what the server needs from the command line: the code paths of
+// `osiris compile`, `osiris run` and `osiris connections`, so that a tool
+// is one more caller of them. Paths are absolute and inside the workspace.
+type Host interface {
+	// Compile validates and compiles one pipeline file into build/ and
+	// records the compile, as `osiris compile FILE` does. ds holds every
+	// diagnostic (warnings too); err is a failure other than the file's.
+	Compile(ctx context.Context, file string) (res CompileResult, ds diag.List, err error)
+	// Run runs one pipeline as `osiris run` does, recording the run; the
+	// run's events also go to progress. A run that started returns its
+	// result with the error it ended with.
+	Run(ctx context.Context, req RunRequest, progress exec.EventSink) (*RunResult, error)
+	// Connections lists the connections as `osiris connections list --json`.
+	Connections() any
+	// Doctor checks one connection as `osiris connections doctor REF`.
+	Doctor(ctx context.Context, ref string) any
+}
+
+// CompileResult is the answer of the compile tool.
+type CompileResult struct {
+	File         string            `json:"file"`
+	ManifestDir  string            `json:"manifest_dir,omitempty"`
+	ManifestHash string            `json:"manifest_hash,omitempty"`
+	Changed      bool              `json:"changed"`
+	Diagnostics  []diag.Diagnostic `json:"diagnostics"`
+}
+
+// RunRequest is what the run tool asks for.
+type RunRequest struct {
+	Pipeline string // absolute path of a pipeline file or manifest directory
+	Params   map[string]string
+	Remote   bool   // run in a sandbox
+	Sandbox  string // its name; "" = the default sandbox
+	NoCache  bool
+}
+
+// RunResult is the answer of the run tool.
+type RunResult struct {
+	RunID      string `json:"run_id"`
+	Status     string `json:"status"`
+	RunDir     string `json:"run_dir"`
+	Rows       int64  `json:"rows"`
+	DurationMs int64  `json:"duration_ms"`
+	Steps      any    `json:"steps,omitempty"`
+	FailedStep string `json:"failed_step,omitempty"`
+	Error      string `json:"error,omitempty"`
+}
+
+// Options configure a server.
+type Options struct {
+	Workspace *workspace.Workspace
+	Host      Host
+	Profile   string // the profile validate and compile use ("" = the workspace's)
+	Version   string
+	// Log receives the server's log (text lines), masked.
+	Log io.Writer
+}
+
+// Server is an osiris MCP server: the SDK server with the tools and
+// resources of one workspace.
+type Server struct {
+	*sdk.Server
+	ws    *workspace.Workspace
+	host  Host
+	opts  Options
+	store *runlog.Store
+	log   *slog.Logger
+}
+
+// New builds the server; serve it with Run (stdio) or HTTPHandler.
+func New(opts Options) *Server {
+	if opts.Log == nil {
+		opts.Log = io.Discard
+	}
+	ws := opts.Workspace
+	log := slog.New(slog.NewTextHandler(ws.Masker.Writer(opts.Log), &slog.HandlerOptions{Level: slog.LevelInfo}))
+	s := &Server{ws: ws, host: opts.Host, opts: opts, store: runlog.ForWorkspace(ws), log: log}
+	s.Server = sdk.NewServer(&sdk.Implementation{Name: "osiris", Title: "osiris", Version: opts.Version}, &sdk.ServerOptions{
+		Instructions: "osiris compiles and runs YAML data pipelines (OML 0.1.0) of one workspace. " +
+			"Author a pipeline with oml_schema_get, components_list, component_show and discovery_request; " +
+			"check it with oml_validate, save it with oml_save, then compile, run and read the run with logs_show.",
+		Logger: log,
+	})
+	s.AddReceivingMiddleware(s.maskResults)
+	s.AddSendingMiddleware(s.maskOutgoing)
+	s.addTools()
+	s.addResources()
+	return s
+}
+
+// Run serves one client over stdin/stdout until it disconnects or ctx ends.
+func (s *Server) RunStdio(ctx context.Context, in io.ReadCloser, out io.WriteCloser) error {
+	return s.Server.Run(ctx, &sdk.IOTransport{Reader: in, Writer: out})
+}

@@ -415,10 +415,7 @@ func (s *Server) run(ctx context.Context, req *sdk.CallToolRequest, in runArgs) 
 	default:
 		return nil, diag.Usage("remote is true (the default sandbox) or a sandbox name, not %v", x)
 	}
-	var sink exec.EventSink = exec.MultiSink{}
-	if tok := req.Params.GetProgressToken(); tok != nil {
-		sink = &progressSink{ctx: ctx, session: req.Session, token: tok}
-	}
+	sink := &progressSink{ctx: ctx, session: req.Session, token: req.Params.GetProgressToken()}
 	s.log.Info("run", "pipeline", s.ws.Files.Rel(p), "remote", rr.Remote, "sandbox", rr.Sandbox)
 	res, err := s.host.Run(ctx, rr, sink)
 	if res != nil {
@@ -436,9 +433,10 @@ func (s *Server) run(ctx context.Context, req *sdk.CallToolRequest, in runArgs) 
 	return res, nil
 }
 
-// progressSink turns run events into MCP progress notifications: one per
-// step started and one per step finished, so progress counts up to twice
-// the steps.
+// progressSink turns run events into MCP progress notifications (when the
+// client asked for them with a progress token): one per step started and
+// one per step finished, so progress counts up to twice the steps. Step
+// results, warnings and errors also go out as log messages.
 type progressSink struct {
 	ctx     context.Context
 	session *sdk.ServerSession
@@ -451,6 +449,7 @@ type progressSink struct {
 
 func (p *progressSink) Emit(e exec.Event) {
 	var msg string
+	level := sdk.LoggingLevel("debug")
 	switch e.Event {
 	case exec.EventRunStart:
 		p.mu.Lock()
@@ -466,11 +465,20 @@ func (p *progressSink) Emit(e exec.Event) {
 		if e.Fields["cache"] == "hit" {
 			msg += " (cached)"
 		}
+		level = "info"
 	case exec.EventStepError:
 		msg = fmt.Sprintf("step %s failed: %v", e.Step, e.Fields["error"])
+		level = "error"
+	case exec.EventStepWarning:
+		_ = p.session.Log(p.ctx, &sdk.LoggingMessageParams{Level: "warning", Logger: "osiris", Data: fmt.Sprintf("step %s: %v", e.Step, e.Fields["message"])})
+		return
 	case exec.EventStepSkipped:
 		msg = "step " + e.Step + " skipped"
 	default:
+		return
+	}
+	_ = p.session.Log(p.ctx, &sdk.LoggingMessageParams{Level: level, Logger: "osiris", Data: msg})
+	if p.token == nil {
 		return
 	}
 	p.mu.Lock()

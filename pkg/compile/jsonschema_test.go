@@ -143,7 +143,11 @@ func TestJSONSchemaAcceptsValidPipelines(t *testing.T) {
 		ds := compile.Validate(anyConnEnv{root}, rel, compile.Options{})
 		if ds.HasErrors() {
 			refused++
-			if doc, err := asJSON(files[rel]); err != nil || sch.Validate(doc) != nil {
+			// What the validator refuses as YAML (alias bombs, deep
+			// nesting) a YAML decoder must not be handed.
+			if ds.Errors()[0].Code == "alias-limit" || ds.Errors()[0].Code == "yaml-syntax" {
+				alsoRefused++
+			} else if doc, err := asJSON(files[rel]); err != nil || sch.Validate(doc) != nil {
 				alsoRefused++
 			}
 			if !strings.Contains(name, "testdata/bad/") {

@@ -1,0 +1,126 @@
+package mcp
+
+import (
+	"bufio"
+	"context"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/osiris-go/osiris/internal/e2e"
+	"github.com/osiris-go/osiris/internal/testenv"
+)
+
+func initWorkspace(t *testing.T) *e2e.Workspace {
+	t.Helper()
+	root := filepath.Join(t.TempDir(), "ws")
+	if out, err := exec.Command(e2e.Binary(t), "init", root).CombinedOutput(); err != nil {
+		t.Fatalf("osiris init: %v\n%s", err, out)
+	}
+	return e2e.NewWorkspaceAt(t, root)
+}
+
+// `osiris mcp --http` listens on loopback only unless --allow-remote.
+func TestMCPHTTPLoopbackOnly(t *testing.T) {
+	w := initWorkspace(t)
+	for _, addr := range []string{"0.0.0.0:0", "[::]:0", ":0", "192.0.2.1:8080"} {
+		r := w.Osiris("mcp", "--http", addr)
+		if r.ExitCode != 2 || !strings.Contains(r.Stderr, "--allow-remote") {
+			t.Errorf("mcp --http %s: exit %d, stderr %q; want exit 2 naming --allow-remote", addr, r.ExitCode, r.Stderr)
+		}
+	}
+	if r := w.Osiris("mcp", "--allow-remote"); r.ExitCode != 2 {
+		t.Errorf("--allow-remote without --http: exit %d", r.ExitCode)
+	}
+}
+
+// A request with a Host that is not loopback (DNS rebinding) or from
+// another origin is refused; a loopback one is served.
+func TestMCPHTTPRebindingProtection(t *testing.T) {
+	w := initWorkspace(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cmd := w.Command(ctx, "mcp", "--http", "127.0.0.1:0")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cancel(); cmd.Wait() }()
+	sc := bufio.NewScanner(stderr)
+	url := ""
+	for sc.Scan() {
+		if m := regexp.MustCompile(`http://127\.0\.0\.1:\d+/mcp`).FindString(sc.Text()); m != "" {
+			url = m
+			break
+		}
+	}
+	if url == "" {
+		t.Fatal("osiris mcp --http printed no URL")
+	}
+	go func() {
+		for sc.Scan() {
+		}
+	}()
+	post := func(host, origin string) int {
+		req, _ := http.NewRequest("POST", url, strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		if host != "" {
+			req.Host = host
+		}
+		if origin != "" {
+			req.Header.Set("Origin", origin)
+			req.Header.Set("Sec-Fetch-Site", "cross-site")
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if c := post("", ""); c != http.StatusOK {
+		t.Errorf("loopback request: %d", c)
+	}
+	if c := post("evil.example:80", ""); c != http.StatusForbidden {
+		t.Errorf("Host evil.example: %d, want 403", c)
+	}
+	if c := post("", "http://evil.example"); c != http.StatusForbidden {
+		t.Errorf("cross-site Origin: %d, want 403", c)
+	}
+}
+
+// The MCP conformance suite's server scenarios that apply to any server
+// pass against `osiris mcp --http` (.ci/mcp-conformance.sh; Node.js 20
+// and npm, and the network once to install the suite).
+func TestMCPConformance(t *testing.T) {
+	for _, c := range []string{"node", "npm", "bash"} {
+		if _, err := exec.LookPath(c); err != nil {
+			testenv.Need(t, "Node.js 20+ and npm for the MCP conformance suite ("+c+" not found)")
+		}
+	}
+	script := filepath.Join(e2e.RepoRoot(), ".ci", "mcp-conformance.sh")
+	install := exec.Command("bash", script, "--install-only")
+	if out, err := install.CombinedOutput(); err != nil {
+		testenv.Need(t, "the npm package @modelcontextprotocol/conformance@0.1.12 (installing it failed: "+err.Error()+"\n"+string(out)+")")
+	}
+	cmd := exec.Command("bash", script)
+	cmd.Env = append(os.Environ(), "OSIRIS_BIN="+e2e.Binary(t))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("conformance suite: %v\n%s", err, out)
+	}
+	for _, s := range []string{"server-initialize", "ping", "tools-list", "resources-list", "logging-set-level", "dns-rebinding-protection"} {
+		if !strings.Contains(string(out), "PASS "+s+"\n") {
+			t.Errorf("scenario %s did not pass:\n%s", s, out)
+		}
+	}
+	t.Logf("%s", out)
+}

@@ -87,6 +87,8 @@ var helpTexts = map[string]helpText{
 		examples: []string{
 			"# write it beside the pipelines",
 			"osiris schema > pipeline.schema.json",
+			"# check a pipeline against it with any JSON Schema tool (here check-jsonschema)",
+			"osiris schema > schema.json && check-jsonschema --schemafile schema.json pipelines/daily.yaml",
 		},
 	},
 	"mcp": {

@@ -52,11 +52,20 @@ func (s *Server) ServeHTTP(ctx context.Context, ln net.Listener) error {
 	go func() { done <- srv.Serve(ln) }()
 	select {
 	case err := <-done:
+		s.Shutdown()
 		return err
 	case <-ctx.Done():
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		// Runs first: each is cancelled and recorded, and its answer
+		// reaches its client, before the connections close.
+		s.Shutdown()
+		// A client's open event stream never ends by itself: after a
+		// grace period the connections are closed.
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		err := srv.Shutdown(sctx)
+		if errors.Is(err, context.DeadlineExceeded) {
+			err = srv.Close()
+		}
 		if e := <-done; !errors.Is(e, http.ErrServerClosed) && err == nil {
 			err = e
 		}

@@ -2,8 +2,10 @@ package mcp
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
+	"sync"
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
@@ -80,6 +82,14 @@ type Server struct {
 	opts  Options
 	store *runlog.Store
 	log   *slog.Logger
+
+	// Runs in flight: a server that stops (the client went away, a
+	// signal) cancels them and waits until each is recorded.
+	runsMu  sync.Mutex
+	runs    sync.WaitGroup
+	stopped bool
+	stopRun context.Context
+	stop    context.CancelFunc
 }
 
 // New builds the server; serve it with Run (stdio) or HTTPHandler.
@@ -90,6 +100,7 @@ func New(opts Options) *Server {
 	ws := opts.Workspace
 	log := slog.New(slog.NewTextHandler(ws.Masker.Writer(opts.Log), &slog.HandlerOptions{Level: slog.LevelInfo}))
 	s := &Server{ws: ws, host: opts.Host, opts: opts, store: runlog.ForWorkspace(ws), log: log}
+	s.stopRun, s.stop = context.WithCancel(context.Background())
 	s.Server = sdk.NewServer(&sdk.Implementation{Name: "osiris", Title: "osiris", Version: opts.Version}, &sdk.ServerOptions{
 		Instructions: "osiris compiles and runs YAML data pipelines (OML 0.1.0) of one workspace. " +
 			"Author a pipeline with oml_schema_get, components_list, component_show and discovery_request; " +
@@ -103,7 +114,40 @@ func New(opts Options) *Server {
 	return s
 }
 
-// Run serves one client over stdin/stdout until it disconnects or ctx ends.
+// RunStdio serves one client over in/out until it disconnects or ctx
+// ends, then stops the runs still going (see Shutdown).
 func (s *Server) RunStdio(ctx context.Context, in io.ReadCloser, out io.WriteCloser) error {
-	return s.Server.Run(ctx, &sdk.IOTransport{Reader: in, Writer: out})
+	err := s.Server.Run(ctx, &sdk.IOTransport{Reader: in, Writer: out})
+	s.Shutdown()
+	return err
+}
+
+// Shutdown cancels the runs in flight and waits until each is recorded
+// (cancelled), so that no run is left marked running; no run starts after.
+// (The SDK ends a stdio session's calls when the client goes away; an HTTP
+// server stopped by a signal has calls in flight on open streams.)
+func (s *Server) Shutdown() {
+	s.runsMu.Lock()
+	s.stopped = true
+	s.runsMu.Unlock()
+	s.stop()
+	s.runs.Wait()
+}
+
+// startRun registers a run in flight; its context ends with ctx or at
+// Shutdown. done must be called when the run is recorded.
+func (s *Server) startRun(ctx context.Context) (context.Context, func(), error) {
+	s.runsMu.Lock()
+	defer s.runsMu.Unlock()
+	if s.stopped {
+		return nil, nil, errors.New("the server is stopping")
+	}
+	s.runs.Add(1)
+	ctx, cancel := context.WithCancel(ctx)
+	unwatch := context.AfterFunc(s.stopRun, cancel)
+	return ctx, func() {
+		unwatch()
+		cancel()
+		s.runs.Done()
+	}, nil
 }

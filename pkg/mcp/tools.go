@@ -416,6 +416,11 @@ func (s *Server) run(ctx context.Context, req *sdk.CallToolRequest, in runArgs) 
 		return nil, diag.Usage("remote is true (the default sandbox) or a sandbox name, not %v", x)
 	}
 	sink := &progressSink{ctx: ctx, session: req.Session, token: req.Params.GetProgressToken()}
+	ctx, done, err := s.startRun(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
 	s.log.Info("run", "pipeline", s.ws.Files.Rel(p), "remote", rr.Remote, "sandbox", rr.Sandbox)
 	res, err := s.host.Run(ctx, rr, sink)
 	if res != nil {

@@ -3,13 +3,18 @@ package mcp
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
+
+	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/osiris-go/osiris/internal/e2e"
 	"github.com/osiris-go/osiris/internal/testenv"
@@ -123,4 +128,77 @@ func TestMCPConformance(t *testing.T) {
 		}
 	}
 	t.Logf("%s", out)
+}
+
+// Stopping `osiris mcp --http` (SIGTERM) in the middle of a run cancels the
+// run and records it; the client gets its answer.
+func TestMCPHTTPStopCancelsRun(t *testing.T) {
+	db := fmt.Sprintf("osiris_t_mcp_stop_%d", os.Getpid())
+	w := e2e.NewConfiguredWorkspace(t, e2e.Config{MySQLDB: db}, map[string]string{
+		"pipelines/slow.yaml": strings.Replace(slowPipeline, "@mysql.sakila", "@mysql.src", 1),
+	})
+	t.Cleanup(func() { testenv.MySQLDB(t, "").Exec("DROP DATABASE IF EXISTS `" + db + "`") })
+	cmd := w.Command(context.Background(), "mcp", "--http", "127.0.0.1:0")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	sc := bufio.NewScanner(stderr)
+	url := ""
+	for sc.Scan() {
+		if m := regexp.MustCompile(`http://127\.0\.0\.1:\d+/mcp`).FindString(sc.Text()); m != "" {
+			url = m
+			break
+		}
+	}
+	go func() {
+		for sc.Scan() {
+		}
+	}()
+	started := make(chan struct{}, 1)
+	c := sdk.NewClient(&sdk.Implementation{Name: "osiris-e2e", Version: "1"}, &sdk.ClientOptions{
+		ProgressNotificationHandler: func(_ context.Context, r *sdk.ProgressNotificationClientRequest) {
+			if r.Params.Message == "step sleep started" {
+				select {
+				case started <- struct{}{}:
+				default:
+				}
+			}
+		},
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	session, err := c.Connect(ctx, &sdk.StreamableClientTransport{Endpoint: url}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer session.Close()
+	answer := make(chan *sdk.CallToolResult, 1)
+	go func() {
+		p := &sdk.CallToolParams{Name: "run", Arguments: map[string]any{"pipeline": "pipelines/slow.yaml"}}
+		p.SetProgressToken("stop-1")
+		res, _ := session.CallTool(ctx, p)
+		answer <- res
+	}()
+	<-started
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("osiris mcp --http after SIGTERM: %v", err)
+	}
+	runs := w.Index()
+	if len(runs) != 1 {
+		t.Fatalf("%d runs indexed", len(runs))
+	}
+	if st := e2e.ReadStatus(t, filepath.Join(w.Root, filepath.FromSlash(runs[0].RunDir))); st.Status != "cancelled" {
+		t.Errorf("the run is %q after SIGTERM, want cancelled", st.Status)
+	}
+	if res := <-answer; res == nil || !res.IsError || !strings.Contains(text(res), "cancelled") {
+		t.Errorf("the client's answer: %+v", res)
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -65,7 +66,8 @@ type client struct {
 	session *sdk.ClientSession
 	seen    *seen
 	stderr  *lockedBuffer
-	cmd     *exec.Cmd
+	stdin   io.WriteCloser // the server's
+	wait    func() error   // waits for the server to exit
 }
 
 func connect(t *testing.T, w *e2e.Workspace) *client {
@@ -96,17 +98,37 @@ func connect(t *testing.T, w *e2e.Workspace) *client {
 	cmd := w.Command(context.Background(), "mcp")
 	stderr := &lockedBuffer{}
 	cmd.Stderr = stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var waitOnce sync.Once
+	var waitErr error
+	wait := func() error {
+		waitOnce.Do(func() { waitErr = cmd.Wait() })
+		return waitErr
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	session, err := c.Connect(ctx, &sdk.CommandTransport{Command: cmd}, nil)
+	session, err := c.Connect(ctx, &sdk.IOTransport{Reader: stdout, Writer: stdin}, nil)
 	if err != nil {
 		t.Fatalf("connecting to osiris mcp: %v\n%s", err, stderr)
 	}
 	if err := session.SetLoggingLevel(ctx, &sdk.SetLoggingLevelParams{Level: "debug"}); err != nil {
 		t.Fatal(err)
 	}
-	cl := &client{t: t, session: session, seen: s, stderr: stderr, cmd: cmd}
-	t.Cleanup(func() { session.Close() })
+	cl := &client{t: t, session: session, seen: s, stderr: stderr, stdin: stdin, wait: wait}
+	t.Cleanup(func() {
+		session.Close()
+		wait()
+	})
 	return cl
 }
 
@@ -619,7 +641,9 @@ password = "${MCP_CANARY}"
 	// holds the canary in any form.
 	t.Run("secrets canary", func(t *testing.T) {
 		c.session.Close()
-		c.cmd.Wait()
+		if err := c.wait(); err != nil {
+			t.Errorf("osiris mcp exited with %v", err)
+		}
 		c.seen.mu.Lock()
 		all := append([]string{"server log: " + c.stderr.String()}, c.seen.texts...)
 		n := len(c.seen.texts)
@@ -660,4 +684,41 @@ func contains(list []string, s string) bool {
 
 func sameColumns(got, want []string) bool {
 	return strings.Join(got, ",") == strings.Join(want, ",")
+}
+
+// A client that goes away in the middle of a run (the editor closed) stops
+// the run, and the run is recorded cancelled, not left running.
+func TestMCPClientGoneCancelsRun(t *testing.T) {
+	db := fmt.Sprintf("osiris_t_mcp_gone_%d", os.Getpid())
+	w := e2e.NewConfiguredWorkspace(t, e2e.Config{MySQLDB: db}, map[string]string{
+		"pipelines/slow.yaml": strings.Replace(slowPipeline, "@mysql.sakila", "@mysql.src", 1),
+	})
+	t.Cleanup(func() { testenv.MySQLDB(t, "").Exec("DROP DATABASE IF EXISTS `" + db + "`") })
+	c := connect(t, w)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		p := &sdk.CallToolParams{Name: "run", Arguments: map[string]any{"pipeline": "pipelines/slow.yaml"}}
+		p.SetProgressToken("gone-1")
+		c.session.CallTool(ctx, p) // ends with the connection
+	}()
+	for id := range c.seen.started {
+		if id == "sleep" {
+			break
+		}
+	}
+	// The server's stdin closes, as when the client's process exits: the
+	// server must stop the run, record it and exit.
+	c.stdin.Close()
+	if err := c.wait(); err != nil {
+		t.Errorf("osiris mcp exited with %v", err)
+	}
+	runs := w.Index()
+	if len(runs) != 1 {
+		t.Fatalf("%d runs indexed: %+v", len(runs), runs)
+	}
+	st := e2e.ReadStatus(t, filepath.Join(w.Root, filepath.FromSlash(runs[0].RunDir)))
+	if st.Status != "cancelled" {
+		t.Errorf("the run of a client that went away is %q, want cancelled\nserver log:\n%s", st.Status, c.stderr)
+	}
 }

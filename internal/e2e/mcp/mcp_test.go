@@ -598,6 +598,21 @@ password = "${MCP_CANARY}"
 		}
 	})
 
+	t.Run("run remote", func(t *testing.T) {
+		if _, err := exec.LookPath("bwrap"); err != nil {
+			testenv.Need(t, "bubblewrap (bwrap) for the local sandbox")
+		}
+		var res runAnswer
+		c.decode("run", c.callCtx(context.Background(), "run", map[string]any{"pipeline": "pipelines/movies_offline.yaml", "remote": "local"}, "remote-1"), &res)
+		if res.Status != "success" {
+			t.Fatalf("remote run: %+v", res)
+		}
+		events := e2e.ReadEvents(t, filepath.Join(root, filepath.FromSlash(res.RunDir)))
+		if started := e2e.EventsNamed(events, "sandbox_started", ""); len(started) != 1 {
+			t.Errorf("the run did not go through a sandbox: %d sandbox_started events", len(started))
+		}
+	})
+
 	t.Run("resources", func(t *testing.T) {
 		ctx := context.Background()
 		var uris []string

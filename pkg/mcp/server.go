@@ -92,7 +92,7 @@ type Server struct {
 	stop    context.CancelFunc
 }
 
-// New builds the server; serve it with Run (stdio) or HTTPHandler.
+// New builds the server; serve it with RunStdio or ServeHTTP.
 func New(opts Options) *Server {
 	if opts.Log == nil {
 		opts.Log = io.Discard

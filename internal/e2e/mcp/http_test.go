@@ -43,13 +43,11 @@ func TestMCPHTTPLoopbackOnly(t *testing.T) {
 	}
 }
 
-// A request with a Host that is not loopback (DNS rebinding) or from
-// another origin is refused; a loopback one is served.
-func TestMCPHTTPRebindingProtection(t *testing.T) {
-	w := initWorkspace(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	cmd := w.Command(ctx, "mcp", "--http", "127.0.0.1:0")
+// startHTTP starts `osiris mcp --http 127.0.0.1:0` and returns the URL it
+// serves; the server is killed when the test ends.
+func startHTTP(t *testing.T, w *e2e.Workspace) (*exec.Cmd, string) {
+	t.Helper()
+	cmd := w.Command(context.Background(), "mcp", "--http", "127.0.0.1:0")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -57,7 +55,10 @@ func TestMCPHTTPRebindingProtection(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { cancel(); cmd.Wait() }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
 	sc := bufio.NewScanner(stderr)
 	url := ""
 	for sc.Scan() {
@@ -73,6 +74,14 @@ func TestMCPHTTPRebindingProtection(t *testing.T) {
 		for sc.Scan() {
 		}
 	}()
+	return cmd, url
+}
+
+// A request with a Host that is not loopback (DNS rebinding) or from
+// another origin is refused; a loopback one is served.
+func TestMCPHTTPRebindingProtection(t *testing.T) {
+	w := initWorkspace(t)
+	_, url := startHTTP(t, w)
 	post := func(host, origin string) int {
 		req, _ := http.NewRequest("POST", url, strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`))
 		req.Header.Set("Content-Type", "application/json")
@@ -138,27 +147,7 @@ func TestMCPHTTPStopCancelsRun(t *testing.T) {
 		"pipelines/slow.yaml": strings.Replace(slowPipeline, "@mysql.sakila", "@mysql.src", 1),
 	})
 	t.Cleanup(func() { testenv.MySQLDB(t, "").Exec("DROP DATABASE IF EXISTS `" + db + "`") })
-	cmd := w.Command(context.Background(), "mcp", "--http", "127.0.0.1:0")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	sc := bufio.NewScanner(stderr)
-	url := ""
-	for sc.Scan() {
-		if m := regexp.MustCompile(`http://127\.0\.0\.1:\d+/mcp`).FindString(sc.Text()); m != "" {
-			url = m
-			break
-		}
-	}
-	go func() {
-		for sc.Scan() {
-		}
-	}()
+	cmd, url := startHTTP(t, w)
 	started := make(chan struct{}, 1)
 	c := sdk.NewClient(&sdk.Implementation{Name: "osiris-e2e", Version: "1"}, &sdk.ClientOptions{
 		ProgressNotificationHandler: func(_ context.Context, r *sdk.ProgressNotificationClientRequest) {

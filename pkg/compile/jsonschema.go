@@ -7,7 +7,7 @@ import (
 )
 
 // SchemaID is the $id of the pipeline JSON Schema.
-const SchemaID = "https://osiris.dev/schema/pipeline-0.1.0.json"
+const SchemaID = "urn:osiris:schema:pipeline:0.1.0"
 
 // JSONSchema returns a JSON Schema (draft 2020-12) of pipeline files,
 // generated from the registered component specs: for each component its

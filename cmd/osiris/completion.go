@@ -212,6 +212,10 @@ func (a *app) completions(words []string) []string {
 		if pos[0] == "doctor" {
 			return withPrefix(cur, a.connectionRefs())
 		}
+	case "discover":
+		if len(pos) == 0 {
+			return withPrefix(cur, a.connectionRefs())
+		}
 	case "components":
 		if pos[0] == "show" && len(pos) == 1 {
 			return withPrefix(cur, component.Names())

@@ -111,25 +111,9 @@ func (a *app) connectionsDoctor(ws *workspace.Workspace, refs []string, timeout 
 	var out []doctorRow
 	failed := 0
 	for _, ref := range refs {
-		fam, _, _ := strings.Cut(strings.TrimPrefix(ref, "@"), ".")
-		row := doctorRow{Ref: ref}
-		start := time.Now()
-		conn, err := ws.ResolveConnection(ref, fam)
-		if err == nil {
-			if p := component.PingerFor(fam); p == nil {
-				err = diag.Usage("no check for connection family %q", fam)
-			} else {
-				ctx, cancel := context.WithTimeout(context.Background(), timeout)
-				err = p(ctx, conn, ws.Files)
-				cancel()
-			}
-		}
-		row.LatencyMS = time.Since(start).Milliseconds()
-		if err != nil {
-			row.Error = a.mask(err.Error())
+		row := a.doctorOne(context.Background(), ws, ref, timeout)
+		if !row.OK {
 			failed++
-		} else {
-			row.OK = true
 		}
 		out = append(out, row)
 	}
@@ -150,4 +134,29 @@ func (a *app) connectionsDoctor(ws *workspace.Workspace, refs []string, timeout 
 		return &exitError{code: exitRunFailed}
 	}
 	return nil
+}
+
+// doctorOne checks one connection (`connections doctor`, the MCP tool
+// connections_doctor).
+func (a *app) doctorOne(ctx context.Context, ws *workspace.Workspace, ref string, timeout time.Duration) doctorRow {
+	fam, _, _ := strings.Cut(strings.TrimPrefix(ref, "@"), ".")
+	row := doctorRow{Ref: ref}
+	start := time.Now()
+	conn, err := ws.ResolveConnection(ref, fam)
+	if err == nil {
+		if p := component.PingerFor(fam); p == nil {
+			err = diag.Usage("no check for connection family %q", fam)
+		} else {
+			pctx, cancel := context.WithTimeout(ctx, timeout)
+			err = p(pctx, conn, ws.Files)
+			cancel()
+		}
+	}
+	row.LatencyMS = time.Since(start).Milliseconds()
+	if err != nil {
+		row.Error = a.mask(err.Error())
+	} else {
+		row.OK = true
+	}
+	return row
 }

@@ -73,6 +73,33 @@ var helpTexts = map[string]helpText{
 			"osiris watch pipelines/movies_offline.yaml --poll 1s",
 		},
 	},
+	"discover": {
+		about: "Lists what a database connection holds: tables and views, columns with their\ntypes and nullability, primary and foreign keys, row estimates and, with\n--samples, the first rows of each table (secret values and columns such as\npassword are masked). Only reads; MySQL/MariaDB and PostgreSQL/Supabase.",
+		examples: []string{
+			"# the tables and columns of a MariaDB database",
+			"osiris discover @mysql.sakila",
+			"# with three sample rows per table, as JSON",
+			"osiris discover @postgres.main --samples 3 --json",
+		},
+	},
+	"schema": {
+		about: "Prints a JSON Schema (2020-12) of pipeline files generated from the component\nspecs: every component's config keys, types, enums, defaults and required\nkeys. Point an editor's YAML language server at it; osiris validate stays\nthe judge (needs, params, connections and paths are checked there only).",
+		examples: []string{
+			"# write it beside the pipelines",
+			"osiris schema > pipeline.schema.json",
+			"# check a pipeline against it with any JSON Schema tool (here check-jsonschema)",
+			"osiris schema > schema.json && check-jsonschema --schemafile schema.json pipelines/daily.yaml",
+		},
+	},
+	"mcp": {
+		about: "Serves the workspace over the Model Context Protocol: tools connections_list,\nconnections_doctor, components_list, component_show, discovery_request,\noml_schema_get, oml_validate, oml_save, compile, run, logs_list, logs_show,\nlogs_diff, and the pipelines, component specs and run records as resources.\nstdio by default (an MCP client starts it); --http serves streamable HTTP at\n/mcp on a loopback address. Every answer is masked. Reads osiris.toml once:\nrestart it after editing connections.",
+		examples: []string{
+			"# what an MCP client starts (stdio)",
+			"osiris -C /path/to/workspace mcp",
+			"# streamable HTTP on this machine only",
+			"osiris mcp --http 127.0.0.1:8765",
+		},
+	},
 	"logs": {
 		about: "Browses the runs recorded under run_logs/: a list, one run's steps and\nevents, the static HTML report, the difference between two runs, clean-up.",
 		examples: []string{

@@ -15,6 +15,7 @@ import (
 
 	"github.com/osiris-go/osiris/pkg/compile"
 	"github.com/osiris-go/osiris/pkg/diag"
+	"github.com/osiris-go/osiris/pkg/exec"
 	"github.com/osiris-go/osiris/pkg/remote"
 	"github.com/osiris-go/osiris/pkg/remote/sandbox"
 	_ "github.com/osiris-go/osiris/pkg/remote/sandbox/docker" // the sandbox kinds
@@ -75,13 +76,6 @@ func openSandbox(ws *workspace.Workspace, name string) (*workspace.RemoteConfig,
 // executeRemote runs m in a sandbox; the run is recorded locally exactly as
 // a local run is (plus the sandbox_* and sync_* events).
 func (a *app) executeRemote(ws *workspace.Workspace, m *compile.Manifest, manifestDir string, timeout time.Duration, name string) error {
-	opts, err := engineOptions(ws)
-	if err != nil {
-		return err
-	}
-	if err := forgetLocalWrites(ws); err != nil {
-		return err
-	}
 	// As a local run: SIGINT, SIGTERM and SIGHUP cancel (the worker gets
 	// `cancel`, then the sandbox stops); a second signal exits at once.
 	sigs := watchSignals(a.stderr)
@@ -93,6 +87,25 @@ func (a *app) executeRemote(ws *workspace.Workspace, m *compile.Manifest, manife
 		defer cancel()
 	}
 	progress := newProgress(a)
+	res, relDir, runErr := a.runRemote(ctx, ws, m, manifestDir, name, progress, progress.transfer)
+	progress.done()
+	if relDir == "" {
+		return runErr // refused before a run directory existed
+	}
+	return a.runOutcome(res, runErr, relDir, ctx)
+}
+
+// runRemote runs m in the sandbox name and writes the run's pages: the one
+// code path of `run --remote` and the MCP run tool. relDir is "" when the
+// run was refused before its directory existed.
+func (a *app) runRemote(ctx context.Context, ws *workspace.Workspace, m *compile.Manifest, manifestDir, name string, sink exec.EventSink, transfer func(remote.Transfer)) (*exec.Result, string, error) {
+	opts, err := engineOptions(ws)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := forgetLocalWrites(ws); err != nil {
+		return nil, "", err
+	}
 	res, relDir, runErr := remote.Execute(ctx, remote.ExecuteOptions{
 		Workspace:   ws,
 		Manifest:    m,
@@ -100,15 +113,13 @@ func (a *app) executeRemote(ws *workspace.Workspace, m *compile.Manifest, manife
 		Remote:      name,
 		Engine:      opts,
 		Version:     version,
-		Progress:    progress,
-		Transfer:    progress.transfer,
+		Progress:    sink,
+		Transfer:    transfer,
 	})
-	progress.done()
-	if relDir == "" {
-		return runErr // refused before a run directory existed
+	if relDir != "" {
+		a.writeRunPages(ws, filepath.Join(ws.Root, filepath.FromSlash(relDir)))
 	}
-	a.writeRunPages(ws, filepath.Join(ws.Root, filepath.FromSlash(relDir)))
-	return a.runOutcome(res, runErr, relDir, ctx)
+	return res, relDir, runErr
 }
 
 func (a *app) cmdRemote(args []string) error {

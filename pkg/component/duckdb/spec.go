@@ -12,6 +12,7 @@ var ProcessorSpec = component.Spec{
 		{Name: "query", Type: component.TypeString, Required: true, Doc: "SQL over the inputs"},
 	},
 	Cacheable: true,
+	IO:        queryIO,
 }
 
 // WriterSpec is duckdb.writer.
@@ -48,4 +49,5 @@ var ExtractorSpec = component.Spec{
 	},
 	ReadsPaths: []string{"path"},
 	Cacheable:  true,
+	IO:         queryIO,
 }

@@ -2,9 +2,11 @@ package duckdb
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow/array"
 
@@ -25,13 +27,46 @@ type Access struct {
 	Paths []string
 }
 
+// openLocks holds, per database file, the lock under which a session on
+// it is opened and confined (see OpenConfined).
+var openLocks sync.Map // cleaned path → *sync.Mutex
+
+// OpenConfined opens the database file at path (read-only when readOnly)
+// and confines the session to a. Every session on one file shares one
+// DuckDB instance (duckdb-go's instance cache), and DuckDB's settings
+// belong to the instance: checking "still open?" and then setting the
+// allowed paths is a race between two steps opening the same file at once
+// (the second one's SET allowed_paths fails with "Cannot change
+// allowed_paths when enable_external_access is disabled"). The per-file
+// lock makes open-and-confine one step: a session is handed out only once
+// the instance is confined, and the next one finds it so.
+func OpenConfined(ctx context.Context, path string, readOnly bool, a Access) (*Session, error) {
+	l, _ := openLocks.LoadOrStore(filepath.Clean(path), new(sync.Mutex))
+	mu := l.(*sync.Mutex)
+	mu.Lock()
+	defer mu.Unlock()
+	open := Open
+	if readOnly {
+		open = OpenReadOnly
+	}
+	s, err := open(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Confine(ctx, a); err != nil {
+		return nil, errors.Join(err, s.Close())
+	}
+	return s, nil
+}
+
 // Confine applies a, in the order DuckDB requires: temp_directory (which
 // cannot change afterwards), allowed_directories, allowed_paths, then
 // enable_external_access = false. Settings that do not touch files
 // (memory_limit, threads) can still be changed after it.
 //
 // A database file is opened once per process and shared by every session
-// on it (duckdb-go's instance cache): when an earlier session already
+// on it (duckdb-go's instance cache; open file sessions with OpenConfined,
+// which makes open-and-confine atomic): when an earlier session already
 // confined the database, Confine leaves it as it is — the settings belong
 // to the database, not the connection. File sessions therefore set no
 // TempDir of their own (a step's temp directory is removed when the step

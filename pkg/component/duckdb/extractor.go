@@ -36,12 +36,12 @@ func (Extractor) Extract(ctx context.Context, req *component.Request) (array.Rec
 		}
 		return nil, fmt.Errorf("step %q: %w", req.StepID, err)
 	}
-	s, err := OpenReadOnly(ctx, dbPath)
+	if err := checkQuery(req, query); err != nil {
+		return nil, err
+	}
+	s, err := OpenConfined(ctx, dbPath, true, databaseAccess(WorkspaceAccess(req), dbPath))
 	if err != nil {
 		return nil, fmt.Errorf("step %q: %w", req.StepID, err)
-	}
-	if err := s.Confine(ctx, databaseAccess(WorkspaceAccess(req), dbPath)); err != nil {
-		return nil, errors.Join(fmt.Errorf("step %q: %w", req.StepID, err), s.Close())
 	}
 	if err := s.LimitMemory(ctx, req.WorkingMemoryNow()); err != nil {
 		return nil, errors.Join(fmt.Errorf("step %q: %w", req.StepID, err), s.Close())

@@ -43,6 +43,9 @@ func (Processor) Transform(ctx context.Context, req *component.Request, in compo
 	if err := checkInputNames(in); err != nil {
 		return nil, fmt.Errorf("step %q: %w", req.StepID, err)
 	}
+	if err := checkQuery(req, query); err != nil {
+		return nil, err
+	}
 	rr, err := runProcessor(ctx, req, in, query)
 	if err != nil {
 		return nil, err

@@ -43,7 +43,8 @@ func (e *NotSelectError) Error() string {
 	}
 	return fmt.Sprintf("the query is not a SELECT (%s): SQL in a pipeline only reads — "+
 		"COPY … TO, EXPORT DATABASE, CREATE, INSERT, ATTACH, SET and PRAGMA are refused; "+
-		"write files with a filesystem.csv_writer step and tables with a duckdb.writer step", what)
+		"write files with a filesystem.csv_writer step and tables with a duckdb.writer step, "+
+		"and name intermediate results with WITH x AS (…)", what)
 }
 
 // parseDB is the in-memory database that parses queries (it never runs
@@ -391,6 +392,28 @@ func queryIO(cfg component.Config, _ *workspace.Connection, io *component.StepIO
 	}
 	if io.NonDeterministic == "" {
 		io.NonDeterministic = a.NonDeterministic
+	}
+	return nil
+}
+
+// checkQuery is the driver's own check before DuckDB sees a query (the
+// validator made the same one, unless the manifest was run as it is): a
+// query that is not a SELECT is refused, and so is a literal path it
+// reads that the workspace rules refuse (.env, osiris.toml, pipelines/, a
+// symlink out) — with the path in the message, where DuckDB's confinement
+// would only say "Permission Error".
+func checkQuery(req *component.Request, query string) error {
+	a, err := AnalyzeQuery(query)
+	if err != nil {
+		return fmt.Errorf("step %q: %w", req.StepID, err)
+	}
+	if req.Files == nil {
+		return nil
+	}
+	for _, p := range a.Reads {
+		if err := req.Files.CheckRead(p); err != nil {
+			return fmt.Errorf("step %q: the query reads %w", req.StepID, err)
+		}
 	}
 	return nil
 }

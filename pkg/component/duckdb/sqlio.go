@@ -384,9 +384,11 @@ func queryIO(cfg component.Config, _ *workspace.Connection, io *component.StepIO
 	}
 	a, err := AnalyzeQuery(q)
 	if err != nil {
-		return err
+		return &component.KeyError{Key: "query", Err: err}
 	}
-	io.Reads = append(io.Reads, a.Reads...)
+	for _, p := range a.Reads {
+		io.AddRead(p, "query")
+	}
 	if io.ReadsUnknown == "" {
 		io.ReadsUnknown = a.ReadsUnknown
 	}

@@ -99,9 +99,7 @@ func StepPaths(spec Spec, cfg map[string]any, conn *workspace.Connection) (StepI
 			if p == "" || p == ":memory:" {
 				continue
 			}
-			if base := conn.Get("base_dir"); base != "" && !filepath.IsAbs(p) {
-				p = path.Join(filepath.ToSlash(base), filepath.ToSlash(p))
-			}
+			p = JoinBaseDir(conn, p)
 			io.origin(p, key)
 			res = append(res, p)
 		}
@@ -124,4 +122,13 @@ func StepPaths(spec Spec, cfg map[string]any, conn *workspace.Connection) (StepI
 		}
 	}
 	return io, nil
+}
+
+// JoinBaseDir is p as a step of connection conn means it: joined to the
+// connection's base_dir when p is relative (the filesystem family's rule).
+func JoinBaseDir(conn *workspace.Connection, p string) string {
+	if base := conn.Get("base_dir"); base != "" && !filepath.IsAbs(p) {
+		return path.Join(filepath.ToSlash(base), filepath.ToSlash(p))
+	}
+	return p
 }

@@ -57,6 +57,11 @@ func (a *app) cmdRun(args []string) error {
 	if remote {
 		return a.executeRemote(ws, m, manifestDir, *timeout, remoteName)
 	}
+	// SQL names files relative to the workspace root and DuckDB resolves
+	// them against the working directory (a remote worker runs in its ws/).
+	if err := os.Chdir(ws.Root); err != nil {
+		return err
+	}
 	return a.execute(ws, m, manifestDir, localRun{Timeout: *timeout, NoCache: *noCache})
 }
 

@@ -92,7 +92,7 @@ func (v *validator) checkStepPaths(st *stepIR, written map[string]*yEntry, cfgAt
 		if errors.As(err, &ke) {
 			key = ke.Key
 		}
-		v.errorf(at(key), "step-paths", st.label, "", "%s.config.%s: %v", st.path, key, err)
+		v.errorf(at(key), "config-value", st.label, "", "%s.config.%s: %v", st.path, key, err)
 		return
 	}
 	// StepPaths leaves an empty path out; it is a mistake where written.

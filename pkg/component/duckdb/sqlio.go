@@ -280,7 +280,7 @@ func (w *walker) fileArg(name string, n map[string]any, args []any) {
 	}
 	paths, ok := literalStrings(args[0])
 	if !ok {
-		w.unknown("%s()%s reads a path built at run time; write the path as a literal", name, w.at(n))
+		w.unknown("%s()%s reads a path built at run time", name, w.at(n))
 		return
 	}
 	for _, p := range paths {

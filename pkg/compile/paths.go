@@ -43,6 +43,7 @@ type pathUse struct {
 	glob  bool
 	at    pos
 	write bool
+	sql   bool // read by the step's query, not named by a config key
 }
 
 func (v *validator) files() *workspace.Files {
@@ -124,6 +125,7 @@ func (v *validator) checkStepPaths(st *stepIR, written map[string]*yEntry, cfgAt
 			return
 		}
 		if u, ok := v.pathUse(what, p, where, write); ok {
+			u.sql = key == "query"
 			st.paths = append(st.paths, u)
 		}
 	}
@@ -253,6 +255,9 @@ func (v *validator) checkWriteTargets() {
 			continue
 		}
 		for _, u := range st.paths {
+			if u.sql {
+				continue // a file its query reads, not its database
+			}
 			if _, known := dbFiles[u.abs]; !known {
 				dbFiles[u.abs] = fmt.Sprintf("the DuckDB database file of step %q", st.id)
 			}

@@ -14,9 +14,10 @@ import (
 
 // The workspace path policy at validate time (the same workspace.Files
 // rules the drivers apply at run time, so run never meets a path validate
-// accepted): every path a step reads or writes — its config keys listed in
-// the spec's ReadsPaths/WritesPaths, joined to a filesystem connection's
-// base_dir, or a DuckDB connection's path — is inside the workspace unless
+// accepted): every path a step reads or writes, as component.StepPaths
+// gives them — its config keys listed in the spec's ReadsPaths/WritesPaths,
+// joined to a filesystem connection's base_dir, a DuckDB connection's path,
+// the literal paths its SQL reads — is inside the workspace unless
 // written as an absolute path, never climbs out through `..` or a symlink
 // (dangling ones included), and is never one of the workspace's own files.
 // A writer may in addition not write the running pipeline file, a DuckDB

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 
@@ -153,4 +154,67 @@ func databaseAccess(a Access, path string) Access {
 	a.Paths = append(a.Paths, path, path+".wal")
 	a.Dirs = append(a.Dirs, path+".tmp")
 	return a
+}
+
+// QueryAccess is the access of a query whose reads are known (AnalyzeQuery
+// gave no ReadsUnknown): the files it names, each glob's folder when that
+// folder is workspace data (else the files the glob matches now), and the
+// step's temp directory — nothing else. The step cache hashed and remote
+// sync carried exactly these files, so a read the parser did not see fails
+// ("Permission Error") instead of going unnoticed.
+func QueryAccess(req *component.Request, reads []string) Access {
+	a := Access{TempDir: req.TempDir}
+	if req.Files == nil {
+		return a
+	}
+	dataDirs, dataFiles := req.Files.DataPaths()
+	// isData: the real path of an existing file that SQL may read at all.
+	isData := func(abs string) (string, bool) {
+		r, err := filepath.EvalSymlinks(abs)
+		if err != nil {
+			return "", false
+		}
+		return r, insideAny(r, dataDirs) || slices.Contains(dataFiles, r)
+	}
+	for _, p := range reads {
+		abs, err := req.Files.Resolve(p)
+		if err != nil {
+			continue // checkQuery refused it; DuckDB will too
+		}
+		if !strings.ContainsAny(p, "*?[") {
+			if r, ok := isData(abs); ok {
+				a.Paths = append(a.Paths, r)
+			}
+			continue
+		}
+		if r, err := filepath.EvalSymlinks(globDir(abs)); err == nil && insideAny(r, dataDirs) {
+			a.Dirs = append(a.Dirs, r)
+			continue
+		}
+		matches, _ := filepath.Glob(abs)
+		for _, m := range matches {
+			if r, ok := isData(m); ok {
+				a.Paths = append(a.Paths, r)
+			}
+		}
+	}
+	return a
+}
+
+// globDir is the folder part of a glob before its first pattern character.
+func globDir(pattern string) string {
+	dir := pattern
+	for strings.ContainsAny(dir, "*?[") {
+		dir = filepath.Dir(dir)
+	}
+	return dir
+}
+
+func insideAny(p string, dirs []string) bool {
+	for _, d := range dirs {
+		if p == d || strings.HasPrefix(p, strings.TrimSuffix(d, string(filepath.Separator))+string(filepath.Separator)) {
+			return true
+		}
+	}
+	return false
 }

@@ -224,3 +224,31 @@ func TestParallelExtractorsOneFile(t *testing.T) {
 		}
 	}
 }
+
+// TestQueryAccess: a query whose reads are known may read those files (a
+// glob's folder when it is data) and nothing else of the workspace: what
+// the parser did not see fails instead of escaping the step cache's key.
+func TestQueryAccess(t *testing.T) {
+	root, _ := confinedWorkspace(t)
+	t.Chdir(root)
+	ctx := context.Background()
+	req := componenttest.Request(t, component.Config{}, nil, root)
+	s, err := Open(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Confine(ctx, QueryAccess(req, []string{"data/in.csv", "data2/*.csv", "/etc/passwd", ".env"})); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"SELECT * FROM read_csv('data/in.csv')", "SELECT * FROM read_csv('data2/*.csv')", "SELECT * FROM 'data2/other.csv'"} {
+		if err := s.Exec(ctx, "CREATE OR REPLACE TEMP TABLE x AS "+q); err != nil {
+			t.Errorf("%s: %v", q, err)
+		}
+	}
+	for _, q := range []string{"SELECT * FROM read_csv('top.csv')", "SELECT * FROM read_csv('/etc/passwd')", "SELECT * FROM read_text('.env')", "SELECT * FROM read_text('osiris.toml')"} {
+		if err := s.Exec(ctx, "CREATE OR REPLACE TEMP TABLE x AS "+q); err == nil || !strings.Contains(err.Error(), "Permission Error") {
+			t.Errorf("%s: %v; want a permission error", q, err)
+		}
+	}
+}

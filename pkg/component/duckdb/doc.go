@@ -58,10 +58,15 @@
 // driver also applies the workspace rules to each literal path before
 // DuckDB sees the query (a clear message instead of "Permission Error").
 //
-// Confinement (access.go): a session may read Files.DataPaths (real paths,
-// no folder that is or holds a protected entry; see package workspace) plus
-// its temp directory and database file; DuckDB refuses the rest itself,
-// also paths built at run time. A database file has one DuckDB instance per
+// Confinement (access.go): a processor whose reads are known may read
+// exactly those files (QueryAccess: each literal path, a glob's folder when
+// it is data) plus its temp directory, so the step cache's key and remote
+// sync can never miss a file the query reads — a read the parser did not
+// see fails. Otherwise (a path built at run time; duckdb.extractor, whose
+// database instance is shared by every session on the file) a session may
+// read Files.DataPaths: real paths, no folder that is or holds a protected
+// entry (see package workspace), plus its temp directory and database
+// file. DuckDB refuses the rest itself, also paths built at run time. A database file has one DuckDB instance per
 // process (duckdb-go's instance cache) whose settings every session shares,
 // so OpenConfined holds a per-file lock from open until the instance is
 // confined: ten duckdb.extractor steps opening one file at once used to

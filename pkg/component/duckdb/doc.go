@@ -33,7 +33,8 @@
 //
 // What SQL reads (sqlio.go). AnalyzeQuery parses a query with DuckDB's own
 // parser (json_serialize_sql, in a shared in-memory database that never
-// runs a query; results are cached by query text) and walks the tree: the
+// runs a query; results are cached by query text: ~10 ms to open it once,
+// ~0.3 ms per new query, ~25 ns per cached one) and walks the tree: the
 // first argument of every file function (read_csv, read_csv_auto,
 // read_parquet, parquet_scan, read_json*, read_ndjson*, read_text,
 // read_blob, glob, sniff_csv, parquet_metadata/_schema/…, any other read_*

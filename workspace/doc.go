@@ -25,8 +25,23 @@
 // osiris_connections.yaml the fields Osiris-Python's connections use are
 // accepted too (and ignored).
 //
-// Files.DataPaths is what DuckDB SQL may touch: the unprotected entries of
-// the root, listed when a session opens.
+// Files.DataPaths is what DuckDB SQL may read, listed when a session
+// opens, as real paths (symlinks resolved). DuckDB's allowed_directories is
+// a prefix check made after DuckDB canonicalises both sides (symlinks and
+// .. resolved; measured with DuckDB 1.5.6), so what matters is the real
+// folders allowed: none may be, or contain, a protected entry, and none may
+// lie outside the real root. A folder holding a protected entry (the root
+// itself, var/ when build = "var/build") is never allowed whole; its other
+// entries are, one by one. A symlink is judged by its real target: self ->
+// ., up -> .., r -> / and a link to .env or pipelines/ are left out, a link
+// to data adds nothing new. Below an allowed folder, a link such as
+// data/self -> .. needs no listing: DuckDB resolves data/self/.env to
+// <root>/.env, which no allowed folder holds. So every spelling — self/.env,
+// up/<ws>/pipelines/x, data/../.env, /proc/self/cwd/.env — reaches a
+// protected entry only through a real path outside the set. A hard link to
+// a protected file inside a data folder is the one thing a real path cannot
+// tell apart; osiris never makes one. CheckRead applies the policy to a
+// path a step reads (a file or a glob, each match checked).
 //
 // It is not for pipelines (pkg/compile), running anything (pkg/exec) or
 // talking to databases: it hands drivers a resolved Connection and, for

@@ -251,13 +251,75 @@ func (f *Files) Rel(abs string) string {
 	return filepath.ToSlash(r)
 }
 
-// DataPaths lists what SQL run by a pipeline (DuckDB) may touch: every
-// entry of the workspace root that is not protected, descending into a
-// folder that holds a protected path (build/ under var/, say) to list its
-// other entries. dirs are folders, files single files; both absolute.
-// Entries created later at the root itself are not included: a DuckDB
-// session sees the workspace as it was when the session opened.
+// CheckRead applies the policy to a path a step reads, a file or a glob:
+// the path resolves (Resolve), and no file a glob matches is protected or
+// reached through a symlink out of the workspace.
+func (f *Files) CheckRead(p string) error {
+	abs, err := f.Resolve(p)
+	if err != nil {
+		return err
+	}
+	if !strings.ContainsAny(p, "*?[") {
+		return nil
+	}
+	matches, err := filepath.Glob(abs)
+	if err != nil {
+		return &PathError{Path: p, Reason: "is not a valid glob (" + err.Error() + ")", Hint: "fix the pattern, e.g. data/*.csv"}
+	}
+	for _, m := range matches {
+		if what, prot := f.Protected(m); prot {
+			return &PathError{Path: p, Reason: "matches " + f.Rel(m) + ", which is " + what + ", not data", Hint: "narrow the pattern, e.g. data/*.csv"}
+		}
+		if !filepath.IsAbs(p) {
+			if _, err := f.Resolve(f.Rel(m)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// DataPaths lists what SQL run by a pipeline (DuckDB) may read, as real
+// paths (every symlink resolved): the data of the workspace, that is every
+// entry below the root that is not protected, with every protected entry
+// outside the set whatever the spelling. DuckDB canonicalises both the
+// allowed folders and each path a query names (symlinks and .. resolved)
+// before its prefix check, so the set must hold no real folder that is, or
+// contains, a protected entry, and nothing outside the real root:
+//
+//   - a folder that holds a protected path (the root; var/ when build is
+//     var/build) is not allowed as a whole: its other entries are;
+//   - a symlink is judged by its target: one that leads out of the
+//     workspace, to a protected entry, or to a folder holding one (self ->
+//     ., data/up -> ..) is left out, not followed; one to data is allowed
+//     as its target's real path;
+//   - a symlink below an allowed folder needs nothing: DuckDB resolves it
+//     when a query names it and refuses it unless its target is allowed.
+//
+// dirs are folders, files single files. Entries created later at the root
+// itself are not included: a DuckDB session sees the workspace as it was
+// when the session opened.
 func (f *Files) DataPaths() (dirs, files []string) {
+	rootReal := f.realRoot()
+	var protReal []string // every protected entry, as written and resolved
+	for _, pp := range f.protected {
+		protReal = append(protReal, pp.abs)
+		if r, err := realPath(pp.abs); err == nil && r != pp.abs {
+			protReal = append(protReal, r)
+		}
+	}
+	holdsProtected := func(dir string) bool {
+		if dir == rootReal {
+			return true // the root's dot-entries and osiris.toml
+		}
+		for _, p := range protReal {
+			if p != dir && within(p, dir) {
+				return true
+			}
+		}
+		return false
+	}
+	seen := map[string]bool{}
 	var walk func(dir string)
 	walk = func(dir string) {
 		entries, err := os.ReadDir(dir)
@@ -266,36 +328,36 @@ func (f *Files) DataPaths() (dirs, files []string) {
 		}
 		for _, e := range entries {
 			p := filepath.Join(dir, e.Name())
+			real, err := realPath(p)
+			if err != nil || real == rootReal || !within(real, rootReal) || seen[real] {
+				continue
+			}
 			if _, prot := f.Protected(p); prot {
 				continue
 			}
-			if f.holdsProtected(p) {
-				walk(p)
+			if _, prot := f.Protected(real); prot {
 				continue
 			}
-			st, err := os.Stat(p) // follows a symlink; DuckDB decides on its target
+			st, err := os.Stat(real)
 			if err != nil {
 				continue
 			}
+			if st.IsDir() && holdsProtected(real) {
+				if real == p {
+					walk(p) // a real folder: list its other entries
+				}
+				continue // a symlink to it: its target is listed on its own
+			}
+			seen[real] = true
 			if st.IsDir() {
-				dirs = append(dirs, p)
+				dirs = append(dirs, real)
 			} else {
-				files = append(files, p)
+				files = append(files, real)
 			}
 		}
 	}
-	walk(f.Root)
+	walk(rootReal)
 	sort.Strings(dirs)
 	sort.Strings(files)
 	return dirs, files
-}
-
-// holdsProtected reports whether a protected path lies strictly below dir.
-func (f *Files) holdsProtected(dir string) bool {
-	for _, pp := range f.protected {
-		if pp.abs != dir && within(pp.abs, dir) {
-			return true
-		}
-	}
-	return false
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -111,5 +112,38 @@ func TestPathsPolicy(t *testing.T) {
 	_, err = LoadWithEnv(dir, nil)
 	if err == nil || !strings.Contains(err.Error(), "osiris.toml:5:1: error[config-path]: paths.run_logs \"logs\" leads out of the workspace through a symlink") {
 		t.Errorf("symlinked run_logs: %v", err)
+	}
+}
+
+// TestDataPathsRealAndSafe: what DuckDB may read is real paths only, and
+// no allowed folder is or holds a protected entry, whatever symlinks the
+// workspace has: self -> ., up -> .., r -> / and a link to .env are left
+// out; var/ (holding build) is listed by its other entries; a link to a
+// data folder adds nothing new.
+func TestDataPathsRealAndSafe(t *testing.T) {
+	root := t.TempDir()
+	writeFile(t, root, "osiris.toml", "[project]\nname = \"p\"\n")
+	writeFile(t, root, ".env", "A=b\n")
+	writeFile(t, root, "data/in.csv", "a\n")
+	writeFile(t, root, "var/build/m.yaml", "x")
+	writeFile(t, root, "var/cache/c.csv", "x")
+	writeFile(t, root, "top.csv", "x")
+	for link, target := range map[string]string{
+		"self": ".", "up": "..", "r": "/", "envlink": ".env", "data2": "data", "varlink": "var", "data/self": "..",
+	} {
+		if err := os.Symlink(target, filepath.Join(root, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f, err := NewFilesWithPaths(root, PathsConfig{Pipelines: "pipelines", Build: "var/build", RunLogs: "run_logs", State: ".osiris"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	real, _ := filepath.EvalSymlinks(root)
+	dirs, files := f.DataPaths()
+	wantDirs := []string{filepath.Join(real, "data"), filepath.Join(real, "var", "cache")}
+	wantFiles := []string{filepath.Join(real, "top.csv")}
+	if !reflect.DeepEqual(dirs, wantDirs) || !reflect.DeepEqual(files, wantFiles) {
+		t.Errorf("DataPaths = %q, %q; want %q, %q", dirs, files, wantDirs, wantFiles)
 	}
 }

@@ -33,6 +33,12 @@ type app struct {
 	probe func(fs *flag.FlagSet)
 
 	dryRun bool // run --dry-run: compile stages are not recorded
+
+	// remote: the pipeline is compiled for a remote sandbox (run --remote,
+
+	// validate/compile --remote): compile.Options.Remote.
+
+	remote bool
 }
 
 // errProbed ends a command whose flags were probed.

@@ -87,7 +87,7 @@ func (a *app) recordCompile(ws *workspace.Workspace, file string, started time.T
 }
 
 func (a *app) compileOne(ws *workspace.Workspace, file string, params map[string]string) (*compile.Manifest, string, bool, diag.List, error) {
-	m, ds := compile.Compile(compile.FromWorkspace(ws), file, compile.Options{Profile: a.profile, Params: params})
+	m, ds := compile.Compile(compile.FromWorkspace(ws), file, compile.Options{Profile: a.profile, Params: params, Remote: a.remote})
 	if ds.HasErrors() || m == nil {
 		return nil, "", false, ds, nil
 	}

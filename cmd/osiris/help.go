@@ -40,6 +40,8 @@ var helpTexts = map[string]helpText{
 			"osiris validate",
 			"# one pipeline with a param as it would run",
 			"osiris validate pipelines/mysql_duckdb_supabase.yaml --param min_movies=3",
+			"# also what a remote sandbox needs: every file a step reads known before it runs",
+			"osiris validate --remote",
 		},
 	},
 	"compile": {

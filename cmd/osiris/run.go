@@ -27,6 +27,7 @@ func (a *app) cmdRun(args []string) error {
 	noCache := fs.Bool("no-cache", false, "execute every step and rehash every file read; do not reuse step outputs of earlier runs (the step cache)")
 	fs.Bool("remote", false, "run in the sandbox `[NAME]` of [remote.NAME] (default: the one marked default, else the only one, else local)")
 	args, remoteName, remote := splitRemoteFlag(args)
+	a.remote = remote
 	pos, err := a.parseFlags(fs, args, "run PIPELINE | MANIFEST_DIR | --last-compile [--param k=v] [--dry-run] [--timeout D] [--remote [NAME]]")
 	if err != nil {
 		return err
@@ -55,6 +56,11 @@ func (a *app) cmdRun(args []string) error {
 	}
 	if remote {
 		return a.executeRemote(ws, m, manifestDir, *timeout, remoteName)
+	}
+	// SQL names files relative to the workspace root and DuckDB resolves
+	// them against the working directory (a remote worker runs in its ws/).
+	if err := os.Chdir(ws.Root); err != nil {
+		return err
 	}
 	return a.execute(ws, m, manifestDir, localRun{Timeout: *timeout, NoCache: *noCache})
 }

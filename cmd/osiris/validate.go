@@ -18,7 +18,8 @@ func (a *app) pipelineCommand(name string, args []string) (*workspace.Workspace,
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	params := paramFlag{}
 	fs.Var(params, "param", "set a param `NAME=VALUE` (repeatable)")
-	pos, err := a.parseFlags(fs, args, name+" [PIPELINE...] [--param k=v]")
+	fs.BoolVar(&a.remote, "remote", false, "check what a remote run needs too: every file a step reads is known before it runs")
+	pos, err := a.parseFlags(fs, args, name+" [PIPELINE...] [--param k=v] [--remote]")
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -39,7 +40,7 @@ func (a *app) cmdValidate(args []string) error {
 		return err
 	}
 	env := compile.FromWorkspace(ws)
-	opts := compile.Options{Profile: a.profile, Params: params}
+	opts := compile.Options{Profile: a.profile, Params: params, Remote: a.remote}
 	var all diag.List
 	type result struct {
 		File        string            `json:"file"`

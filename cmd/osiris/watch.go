@@ -61,6 +61,11 @@ func (a *app) cmdWatch(args []string) error {
 			return &diag.UsageError{Err: err}
 		}
 		proj.remote, proj.remoteName = true, remoteName
+		a.remote = true // compile refuses what a sandbox cannot run
+	}
+	// As for run: relative paths in SQL are relative to the root.
+	if err := os.Chdir(ws.Root); err != nil {
+		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -33,6 +33,10 @@ type Options struct {
 	Profile string
 	// Params are --param NAME=VALUE pairs; they win over everything else.
 	Params map[string]string
+	// Remote: the manifest is for a remote sandbox (run --remote, validate
+	// --remote), which carries only the files a step names: a step whose
+	// reads cannot be known before it runs is an error.
+	Remote bool
 }
 
 // lookupSpec finds a component's spec; a variable so tests can compile

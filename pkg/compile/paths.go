@@ -14,9 +14,10 @@ import (
 
 // The workspace path policy at validate time (the same workspace.Files
 // rules the drivers apply at run time, so run never meets a path validate
-// accepted): every path a step reads or writes — its config keys listed in
-// the spec's ReadsPaths/WritesPaths, joined to a filesystem connection's
-// base_dir, or a DuckDB connection's path — is inside the workspace unless
+// accepted): every path a step reads or writes, as component.StepPaths
+// gives them — its config keys listed in the spec's ReadsPaths/WritesPaths,
+// joined to a filesystem connection's base_dir, a DuckDB connection's path,
+// the literal paths its SQL reads — is inside the workspace unless
 // written as an absolute path, never climbs out through `..` or a symlink
 // (dangling ones included), and is never one of the workspace's own files.
 // A writer may in addition not write the running pipeline file, a DuckDB
@@ -43,6 +44,7 @@ type pathUse struct {
 	glob  bool
 	at    pos
 	write bool
+	sql   bool // read by the step's query, not named by a config key
 }
 
 func (v *validator) files() *workspace.Files {
@@ -73,52 +75,89 @@ func (v *validator) connectionField(ref, key string) (value, where string, ok bo
 	return value, where, true
 }
 
-// checkStepPaths applies the path policy to a step's configured paths.
+// checkStepPaths applies the path policy to every path a step reads or
+// writes, as component.StepPaths gives them (config keys joined to the
+// connection's base_dir, a DuckDB connection's path, the files its SQL
+// reads), each reported where it is written.
 func (v *validator) checkStepPaths(st *stepIR, written map[string]*yEntry, cfgAt pos) {
-	spec := st.spec
-	check := func(key string, write bool) {
-		p, ok := st.effective[key].(string)
-		e := written[key]
-		if !ok || e == nil {
-			return
+	conn := v.pathConnection(st.connection)
+	io, err := component.StepPaths(*st.spec, st.effective, conn)
+	at := func(key string) pos {
+		if e := written[key]; e != nil {
+			return e.val.pos()
 		}
-		at := e.val.pos()
-		shown := p
-		if base, _, ok := v.connectionField(st.connection, "base_dir"); ok && base != "" && !filepath.IsAbs(p) && p != "" {
-			shown = path.Join(filepath.ToSlash(base), filepath.ToSlash(p))
+		return cfgAt
+	}
+	if err != nil {
+		key := "config"
+		var ke *component.KeyError
+		if errors.As(err, &ke) {
+			key = ke.Key
 		}
-		if !v.checkPath(st, st.path+".config."+key, shown, at, write) {
+		v.errorf(at(key), "config-value", st.label, "", "%s.config.%s: %v", st.path, key, err)
+		return
+	}
+	// StepPaths leaves an empty path out; it is a mistake where written.
+	for _, key := range append(append([]string(nil), st.spec.ReadsPaths...), st.spec.WritesPaths...) {
+		if p, ok := st.effective[key].(string); ok && written[key] != nil && strings.TrimSpace(p) == "" {
+			v.checkPath(st, st.path+".config."+key, p, at(key), true)
 			delete(st.effective, key)
+		}
+	}
+	check := func(p string, write bool) {
+		key := io.Origin[p]
+		var what string
+		where := at(key)
+		switch {
+		case strings.HasPrefix(key, component.OriginConnection):
+			field := strings.TrimPrefix(key, component.OriginConnection)
+			_, defined, _ := v.connectionField(st.connection, field)
+			what = fmt.Sprintf("%s of connection %s (%s)", field, st.connection, defined)
+			where = at("connection")
+		case key == "query":
+			what = st.path + ".config.query reads"
+		default:
+			what = st.path + ".config." + key
+		}
+		if !v.checkPath(st, what, p, where, write) {
+			if key != "query" && !strings.HasPrefix(key, component.OriginConnection) {
+				delete(st.effective, key)
+			}
 			return
 		}
-		if u, ok := v.pathUse(st.path+".config."+key, shown, at, write); ok {
+		if u, ok := v.pathUse(what, p, where, write); ok {
+			u.sql = key == "query"
 			st.paths = append(st.paths, u)
 		}
 	}
-	for _, key := range spec.ReadsPaths {
-		check(key, contains(spec.WritesPaths, key))
+	for _, p := range io.Reads {
+		check(p, false)
 	}
-	for _, key := range spec.WritesPaths {
-		if !contains(spec.ReadsPaths, key) {
-			check(key, true)
+	for _, p := range io.Writes {
+		check(p, true)
+	}
+	if v.opts.Remote && io.ReadsUnknown != "" {
+		v.errorf(at("query"), "remote-reads-unknown", st.label,
+			"write every path the query reads as a literal, or run the pipeline locally",
+			"%s.config.query: the files it reads cannot be known before it runs (%s); a remote run carries only the files a step names", st.path, io.ReadsUnknown)
+	}
+}
+
+// pathConnection is the connection's fields that place a step's files
+// (base_dir, path), as written in osiris.toml; one that is expanded only at
+// run time is left out (checked there).
+func (v *validator) pathConnection(ref string) *workspace.Connection {
+	family, alias, err := workspace.ParseRef(ref)
+	if ref == "" || err != nil {
+		return nil
+	}
+	c := &workspace.Connection{Family: family, Alias: alias, Values: map[string]any{}}
+	for _, key := range []string{"base_dir", "path"} {
+		if val, _, ok := v.connectionField(ref, key); ok && val != "" {
+			c.Values[key] = val
 		}
 	}
-	// A DuckDB step without its own path uses its connection's.
-	if contains(spec.Families, "duckdb") && written["path"] == nil && st.connection != "" {
-		if p, where, ok := v.connectionField(st.connection, "path"); ok {
-			at := cfgAt
-			if e := written["connection"]; e != nil {
-				at = e.val.pos()
-			}
-			what := fmt.Sprintf("path of connection %s (%s)", st.connection, where)
-			write := len(spec.WritesPaths) > 0
-			if v.checkPath(st, what, p, at, write) {
-				if u, ok := v.pathUse(what, p, at, write); ok {
-					st.paths = append(st.paths, u)
-				}
-			}
-		}
-	}
+	return c
 }
 
 func (v *validator) pathUse(what, shown string, at pos, write bool) (pathUse, bool) {
@@ -217,6 +256,9 @@ func (v *validator) checkWriteTargets() {
 			continue
 		}
 		for _, u := range st.paths {
+			if u.sql {
+				continue // a file its query reads, not its database
+			}
 			if _, known := dbFiles[u.abs]; !known {
 				dbFiles[u.abs] = fmt.Sprintf("the DuckDB database file of step %q", st.id)
 			}

@@ -26,6 +26,38 @@ type StepIO struct {
 	// differ between two runs with the same inputs (now(), random()). Such
 	// a step is never reused by the step cache.
 	NonDeterministic string
+	// Origin names, for messages, where each path of Reads and Writes comes
+	// from: its config key ("path", "query" for a file SQL reads), or
+	// OriginConnection+field for a connection's field.
+	Origin map[string]string
+}
+
+// OriginConnection prefixes an Origin that is a connection's field.
+const OriginConnection = "connection."
+
+// KeyError is a config value StepPaths cannot work with (a query that is
+// not a SELECT); Key names the config key.
+type KeyError struct {
+	Key string
+	Err error
+}
+
+func (e *KeyError) Error() string { return e.Err.Error() }
+func (e *KeyError) Unwrap() error { return e.Err }
+
+// AddRead records a path the step reads and where it comes from.
+func (io *StepIO) AddRead(p, origin string) {
+	io.Reads = append(io.Reads, p)
+	io.origin(p, origin)
+}
+
+func (io *StepIO) origin(p, origin string) {
+	if io.Origin == nil {
+		io.Origin = map[string]string{}
+	}
+	if _, set := io.Origin[p]; !set {
+		io.Origin[p] = origin
+	}
 }
 
 // IOFunc adds what a family knows beyond config keys (the files a SQL
@@ -44,6 +76,7 @@ func StepPaths(spec Spec, cfg map[string]any, conn *workspace.Connection) (StepI
 	values := func(key string) []string {
 		if _, set := cfg[key]; !set {
 			if p := conn.Get(key); p != "" && p != ":memory:" {
+				io.origin(p, OriginConnection+key)
 				return []string{p}
 			}
 			return nil
@@ -66,9 +99,8 @@ func StepPaths(spec Spec, cfg map[string]any, conn *workspace.Connection) (StepI
 			if p == "" || p == ":memory:" {
 				continue
 			}
-			if base := conn.Get("base_dir"); base != "" && !filepath.IsAbs(p) {
-				p = path.Join(filepath.ToSlash(base), filepath.ToSlash(p))
-			}
+			p = JoinBaseDir(conn, p)
+			io.origin(p, key)
 			res = append(res, p)
 		}
 		return res
@@ -86,8 +118,17 @@ func StepPaths(spec Spec, cfg map[string]any, conn *workspace.Connection) (StepI
 	}
 	if spec.IO != nil {
 		if err := spec.IO(Config(cfg), conn, &io); err != nil {
-			return io, err
+			return io, err // a *KeyError when about one key
 		}
 	}
 	return io, nil
+}
+
+// JoinBaseDir is p as a step of connection conn means it: joined to the
+// connection's base_dir when p is relative (the filesystem family's rule).
+func JoinBaseDir(conn *workspace.Connection, p string) string {
+	if base := conn.Get("base_dir"); base != "" && !filepath.IsAbs(p) {
+		return path.Join(filepath.ToSlash(base), filepath.ToSlash(p))
+	}
+	return p
 }

@@ -6,19 +6,12 @@ import (
 	"github.com/osiris-go/osiris/workspace"
 )
 
-// stepPaths is component.StepPaths as two lists; an error gives none.
-func stepPaths(spec component.Spec, cfg map[string]any, conn *workspace.Connection) (reads, writes []string) {
-	io, err := component.StepPaths(spec, cfg, conn)
-	if err != nil {
-		return nil, nil
-	}
-	return io.Reads, io.Writes
-}
-
 // StepFiles returns, for every step of m, the workspace files it reads and
-// writes as absolute paths or glob patterns (watch mode watches the reads
-// and ignores a pipeline's own writes). connect resolves connections for
-// base_dir; it may be nil, and a connection it cannot resolve is skipped.
+// writes as absolute paths or glob patterns, from component.StepPaths (the
+// engine's rule: config paths with base_dir applied, a DuckDB connection's
+// path, the files a query reads). Watch mode watches the reads and ignores
+// a pipeline's own writes. connect resolves connections; it may be nil,
+// and a connection it cannot resolve is skipped.
 func StepFiles(m *compile.Manifest, files *workspace.Files, connect func(ref, family string) (*workspace.Connection, error)) (reads, writes []string) {
 	seen := map[string]bool{}
 	add := func(dst *[]string, p string) {
@@ -32,18 +25,21 @@ func StepFiles(m *compile.Manifest, files *workspace.Files, connect func(ref, fa
 	for i := range m.Steps {
 		s := &m.Steps[i]
 		spec, ok := component.Lookup(s.Component)
-		if !ok || len(spec.ReadsPaths)+len(spec.WritesPaths) == 0 {
+		if !ok {
 			continue
 		}
 		var conn *workspace.Connection
-		if connect != nil && len(spec.Families) > 0 {
-			conn, _ = connect(s.Connection, spec.Families[0])
+		if family, ref, needs := StepConnection(s); needs && connect != nil {
+			conn, _ = connect(ref, family)
 		}
-		rs, ws := stepPaths(spec, s.Config, conn)
-		for _, p := range rs {
+		io, err := component.StepPaths(spec, s.Config, conn)
+		if err != nil {
+			continue
+		}
+		for _, p := range io.Reads {
 			add(&reads, p)
 		}
-		for _, p := range ws {
+		for _, p := range io.Writes {
 			add(&writes, p)
 		}
 	}

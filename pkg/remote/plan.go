@@ -17,8 +17,10 @@ import (
 )
 
 // Plan is what a remote run moves: exactly the files and connections the
-// manifest needs, worked out from the manifest and the component specs
-// (ReadsPaths, WritesPaths, duckdb connections) — never a hand-kept list.
+// manifest needs, worked out from the manifest with component.StepPaths —
+// the rule the engine, the step cache and watch use (config paths joined to
+// a connection's base_dir, a DuckDB connection's path, the files a query
+// reads) — never a hand-kept list.
 type Plan struct {
 	// Files are tree paths (manifest/…, ws/…) → local absolute paths.
 	Files map[string]string
@@ -102,48 +104,45 @@ func MakePlan(ws *workspace.Workspace, m *compile.Manifest, manifestDir string, 
 		if !ok {
 			return nil, usage("step %q: unknown component %q", s.ID, s.Component)
 		}
-		cfg := component.Config(s.Config)
-		for _, key := range spec.ReadsPaths {
-			for _, v := range cfg.Strings(key) {
-				if err := addRead(s.ID, key, v, containsString(spec.WritesPaths, key)); err != nil {
+		var conn *workspace.Connection
+		if family, ref, needs := exec.StepConnection(s); needs {
+			c, err := ws.ResolveConnection(ref, family)
+			if err != nil {
+				var ue *diag.UsageError
+				if errors.As(err, &ue) {
 					return nil, err
 				}
+				return nil, &diag.UsageError{Err: fmt.Errorf("step %q: %w", s.ID, err)}
+			}
+			conn = c
+			key := family + "\x00" + ref
+			if !seen[key] {
+				seen[key] = true
+				p.Connections = append(p.Connections, RunConnection{Ref: ref, Family: family, Conn: conn})
 			}
 		}
-		for _, key := range spec.WritesPaths {
-			if containsString(spec.ReadsPaths, key) {
+		// What the step reads and writes is the engine's own rule (base_dir
+		// joined, a DuckDB connection's path, the files its SQL reads).
+		io, err := component.StepPaths(spec, s.Config, conn)
+		if err != nil {
+			return nil, usage("step %q: %w", s.ID, err)
+		}
+		if io.ReadsUnknown != "" {
+			return nil, usage("step %q: the files it reads cannot be known before it runs (%s); a remote run carries only the files a step names: write the paths as literals, or run the pipeline locally", s.ID, io.ReadsUnknown)
+		}
+		for _, v := range io.Reads {
+			if io.Origin[v] == "query" && filepath.IsAbs(v) {
+				// Not carried: no file of this machine is in the sandbox,
+				// and DuckDB there refuses the path when the query runs.
 				continue
 			}
-			for _, v := range cfg.Strings(key) {
-				if err := addRead(s.ID, key, v, true); err != nil {
-					return nil, err
-				}
-			}
-		}
-		family, ref, needs := exec.StepConnection(s)
-		if !needs {
-			continue
-		}
-		conn, err := ws.ResolveConnection(ref, family)
-		if err != nil {
-			var ue *diag.UsageError
-			if errors.As(err, &ue) {
+			if err := addRead(s.ID, io.Origin[v], v, false); err != nil {
 				return nil, err
 			}
-			return nil, &diag.UsageError{Err: fmt.Errorf("step %q: %w", s.ID, err)}
 		}
-		key := family + "\x00" + ref
-		if !seen[key] {
-			seen[key] = true
-			p.Connections = append(p.Connections, RunConnection{Ref: ref, Family: family, Conn: conn})
-		}
-		// A DuckDB database file named by the connection (unless the step
-		// names its own path, handled above) travels both ways.
-		if conn.Family == "duckdb" && !cfg.Has("path") {
-			if dbPath := conn.Get("path"); dbPath != "" && dbPath != ":memory:" {
-				if err := addRead(s.ID, "connection "+conn.Ref()+" path", dbPath, spec.Role == component.RoleWrite); err != nil {
-					return nil, err
-				}
+		for _, v := range io.Writes {
+			if err := addRead(s.ID, io.Origin[v], v, true); err != nil {
+				return nil, err
 			}
 		}
 	}
@@ -175,13 +174,4 @@ func wsPath(ws *workspace.Workspace, value string) (rel, abs string, err error) 
 		return "", "", errors.New("is outside the workspace")
 	}
 	return filepath.ToSlash(r), abs, nil
-}
-
-func containsString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -458,7 +458,10 @@ func (s frameSink) EmitMetric(m exec.Metric) {
 
 // run materialises the tree, runs the engine and stores what it produced.
 func (w *worker) run(ctx context.Context, id uint64, req *RunRequest) Done {
-	tree := filepath.Join(w.dir, "runs", req.RunID)
+	tree, err := filepath.Abs(filepath.Join(w.dir, "runs", req.RunID))
+	if err != nil {
+		return Done{Status: exec.StatusFailed, Error: err.Error()}
+	}
 	w.outMu.Lock()
 	w.trees = append(w.trees, tree)
 	w.outMu.Unlock()
@@ -504,6 +507,14 @@ func (w *worker) run(ctx context.Context, id uint64, req *RunRequest) Done {
 	}
 	engine := &exec.Engine{Options: req.Options}
 	sink := frameSink{w: w, re: id}
+	// SQL names files relative to the workspace root and DuckDB resolves
+	// them against the working directory: the run's ws/ is it while the
+	// engine runs (one run at a time per worker), as the root is for a
+	// local run.
+	back, err := chdir(wsDir)
+	if err != nil {
+		return fail(err)
+	}
 	res, runErr := engine.Run(ctx, m, exec.RunEnv{
 		RunID:  req.RunID,
 		RunDir: runDir,
@@ -522,6 +533,9 @@ func (w *worker) run(ctx context.Context, id uint64, req *RunRequest) Done {
 		Log: zerolog.New(io.MultiWriter(w.masker.Writer(&lockedStderr{w: w.stderr}), logFrames{w: w, re: id})).
 			With().Timestamp().Str("run_id", req.RunID).Logger(),
 	})
+	if err := back(); err != nil {
+		return fail(err)
+	}
 	done := Done{Result: res, Artifacts: map[string]string{}, Sizes: map[string]int64{}}
 	if res != nil {
 		done.Status = res.Status
@@ -589,4 +603,16 @@ func orDefaultRef(ref, family string) string {
 		return ref
 	}
 	return "the default " + family + " connection"
+}
+
+// chdir makes dir the working directory; back restores the previous one.
+func chdir(dir string) (back func() error, err error) {
+	prev, err := os.Getwd()
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Chdir(dir); err != nil {
+		return nil, err
+	}
+	return func() error { return os.Chdir(prev) }, nil
 }

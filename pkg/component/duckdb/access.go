@@ -2,9 +2,12 @@ package duckdb
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow/array"
 
@@ -25,13 +28,46 @@ type Access struct {
 	Paths []string
 }
 
+// openLocks holds, per database file, the lock under which a session on
+// it is opened and confined (see OpenConfined).
+var openLocks sync.Map // cleaned path → *sync.Mutex
+
+// OpenConfined opens the database file at path (read-only when readOnly)
+// and confines the session to a. Every session on one file shares one
+// DuckDB instance (duckdb-go's instance cache), and DuckDB's settings
+// belong to the instance: checking "still open?" and then setting the
+// allowed paths is a race between two steps opening the same file at once
+// (the second one's SET allowed_paths fails with "Cannot change
+// allowed_paths when enable_external_access is disabled"). The per-file
+// lock makes open-and-confine one step: a session is handed out only once
+// the instance is confined, and the next one finds it so.
+func OpenConfined(ctx context.Context, path string, readOnly bool, a Access) (*Session, error) {
+	l, _ := openLocks.LoadOrStore(filepath.Clean(path), new(sync.Mutex))
+	mu := l.(*sync.Mutex)
+	mu.Lock()
+	defer mu.Unlock()
+	open := Open
+	if readOnly {
+		open = OpenReadOnly
+	}
+	s, err := open(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Confine(ctx, a); err != nil {
+		return nil, errors.Join(err, s.Close())
+	}
+	return s, nil
+}
+
 // Confine applies a, in the order DuckDB requires: temp_directory (which
 // cannot change afterwards), allowed_directories, allowed_paths, then
 // enable_external_access = false. Settings that do not touch files
 // (memory_limit, threads) can still be changed after it.
 //
 // A database file is opened once per process and shared by every session
-// on it (duckdb-go's instance cache): when an earlier session already
+// on it (duckdb-go's instance cache; open file sessions with OpenConfined,
+// which makes open-and-confine atomic): when an earlier session already
 // confined the database, Confine leaves it as it is — the settings belong
 // to the database, not the connection. File sessions therefore set no
 // TempDir of their own (a step's temp directory is removed when the step
@@ -118,4 +154,67 @@ func databaseAccess(a Access, path string) Access {
 	a.Paths = append(a.Paths, path, path+".wal")
 	a.Dirs = append(a.Dirs, path+".tmp")
 	return a
+}
+
+// QueryAccess is the access of a query whose reads are known (AnalyzeQuery
+// gave no ReadsUnknown): the files it names, each glob's folder when that
+// folder is workspace data (else the files the glob matches now), and the
+// step's temp directory — nothing else. The step cache hashed and remote
+// sync carried exactly these files, so a read the parser did not see fails
+// ("Permission Error") instead of going unnoticed.
+func QueryAccess(req *component.Request, reads []string) Access {
+	a := Access{TempDir: req.TempDir}
+	if req.Files == nil {
+		return a
+	}
+	dataDirs, dataFiles := req.Files.DataPaths()
+	// isData: the real path of an existing file that SQL may read at all.
+	isData := func(abs string) (string, bool) {
+		r, err := filepath.EvalSymlinks(abs)
+		if err != nil {
+			return "", false
+		}
+		return r, insideAny(r, dataDirs) || slices.Contains(dataFiles, r)
+	}
+	for _, p := range reads {
+		abs, err := req.Files.Resolve(p)
+		if err != nil {
+			continue // checkQuery refused it; DuckDB will too
+		}
+		if !strings.ContainsAny(p, "*?[") {
+			if r, ok := isData(abs); ok {
+				a.Paths = append(a.Paths, r)
+			}
+			continue
+		}
+		if r, err := filepath.EvalSymlinks(globDir(abs)); err == nil && insideAny(r, dataDirs) {
+			a.Dirs = append(a.Dirs, r)
+			continue
+		}
+		matches, _ := filepath.Glob(abs)
+		for _, m := range matches {
+			if r, ok := isData(m); ok {
+				a.Paths = append(a.Paths, r)
+			}
+		}
+	}
+	return a
+}
+
+// globDir is the folder part of a glob before its first pattern character.
+func globDir(pattern string) string {
+	dir := pattern
+	for strings.ContainsAny(dir, "*?[") {
+		dir = filepath.Dir(dir)
+	}
+	return dir
+}
+
+func insideAny(p string, dirs []string) bool {
+	for _, d := range dirs {
+		if p == d || strings.HasPrefix(p, strings.TrimSuffix(d, string(filepath.Separator))+string(filepath.Separator)) {
+			return true
+		}
+	}
+	return false
 }

@@ -40,8 +40,8 @@ func confinedWorkspace(t *testing.T) (root, outside string) {
 	return root, outside
 }
 
-// TestProcessorConfined: a processor's SQL reads and writes the workspace's
-// data and nothing else — not files outside it, not .env or osiris.toml,
+// TestProcessorConfined: a processor's SQL reads the workspace's data and
+// nothing else, and writes nothing — not files outside it, not .env or osiris.toml,
 // not run_logs/ — and cannot turn access back on.
 func TestProcessorConfined(t *testing.T) {
 	root, outside := confinedWorkspace(t)
@@ -73,6 +73,7 @@ func TestProcessorConfined(t *testing.T) {
 		"SET enable_external_access = true",
 		"SET allowed_directories = ['/']",
 		"ATTACH '" + filepath.Join(outside, "x.duckdb") + "' AS x",
+		"COPY (SELECT * FROM input_df) TO 'data/out.csv' (FORMAT csv)",
 	}
 	for _, query := range refused {
 		err := q(query)
@@ -80,7 +81,7 @@ func TestProcessorConfined(t *testing.T) {
 			t.Errorf("%s: ran", query)
 			continue
 		}
-		if !strings.Contains(err.Error(), "disabled") && !strings.Contains(err.Error(), "Cannot") {
+		if msg := err.Error(); !strings.Contains(msg, "disabled") && !strings.Contains(msg, "not data") && !strings.Contains(msg, "not a SELECT") {
 			t.Errorf("%s: %v; want a permission error", query, err)
 		}
 	}
@@ -94,7 +95,6 @@ func TestProcessorConfined(t *testing.T) {
 		"SELECT * FROM read_csv('data/in.csv')",
 		"SELECT * FROM read_csv('" + filepath.Join(root, "data2", "other.csv") + "')",
 		"SELECT * FROM read_csv('top.csv')",
-		"COPY (SELECT * FROM input_df) TO 'data/out.csv' (FORMAT csv)",
 	}
 	for _, query := range allowed {
 		if err := q(query); err != nil {
@@ -185,5 +185,70 @@ func TestConfineSharedDatabase(t *testing.T) {
 	}
 	if err := b.Exec(ctx, "CREATE TABLE u AS SELECT * FROM read_csv('"+filepath.Join(outside, "secret.csv")+"')"); err == nil {
 		t.Fatal("the second session widened the shared database's access")
+	}
+}
+
+// TestParallelExtractorsOneFile: ten duckdb.extractor steps opening one
+// database file at once, fifty times, never fail: opening and confining
+// the shared instance is one step (OpenConfined), so no session sees it
+// half confined ("Cannot change allowed_paths when enable_external_access
+// is disabled").
+func TestParallelExtractorsOneFile(t *testing.T) {
+	root, _ := confinedWorkspace(t)
+	t.Chdir(root)
+	if _, err := write(t, root, component.Config{"path": "par.duckdb", "table": "t", "write_mode": "replace"}, nil, idValueTable(t, "a", 10, 10)); err != nil {
+		t.Fatal(err)
+	}
+	const rounds, branches = 50, 10
+	for round := 0; round < rounds; round++ {
+		errs := make(chan error, branches)
+		for b := 0; b < branches; b++ {
+			go func() {
+				req := componenttest.Request(t, component.Config{"path": "par.duckdb", "query": "SELECT count(*) AS n FROM t"}, nil, root)
+				rr, err := Extractor{}.Extract(context.Background(), req)
+				if err != nil {
+					errs <- err
+					return
+				}
+				for rr.Next() {
+				}
+				err = rr.Err()
+				rr.Release()
+				errs <- err
+			}()
+		}
+		for b := 0; b < branches; b++ {
+			if err := <-errs; err != nil {
+				t.Fatalf("round %d: %v", round, err)
+			}
+		}
+	}
+}
+
+// TestQueryAccess: a query whose reads are known may read those files (a
+// glob's folder when it is data) and nothing else of the workspace: what
+// the parser did not see fails instead of escaping the step cache's key.
+func TestQueryAccess(t *testing.T) {
+	root, _ := confinedWorkspace(t)
+	t.Chdir(root)
+	ctx := context.Background()
+	req := componenttest.Request(t, component.Config{}, nil, root)
+	s, err := Open(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Confine(ctx, QueryAccess(req, []string{"data/in.csv", "data2/*.csv", "/etc/passwd", ".env"})); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"SELECT * FROM read_csv('data/in.csv')", "SELECT * FROM read_csv('data2/*.csv')", "SELECT * FROM 'data2/other.csv'"} {
+		if err := s.Exec(ctx, "CREATE OR REPLACE TEMP TABLE x AS "+q); err != nil {
+			t.Errorf("%s: %v", q, err)
+		}
+	}
+	for _, q := range []string{"SELECT * FROM read_csv('top.csv')", "SELECT * FROM read_csv('/etc/passwd')", "SELECT * FROM read_text('.env')", "SELECT * FROM read_text('osiris.toml')"} {
+		if err := s.Exec(ctx, "CREATE OR REPLACE TEMP TABLE x AS "+q); err == nil || !strings.Contains(err.Error(), "Permission Error") {
+			t.Errorf("%s: %v; want a permission error", q, err)
+		}
 	}
 }

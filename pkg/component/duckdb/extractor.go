@@ -29,26 +29,30 @@ func (Extractor) Extract(ctx context.Context, req *component.Request) (array.Rec
 	if query == "" {
 		return nil, fmt.Errorf("step %q: duckdb.extractor needs a query", req.StepID)
 	}
+	if err := checkQuery(req, query); err != nil {
+		return nil, err
+	}
 	rel, access := MemoryPath, WorkspaceAccess(req)
 	var s *Session
 	if dbPath == "" {
 		// An empty in-memory database: the query reads workspace files.
-		s, err = Open(ctx, "")
+		if s, err = Open(ctx, ""); err == nil {
+			if cerr := s.Confine(ctx, access); cerr != nil {
+				err, s = errors.Join(cerr, s.Close()), nil
+			}
+		}
 	} else {
-		rel, access = req.Files.Rel(dbPath), databaseAccess(access, dbPath)
+		rel = req.Files.Rel(dbPath)
 		if _, err := os.Stat(dbPath); err != nil {
 			if errors.Is(err, os.ErrNotExist) {
 				return nil, fmt.Errorf("step %q: duckdb database %s does not exist", req.StepID, rel)
 			}
 			return nil, fmt.Errorf("step %q: %w", req.StepID, err)
 		}
-		s, err = OpenReadOnly(ctx, dbPath)
+		s, err = OpenConfined(ctx, dbPath, true, databaseAccess(access, dbPath))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("step %q: %w", req.StepID, err)
-	}
-	if err := s.Confine(ctx, access); err != nil {
-		return nil, errors.Join(fmt.Errorf("step %q: %w", req.StepID, err), s.Close())
 	}
 	if err := s.LimitMemory(ctx, req.WorkingMemoryNow()); err != nil {
 		return nil, errors.Join(fmt.Errorf("step %q: %w", req.StepID, err), s.Close())

@@ -43,6 +43,9 @@ func (Processor) Transform(ctx context.Context, req *component.Request, in compo
 	if err := checkInputNames(in); err != nil {
 		return nil, fmt.Errorf("step %q: %w", req.StepID, err)
 	}
+	if err := checkQuery(req, query); err != nil {
+		return nil, err
+	}
 	rr, err := runProcessor(ctx, req, in, query)
 	if err != nil {
 		return nil, err
@@ -77,9 +80,13 @@ func runProcessor(ctx context.Context, req *component.Request, in component.Inpu
 		}
 	}()
 	// Temp tables and large joins spill to the step's TempDir rather than
-	// into the process's working directory; the query reads only the
-	// workspace's data.
-	if err := s.Confine(ctx, WorkspaceAccess(req)); err != nil {
+	// into the process's working directory; the query reads only the files
+	// it names (or, when those are built at run time, the workspace's data).
+	access := WorkspaceAccess(req)
+	if a, err := AnalyzeQuery(query); err == nil && a.ReadsUnknown == "" {
+		access = QueryAccess(req, a.Reads) // only what the query names
+	}
+	if err := s.Confine(ctx, access); err != nil {
 		return nil, fmt.Errorf("step %q: %w", req.StepID, err)
 	}
 	// DuckDB's share of the run's memory budget; it spills the rest to the

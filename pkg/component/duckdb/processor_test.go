@@ -92,7 +92,7 @@ func TestProcessorQueries(t *testing.T) {
 		{"self-join through two names", "SELECT (SELECT count(*) FROM movies) + (SELECT count(*) FROM df_extract_movies)", single, 100},
 		{"cte inlined twice (seen by EXPLAIN)", "WITH c AS NOT MATERIALIZED (SELECT * FROM input_df) SELECT count(*) FROM c a JOIN c b ON a.id = b.id", single, 50},
 		{"cross join count", "SELECT count(*) FROM input_df a, input_df b", single, 2500},
-		{"several statements", "CREATE TEMP TABLE x AS SELECT * FROM input_df; SELECT count(*) FROM x JOIN input_df USING (id)", single, 50},
+		{"several statements", "SELECT 1; SELECT count(*) FROM input_df a JOIN input_df USING (id)", single, 50},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -12,6 +12,7 @@ var ProcessorSpec = component.Spec{
 		{Name: "query", Type: component.TypeString, Required: true, Doc: "SQL over the inputs"},
 	},
 	Cacheable: true,
+	IO:        queryIO,
 }
 
 // WriterSpec is duckdb.writer.
@@ -50,4 +51,5 @@ var ExtractorSpec = component.Spec{
 	ReadsPaths: []string{"path"},
 	Cacheable:  true,
 	CheckFile:  CheckDatabaseFile,
+	IO:         queryIO,
 }

@@ -104,16 +104,13 @@ func (Writer) Write(ctx context.Context, req *component.Request, in component.Ta
 	rel := req.Files.Rel(dbPath)
 	where := fmt.Sprintf("step %q: duckdb %s table %s", req.StepID, rel, table)
 
-	s, err := Open(ctx, dbPath)
-	if err != nil {
-		return res, fmt.Errorf("step %q: %w", req.StepID, err)
-	}
-	defer func() { err = errors.Join(err, s.Close()) }()
 	// The writer's own SQL names only its table; the session may touch
 	// the database file and its spill folder, nothing else.
-	if err := s.Confine(ctx, databaseAccess(Access{}, dbPath)); err != nil {
+	s, err := OpenConfined(ctx, dbPath, false, databaseAccess(Access{}, dbPath))
+	if err != nil {
 		return res, fmt.Errorf("%s: %w", where, err)
 	}
+	defer func() { err = errors.Join(err, s.Close()) }()
 	if err := s.LimitMemory(ctx, req.WorkingMemoryNow()); err != nil {
 		return res, fmt.Errorf("%s: %w", where, err)
 	}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -19,10 +18,7 @@ func configPath(req *component.Request) (string, error) {
 	if p == "" {
 		return "", fmt.Errorf("step %q: path is required", req.StepID)
 	}
-	if base := req.Conn.Get("base_dir"); base != "" && !filepath.IsAbs(p) {
-		p = path.Join(filepath.ToSlash(base), filepath.ToSlash(p))
-	}
-	return p, nil
+	return component.JoinBaseDir(req.Conn, p), nil
 }
 
 // inputFiles resolves the step's path (a file or a glob) to existing files,
@@ -54,22 +50,13 @@ func inputFiles(req *component.Request) ([]string, error) {
 		return nil, fmt.Errorf("step %q: bad glob %q: %w", req.StepID, p, err)
 	}
 	var files []string
+	// No match may be protected or a symlink leading out of the workspace.
+	if err := req.Files.CheckRead(p); err != nil {
+		return nil, fmt.Errorf("step %q: %w", req.StepID, err)
+	}
 	for _, m := range matches {
 		if st, err := os.Stat(m); err != nil || st.IsDir() {
 			continue
-		}
-		if what, protected := req.Files.Protected(m); protected {
-			return nil, fmt.Errorf("step %q: %s matches %s, which is %s, not data", req.StepID, p, req.Files.Rel(m), what)
-		}
-		if !filepath.IsAbs(p) {
-			// A match may be a symlink leading out of the workspace.
-			rel, err := filepath.Rel(req.Files.Root, m)
-			if err != nil {
-				return nil, fmt.Errorf("step %q: %w", req.StepID, err)
-			}
-			if _, err := req.Files.Resolve(rel); err != nil {
-				return nil, fmt.Errorf("step %q: %w", req.StepID, err)
-			}
 		}
 		files = append(files, m)
 	}

@@ -45,8 +45,8 @@ func (v *validator) checkFileContents(reported map[pos]bool) {
 			continue
 		}
 		for _, u := range st.paths {
-			if u.glob || u.shown == memoryPath || reported[u.at] {
-				continue
+			if u.glob || u.sql || u.shown == memoryPath || reported[u.at] {
+				continue // a file its query reads is data, not its database
 			}
 			if err := st.spec.CheckFile(u.abs); err != nil {
 				v.errorf(u.at, "not-a-database", st.label,
@@ -198,8 +198,8 @@ func (v *validator) checkDatabaseIsNotData() map[pos]bool {
 			continue
 		}
 		for _, du := range db.paths {
-			if du.glob || du.shown == memoryPath {
-				continue
+			if du.glob || du.sql || du.shown == memoryPath {
+				continue // a file its query reads is data, not its database
 			}
 			real := v.files().RealPath(du.abs)
 			if other, ou := v.dataUseOf(real, db); other != nil {
@@ -218,14 +218,18 @@ func (v *validator) checkDatabaseIsNotData() map[pos]bool {
 	return reported
 }
 
-// dataUseOf returns a step that is not a DuckDB step and reads or writes
-// the file real (a glob it reads matching it included).
+// dataUseOf returns a step that reads or writes the file real as data (a
+// glob it reads matching it included): a step that is not a DuckDB step, or
+// a DuckDB step's query.
 func (v *validator) dataUseOf(real string, except *stepIR) (*stepIR, pathUse) {
 	for _, st := range v.steps {
-		if st == except || isDuckDB(st) {
+		if st == except {
 			continue
 		}
 		for _, u := range st.paths {
+			if isDuckDB(st) && !u.sql {
+				continue
+			}
 			if u.glob {
 				if ok, _ := filepath.Match(u.abs, real); ok {
 					return st, u

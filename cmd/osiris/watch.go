@@ -355,13 +355,14 @@ func (w *watchPrinter) printRun(ts string, r watch.Report) {
 		} else if o.Err != nil {
 			msg = o.Err.Error()
 		}
+		msg = firstLine(msg) // the run directory and the report hold the rest
 		if o.RunDir != "" {
 			msg += "  " + o.RunDir
 		}
-		if w.retry > 0 && !r.Superseded {
+		if w.retry > 0 {
 			msg += fmt.Sprintf("  (retry in %s)", w.retry)
 		}
-		a.outf("%s ✗ %s  %s\n", ts, name, w.mask(firstLine(msg)))
+		a.outf("%s ✗ %s  %s\n", ts, name, w.mask(msg))
 	}
 }
 

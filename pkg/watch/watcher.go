@@ -414,6 +414,11 @@ func (w *Watcher) enqueue(pl *pipeline, r *request) {
 	}
 	pl.mu.Lock()
 	defer pl.mu.Unlock()
+	pl.put(r)
+}
+
+// put sets the pending request and its wake token; pl.mu is held.
+func (pl *pipeline) put(r *request) {
 	pl.gen++
 	pl.pending = r
 	select {
@@ -423,32 +428,29 @@ func (w *Watcher) enqueue(pl *pipeline, r *request) {
 }
 
 // take returns the request to run next (nil for none) and consumes its
-// wake token.
-func (pl *pipeline) take() *request {
+// wake token; gen numbers it.
+func (pl *pipeline) take() (r *request, gen uint64) {
 	pl.mu.Lock()
 	defer pl.mu.Unlock()
-	r := pl.pending
+	r = pl.pending
 	pl.pending = nil
 	select {
 	case <-pl.wake:
 	default:
 	}
-	return r
+	return r, pl.gen
 }
 
-// retryLater reruns req after d unless another request came meanwhile.
-func (w *Watcher) retryLater(pl *pipeline, req *request, d time.Duration) *time.Timer {
-	pl.mu.Lock()
-	gen := pl.gen
-	pl.mu.Unlock()
+// retryLater reruns req, taken as request gen, after d unless a newer
+// request came meanwhile (then the newer one is what runs).
+func (w *Watcher) retryLater(pl *pipeline, req *request, gen uint64, d time.Duration) *time.Timer {
 	next := &request{target: req.target, paths: req.paths, trigger: req.trigger, retry: req.retry + 1}
 	return time.AfterFunc(d, func() {
 		pl.mu.Lock()
-		stale := pl.gen != gen
-		pl.mu.Unlock()
-		if !stale {
+		defer pl.mu.Unlock()
+		if pl.gen == gen {
 			next.trigger = time.Now()
-			w.enqueue(pl, next)
+			pl.put(next)
 		}
 	})
 }
@@ -472,7 +474,11 @@ func (w *Watcher) runner(ctx context.Context, pl *pipeline) {
 			return
 		case <-pl.wake:
 		}
-		for req := pl.take(); req != nil; req = pl.take() {
+		for {
+			req, gen := pl.take()
+			if req == nil {
+				break
+			}
 			if retry != nil {
 				retry.Stop()
 				retry = nil
@@ -511,7 +517,7 @@ func (w *Watcher) runner(ctx context.Context, pl *pipeline) {
 				return
 			}
 			if w.opts.Retry > 0 && !superseded && failed(o) {
-				retry = w.retryLater(pl, req, w.opts.Retry)
+				retry = w.retryLater(pl, req, gen, w.opts.Retry)
 			}
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -70,7 +71,7 @@ func (a *app) cmdWatch(args []string) error {
 		}
 		proj.remote, proj.remoteName = true, remoteName
 	}
-	ctx, stop := watchStopSignals()
+	ctx, stop := watchStopSignals(a.stderr, proj)
 	defer stop()
 	pipelinesDir := filepath.Join(ws.Root, ws.Config.Paths.Pipelines)
 	w := watch.New(proj, watch.Options{
@@ -107,25 +108,41 @@ func (a *app) cmdWatch(args []string) error {
 // watchStopSignals returns a context cancelled by the first SIGINT, SIGTERM
 // or SIGHUP (a closed terminal or a dropped ssh session): the runs in
 // progress are cancelled and recorded, then watch exits 130. A second
-// Ctrl-C or SIGTERM kills the process the default way; SIGHUP stays caught
-// (a closing terminal may send it more than once). SIGPIPE is ignored: with
-// the terminal gone, a line printed must not kill watch before its runs
-// are recorded.
-func watchStopSignals() (context.Context, func()) {
+// Ctrl-C or SIGTERM stops at once, exit 130, after recording the runs still
+// in progress as cancelled (a step that does not stop on cancel must not
+// trap the user); a repeated SIGHUP is ignored (a closing terminal may send
+// it more than once). SIGPIPE is ignored: with the terminal gone, a line
+// printed must not kill watch before its runs are recorded.
+func watchStopSignals(stderr io.Writer, p *watchProject) (context.Context, func()) {
 	ctx, cancel := context.WithCancelCause(context.Background())
-	ch := make(chan os.Signal, 1)
+	ch := make(chan os.Signal, 2)
+	done := make(chan struct{})
 	signal.Notify(ch, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	signal.Ignore(syscall.SIGPIPE)
 	go func() {
 		select {
 		case sig := <-ch:
 			cancel(fmt.Errorf("received %s", sig))
-			signal.Reset(os.Interrupt, syscall.SIGTERM)
-		case <-ctx.Done():
+		case <-done:
+			return
+		}
+		for {
+			select {
+			case sig := <-ch:
+				if sig == syscall.SIGHUP {
+					continue
+				}
+				p.abandonRuns(sig)
+				fmt.Fprintf(stderr, "osiris: %s again: stopped at once\n", sig)
+				os.Exit(exitInterrupted)
+			case <-done:
+				return
+			}
 		}
 	}()
 	return ctx, func() {
 		signal.Stop(ch)
+		close(done)
 		cancel(nil)
 	}
 }
@@ -141,6 +158,24 @@ type watchProject struct {
 
 	mu sync.Mutex
 	ws *workspace.Workspace
+	// running are the local runs in progress, for a second signal to
+	// record them as stopped (see runSignals).
+	running map[*runSignals]bool
+}
+
+// abandonRuns records every local run still in progress as stopped at once
+// by sig, as a second signal does for `osiris run`.
+func (p *watchProject) abandonRuns(sig os.Signal) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for rs := range p.running {
+		rs.mu.Lock() // waits for a record being completed
+		if rs.abandon != nil {
+			rs.abandon(sig)
+			rs.abandon = nil
+		}
+		rs.mu.Unlock()
+	}
 }
 
 func (p *watchProject) workspace() *workspace.Workspace {
@@ -231,6 +266,19 @@ func (p *watchProject) Run(ctx context.Context, t *watch.Target, sink exec.Event
 	}
 	lr := p.lr
 	lr.Sinks = []exec.EventSink{sink}
+	// Only the record of this run: the signals themselves are watch's.
+	lr.Signals = &runSignals{}
+	p.mu.Lock()
+	if p.running == nil {
+		p.running = map[*runSignals]bool{}
+	}
+	p.running[lr.Signals] = true
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		delete(p.running, lr.Signals)
+		p.mu.Unlock()
+	}()
 	res, relDir, err := p.a.runLocal(ctx, p.workspace(), t.Manifest, t.ManifestDir, lr)
 	return watch.Outcome{Result: res, RunDir: relDir, Err: err}
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -131,5 +132,57 @@ steps:
 	p.line(`✗ bad  step "broken"`, time.Minute)
 	if code := p.exitCode(syscall.SIGINT); code != 130 {
 		t.Errorf("exit %d after Ctrl-C, want 130", code)
+	}
+}
+
+// A second Ctrl-C stops watch at once even when a step does not stop on
+// cancel (a CSV extractor blocked opening a FIFO): the run is recorded as
+// cancelled, run.lock is gone, exit 130. Before, the second Ctrl-C killed
+// watch and left the run "running".
+func TestWatchSecondCtrlCRecordsStuckRun(t *testing.T) {
+	t.Parallel()
+	w := e2e.NewConfiguredWorkspace(t, e2e.Config{}, map[string]string{
+		"pipelines/fifo.yaml": `oml_version: "0.1.0"
+name: fifo
+steps:
+  - id: extract
+    component: filesystem.csv_extractor
+    mode: read
+    needs: []
+    config:
+      path: data/fifo.csv
+`,
+	})
+	if err := os.MkdirAll(filepath.Join(w.Root, "data"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(filepath.Join(w.Root, "data", "fifo.csv"), 0o644); err != nil {
+		t.Skipf("cannot make a FIFO: %v", err)
+	}
+	p := startWatch(t, w, "pipelines/fifo.yaml")
+	var runDir string
+	waitFor(t, time.Minute, "the run to start", func() bool {
+		dirs, _ := filepath.Glob(filepath.Join(w.Root, "run_logs", "dev", "fifo", "*"))
+		if len(dirs) == 0 {
+			return false
+		}
+		runDir = dirs[0]
+		b, _ := os.ReadFile(filepath.Join(runDir, "events.jsonl"))
+		return strings.Contains(string(b), `"run_start"`)
+	})
+	if err := p.cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	if code := p.exitCode(syscall.SIGINT); code != 130 {
+		t.Errorf("exit %d after a second Ctrl-C, want 130", code)
+	}
+	if st := e2e.ReadStatus(t, runDir); st.Status != osexec.StatusCancelled {
+		t.Errorf("status.json says %s, want cancelled", st.Status)
+	}
+	if _, err := os.Stat(filepath.Join(runDir, osexec.RunLockFile)); !os.IsNotExist(err) {
+		t.Errorf("run.lock left behind (%v)", err)
+	}
+	if !strings.Contains(p.errText(), "stopped at once") {
+		t.Errorf("stderr does not say it stopped at once:\n%s", p.errText())
 	}
 }

@@ -123,6 +123,7 @@ func watchStopSignals(stderr io.Writer, p *watchProject) (context.Context, func(
 		select {
 		case sig := <-ch:
 			cancel(fmt.Errorf("received %s", sig))
+			fmt.Fprintf(stderr, "osiris: %s: cancelling the runs in progress (Ctrl-C again stops at once)\n", sig)
 		case <-done:
 			return
 		}

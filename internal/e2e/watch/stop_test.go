@@ -173,6 +173,11 @@ steps:
 	if err := p.cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
+	// Two signals sent at once are one for the kernel: the second is sent
+	// once the first was handled.
+	waitFor(t, time.Minute, "the first Ctrl-C to be handled", func() bool {
+		return strings.Contains(p.errText(), "cancelling the runs in progress")
+	})
 	if code := p.exitCode(syscall.SIGINT); code != 130 {
 		t.Errorf("exit %d after a second Ctrl-C, want 130", code)
 	}

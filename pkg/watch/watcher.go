@@ -136,6 +136,8 @@ type Watcher struct {
 	// beforeWait (tests) is called by a runner with a run in progress just
 	// before it waits for the run's end or a newer request.
 	beforeWait func(pl *pipeline)
+	// afterFunc is time.AfterFunc; tests fire retries themselves.
+	afterFunc func(d time.Duration, f func()) (stop func() bool)
 }
 
 // New returns a watcher; Run starts it.
@@ -148,7 +150,8 @@ func New(p Project, opts Options) *Watcher {
 	}
 	key := make([]byte, 32)
 	_, _ = rand.Read(key) // never fails on Linux (crypto/rand panics instead)
-	return &Watcher{opts: opts, project: p, pipes: map[string]*pipeline{}, key: key}
+	return &Watcher{opts: opts, project: p, pipes: map[string]*pipeline{}, key: key,
+		afterFunc: func(d time.Duration, f func()) func() bool { return time.AfterFunc(d, f).Stop }}
 }
 
 // pipeline is one watched pipeline and the goroutine that runs it.
@@ -243,9 +246,12 @@ func (w *Watcher) handle(ctx context.Context, end time.Time, paths []string) {
 				w.report(Report{Kind: ReportConfig, Time: time.Now(), File: p, Err: err})
 				return
 			}
-			w.discoverNew(ctx, end, paths)
+			added := w.discoverNew(ctx, end, paths)
 			overflow := slices.Contains(paths, w.opts.Root)
 			for _, f := range w.sortedPipes() {
+				if added[f] {
+					continue
+				}
 				pl := w.pipes[f]
 				if _, err := os.Stat(f); err != nil {
 					w.removePipeline(f)
@@ -256,8 +262,11 @@ func (w *Watcher) handle(ctx context.Context, end time.Time, paths []string) {
 			return
 		}
 	}
-	w.discoverNew(ctx, end, paths)
+	added := w.discoverNew(ctx, end, paths)
 	for _, f := range w.sortedPipes() {
+		if added[f] {
+			continue // compiled and run just now
+		}
 		pl := w.pipes[f]
 		var own, inputs []string
 		for _, p := range paths {
@@ -298,7 +307,8 @@ func (w *Watcher) readsAny(pl *pipeline, paths []string) bool {
 // discoverNew adds pipeline files that appeared under PipelinesDir (when no
 // pipelines were named), or named pipelines that were deleted and came back
 // (a branch switch), and compiles and runs them.
-func (w *Watcher) discoverNew(ctx context.Context, end time.Time, paths []string) {
+func (w *Watcher) discoverNew(ctx context.Context, end time.Time, paths []string) (added map[string]bool) {
+	added = map[string]bool{}
 	for _, p := range paths {
 		if _, known := w.pipes[p]; known {
 			continue
@@ -315,7 +325,9 @@ func (w *Watcher) discoverNew(ctx context.Context, end time.Time, paths []string
 		}
 		w.addPipeline(ctx, p)
 		w.compileAndRun(w.pipes[p], end, []string{p}, true)
+		added[p] = true
 	}
+	return added
 }
 
 // compileAndRun compiles pl's file and runs it when it validates and its
@@ -443,9 +455,9 @@ func (pl *pipeline) take() (r *request, gen uint64) {
 
 // retryLater reruns req, taken as request gen, after d unless a newer
 // request came meanwhile (then the newer one is what runs).
-func (w *Watcher) retryLater(pl *pipeline, req *request, gen uint64, d time.Duration) *time.Timer {
+func (w *Watcher) retryLater(pl *pipeline, req *request, gen uint64, d time.Duration) (stop func() bool) {
 	next := &request{target: req.target, paths: req.paths, trigger: req.trigger, retry: req.retry + 1}
-	return time.AfterFunc(d, func() {
+	return w.afterFunc(d, func() {
 		pl.mu.Lock()
 		defer pl.mu.Unlock()
 		if pl.gen == gen {
@@ -460,10 +472,10 @@ func (w *Watcher) retryLater(pl *pipeline, req *request, gen uint64, d time.Dura
 // for it to be recorded, then starts the new one.
 func (w *Watcher) runner(ctx context.Context, pl *pipeline) {
 	defer w.wg.Done()
-	var retry *time.Timer
+	var stopRetry func() bool
 	defer func() {
-		if retry != nil {
-			retry.Stop()
+		if stopRetry != nil {
+			stopRetry()
 		}
 	}()
 	for {
@@ -479,9 +491,9 @@ func (w *Watcher) runner(ctx context.Context, pl *pipeline) {
 			if req == nil {
 				break
 			}
-			if retry != nil {
-				retry.Stop()
-				retry = nil
+			if stopRetry != nil {
+				stopRetry()
+				stopRetry = nil
 			}
 			w.report(Report{Kind: ReportStarted, File: pl.file, Time: time.Now(), Trigger: req.trigger, Paths: req.paths, Retry: req.retry})
 			runCtx, cancel := context.WithCancel(ctx)
@@ -517,7 +529,7 @@ func (w *Watcher) runner(ctx context.Context, pl *pipeline) {
 				return
 			}
 			if w.opts.Retry > 0 && !superseded && failed(o) {
-				retry = w.retryLater(pl, req, gen, w.opts.Retry)
+				stopRetry = w.retryLater(pl, req, gen, w.opts.Retry)
 			}
 		}
 	}

@@ -475,6 +475,7 @@ func TestWatchStartsOnMissingRootFails(t *testing.T) {
 type gatedProject struct {
 	started chan string
 	release chan struct{}
+	fail    bool // a released run fails
 }
 
 func (p *gatedProject) Reload() error                        { return nil }
@@ -487,7 +488,70 @@ func (p *gatedProject) Run(ctx context.Context, t *Target, sink exec.EventSink) 
 	case <-ctx.Done():
 		return Outcome{Result: &exec.Result{Status: exec.StatusCancelled}, Err: exec.ErrCancelled}
 	case <-p.release:
+		if p.fail && t.Manifest.ManifestHash == "v1" {
+			return Outcome{Result: &exec.Result{Status: exec.StatusFailed, Error: "boom"}}
+		}
 		return Outcome{Result: &exec.Result{Status: exec.StatusSuccess}}
+	}
+}
+
+// A retry of a failed run never replaces, nor cancels, a change that came
+// after the failure: the change's request runs to its end. The change is
+// made while the failed run is being reported, before the retry is armed;
+// the retry fires (the test fires it) when the change's run has started.
+func TestRetryYieldsToNewerChange(t *testing.T) {
+	t.Parallel()
+	proj := &gatedProject{started: make(chan string, 10), release: make(chan struct{}), fail: true}
+	reports := make(chan Report, 10)
+	inReport, resume := make(chan struct{}), make(chan struct{})
+	blocked := false
+	w := New(proj, Options{Root: "/ws", Log: zerolog.Nop(), Retry: time.Nanosecond, Report: func(r Report) {
+		if r.Kind != ReportRun {
+			return
+		}
+		reports <- r
+		if !blocked {
+			blocked = true
+			inReport <- struct{}{}
+			<-resume
+		}
+	}})
+	var fire func()
+	w.afterFunc = func(_ time.Duration, f func()) func() bool { fire = f; return func() bool { return true } }
+	stale := make(chan int, 10)
+	waits := 0
+	w.beforeWait = func(pl *pipeline) {
+		if waits++; waits == 2 { // v2 runs: the retry armed for v1 fires now
+			fire()
+		}
+		stale <- len(pl.wake)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer func() { cancel(); w.wg.Wait() }()
+	w.addPipeline(ctx, "/ws/pipelines/a.yaml")
+	pl := w.pipes["/ws/pipelines/a.yaml"]
+	req := func(v string) *request {
+		return &request{target: &Target{File: pl.file, Manifest: &compile.Manifest{ManifestHash: v}}, paths: []string{v}}
+	}
+	w.enqueue(pl, req("v1"))
+	<-proj.started
+	<-stale
+	proj.release <- struct{}{}
+	<-inReport
+	if r := <-reports; r.Outcome.Result.Status != exec.StatusFailed {
+		t.Fatalf("first run: %s", r.Outcome.Result.Status)
+	}
+	w.enqueue(pl, req("v2"))
+	close(resume)
+	if v := <-proj.started; v != "v2" {
+		t.Fatalf("run of %s after the newer change v2", v)
+	}
+	if n := <-stale; n != 0 {
+		t.Fatalf("the retry of v1 made a request while v2 runs: it would cancel v2")
+	}
+	proj.release <- struct{}{}
+	if r := <-reports; r.Superseded || r.Retry != 0 || r.Outcome.Result.Status != exec.StatusSuccess {
+		t.Fatalf("v2: superseded=%v retry=%d status=%s, want v2 run to success", r.Superseded, r.Retry, r.Outcome.Result.Status)
 	}
 }
 

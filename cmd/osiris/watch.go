@@ -369,13 +369,15 @@ var longDigest = regexp.MustCompile(`(sha256:[0-9a-f]{12})[0-9a-f]{52}`)
 
 // shortWarning makes a step warning fit one terminal line: its first line,
 // paths relative to the workspace, digests cut to 12 hex digits, at most
-// maxWarning characters.
+// maxWarning characters — the middle goes, so that both what happened (the
+// start) and why (the end) stay.
 func shortWarning(root, msg string) string {
 	msg = firstLine(msg)
 	msg = strings.ReplaceAll(msg, root+string(filepath.Separator), "")
 	msg = longDigest.ReplaceAllString(msg, "$1…")
 	if r := []rune(msg); len(r) > maxWarning {
-		msg = string(r[:maxWarning-1]) + "…"
+		head := maxWarning * 2 / 5
+		msg = string(r[:head]) + "…" + string(r[len(r)-(maxWarning-head-1):])
 	}
 	return msg
 }

@@ -98,6 +98,7 @@ type RetentionConfig struct {
 type WatchConfig struct {
 	Debounce string // Go duration
 	Poll     string // "" = file notifications; else a Go duration to poll at
+	Retry    string // "" = never; else a Go duration after which a failed pipeline reruns
 }
 
 // DebounceDuration returns Debounce parsed (validated at load).
@@ -106,6 +107,16 @@ func (w WatchConfig) DebounceDuration() time.Duration {
 	if err != nil {
 		d, _ = time.ParseDuration(DefaultDebounce)
 	}
+	return d
+}
+
+// RetryInterval returns Retry parsed; 0 means a failed pipeline waits for a
+// change.
+func (w WatchConfig) RetryInterval() time.Duration {
+	if w.Retry == "" {
+		return 0
+	}
+	d, _ := time.ParseDuration(w.Retry)
 	return d
 }
 
@@ -512,6 +523,14 @@ func parseConfig(file, text string) (cfg Config, hasConnections bool, diags diag
 						if d, err := time.ParseDuration(c.Watch.Poll); err != nil || d <= 0 {
 							l.report("bad-duration", p, `write a duration such as "1s", or "" to use file notifications`,
 								"%s: %q is not a positive duration", dotted(p), c.Watch.Poll)
+						}
+					}
+				},
+				"retry": func(p []string, v any) {
+					if l.str(p, v, &c.Watch.Retry) && c.Watch.Retry != "" {
+						if d, err := time.ParseDuration(c.Watch.Retry); err != nil || d <= 0 {
+							l.report("bad-duration", p, `write a duration such as "30s", or "" to wait for a change`,
+								"%s: %q is not a positive duration", dotted(p), c.Watch.Retry)
 						}
 					}
 				},

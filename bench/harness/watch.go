@@ -180,7 +180,8 @@ func (s *watchSession) stop() error {
 	}()
 	select {
 	case err := <-s.exited:
-		if err != nil {
+		// Ctrl-C stops watch with exit 130 (interrupted).
+		if ee, ok := err.(*exec.ExitError); err != nil && (!ok || ee.ExitCode() != 130) {
 			return fmt.Errorf("osiris watch after Ctrl-C: %w; stderr tail:\n%s", err, indent(s.stderr.String()))
 		}
 		return nil

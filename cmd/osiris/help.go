@@ -67,12 +67,14 @@ var helpTexts = map[string]helpText{
 		},
 	},
 	"watch": {
-		about: "Runs the pipelines, then reruns what a saved change affects until Ctrl-C.\nUnchanged steps are served from the step cache; writers always write unless\n--reuse-writes (never an append writer).",
+		about: "Runs the pipelines, then reruns what a saved change affects until Ctrl-C.\nUnchanged steps are served from the step cache; writers always write unless\n--reuse-writes (never an append writer). A save of osiris.toml or .env reruns\nonly the pipelines whose manifest or resolved connections changed. A failed\npipeline waits for a change, or reruns after --retry D.\nCtrl-C, SIGTERM or SIGHUP cancel the runs in progress, record them as\ncancelled and exit 130, whatever the last runs gave (their lines say it).",
 		examples: []string{
 			"# watch every pipeline of the workspace",
 			"osiris watch",
 			"# one pipeline, polling instead of inotify (network file systems)",
 			"osiris watch pipelines/movies_offline.yaml --poll 1s",
+			"# rerun a failed pipeline every 30 s (a database that comes back)",
+			"osiris watch --retry 30s",
 		},
 	},
 	"discover": {

@@ -192,6 +192,8 @@ type pollSource struct {
 	interval time.Duration
 	out      chan string
 
+	// mu guards extra and state: AddDir (the watcher's goroutine) writes
+	// both while the loop compares states.
 	mu    sync.Mutex
 	extra map[string]bool
 	state map[string]fileState
@@ -207,7 +209,7 @@ type fileState struct {
 
 func newPollSource(t tree, interval time.Duration) *pollSource {
 	s := &pollSource{t: t, interval: interval, out: make(chan string, 256), extra: map[string]bool{}, done: make(chan struct{})}
-	s.state = s.scan()
+	s.state, _ = s.scan()
 	s.wg.Add(1)
 	go s.loop()
 	return s
@@ -231,9 +233,10 @@ func (s *pollSource) AddDir(dir string) {
 	}
 }
 
-// scan stats every file of the tree and of the extra directories.
-func (s *pollSource) scan() map[string]fileState {
-	st := map[string]fileState{}
+// scan stats every file of the tree and of the extra directories; scanned
+// are the extra directories it covered.
+func (s *pollSource) scan() (st map[string]fileState, scanned map[string]bool) {
+	st = map[string]fileState{}
 	_ = filepath.WalkDir(s.t.root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return nil
@@ -250,12 +253,12 @@ func (s *pollSource) scan() map[string]fileState {
 		return nil
 	})
 	s.mu.Lock()
-	dirs := make([]string, 0, len(s.extra))
+	scanned = make(map[string]bool, len(s.extra))
 	for d := range s.extra {
-		dirs = append(dirs, d)
+		scanned[d] = true
 	}
 	s.mu.Unlock()
-	for _, dir := range dirs {
+	for dir := range scanned {
 		entries, _ := os.ReadDir(dir)
 		for _, e := range entries {
 			if info, err := e.Info(); err == nil && !e.IsDir() {
@@ -263,7 +266,34 @@ func (s *pollSource) scan() map[string]fileState {
 			}
 		}
 	}
-	return st
+	return st, scanned
+}
+
+// diff swaps in the new state and returns the paths that changed. It holds
+// mu while it reads both states: AddDir writes the current one. A directory
+// added after the scan began keeps its baseline until the next scan.
+func (s *pollSource) diff(now map[string]fileState, scanned map[string]bool) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	prev := s.state
+	for p, st := range prev {
+		if dir := filepath.Dir(p); s.extra[dir] && !scanned[dir] {
+			now[p] = st
+		}
+	}
+	s.state = now
+	var changed []string
+	for p, st := range now {
+		if old, ok := prev[p]; !ok || old != st {
+			changed = append(changed, p)
+		}
+	}
+	for p := range prev {
+		if _, ok := now[p]; !ok {
+			changed = append(changed, p)
+		}
+	}
+	return changed
 }
 
 func (s *pollSource) loop() {
@@ -277,23 +307,7 @@ func (s *pollSource) loop() {
 			return
 		case <-t.C:
 		}
-		now := s.scan()
-		s.mu.Lock()
-		prev := s.state
-		s.state = now
-		s.mu.Unlock()
-		var changed []string
-		for p, st := range now {
-			if old, ok := prev[p]; !ok || old != st {
-				changed = append(changed, p)
-			}
-		}
-		for p := range prev {
-			if _, ok := now[p]; !ok {
-				changed = append(changed, p)
-			}
-		}
-		for _, p := range changed {
+		for _, p := range s.diff(s.scan()) {
 			select {
 			case s.out <- p:
 			case <-s.done:

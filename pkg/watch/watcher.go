@@ -2,10 +2,14 @@ package watch
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -47,6 +51,13 @@ type Project interface {
 	// Compile validates and compiles one pipeline file; an invalid pipeline
 	// returns its diagnostics as the error (a diag.List).
 	Compile(file string) (*Target, error)
+	// UsedConfig returns what t uses of the workspace configuration beside
+	// its manifest, encoded so that equal bytes mean equal use: its
+	// connections resolved (${VAR}s expanded, secrets included) and the run
+	// settings. The watcher keeps only a keyed hash of it, in memory: after
+	// osiris.toml or .env changed, a pipeline whose manifest and used
+	// configuration stay the same is not rerun.
+	UsedConfig(t *Target) []byte
 	// Run executes a compiled pipeline and records it; it stops when ctx is
 	// cancelled (the run then ends cancelled). sink receives its events.
 	Run(ctx context.Context, t *Target, sink exec.EventSink) Outcome
@@ -60,13 +71,16 @@ type Options struct {
 	// *.yaml/*.yml under PipelinesDir, and new ones join as they appear;
 	// otherwise exactly these are watched.
 	Pipelines []string
-	// ConfigFiles (osiris.toml, .env) reload the workspace and rerun every
-	// pipeline when they change.
+	// ConfigFiles (osiris.toml, .env) reload the workspace when they change;
+	// then the pipelines whose manifest or used configuration changed rerun.
 	ConfigFiles []string
 	// Ignore are directories never watched (run_logs/, build/, .osiris/).
 	Ignore   []string
 	Debounce time.Duration // 0 = DefaultDebounce
 	Poll     time.Duration // > 0: poll mtimes and sizes instead of inotify
+	// Retry > 0 reruns a pipeline whose run failed after that long, again
+	// after each failure, until a run succeeds or a change starts a new one.
+	Retry time.Duration
 	// Report receives what happens, one call at a time.
 	Report func(Report)
 	Log    zerolog.Logger
@@ -74,7 +88,9 @@ type Options struct {
 
 // Report kinds.
 const (
+	ReportStarted   = "started"   // a run is starting (Paths, Retry set)
 	ReportRun       = "run"       // a run ended (Outcome set)
+	ReportWarning   = "warning"   // a run's step_warning (Step, Message)
 	ReportInvalid   = "invalid"   // a pipeline does not validate (Err holds the diagnostics)
 	ReportRemoved   = "removed"   // a pipeline file was deleted
 	ReportConfig    = "config"    // osiris.toml/.env could not be reloaded (Err)
@@ -95,8 +111,13 @@ type Report struct {
 	Paths []string
 	// Superseded is set on a run that was cancelled for a newer change.
 	Superseded bool
-	Outcome    *Outcome
-	Err        error
+	// Retry numbers the reruns of a failed pipeline (Options.Retry); 0 for
+	// a run caused by a change.
+	Retry   int
+	Outcome *Outcome
+	Err     error
+	// Step and Message are a step warning's (ReportWarning).
+	Step, Message string
 }
 
 // Watcher runs pipelines and reruns them when what they depend on changes.
@@ -109,6 +130,14 @@ type Watcher struct {
 
 	pipes map[string]*pipeline // by absolute file
 	wg    sync.WaitGroup
+	// key keys the hashes of the configuration pipelines use; it never
+	// leaves the process.
+	key []byte
+	// beforeWait (tests) is called by a runner with a run in progress just
+	// before it waits for the run's end or a newer request.
+	beforeWait func(pl *pipeline)
+	// afterFunc is time.AfterFunc; tests fire retries themselves.
+	afterFunc func(d time.Duration, f func()) (stop func() bool)
 }
 
 // New returns a watcher; Run starts it.
@@ -119,17 +148,24 @@ func New(p Project, opts Options) *Watcher {
 	if opts.Report == nil {
 		opts.Report = func(Report) {}
 	}
-	return &Watcher{opts: opts, project: p, pipes: map[string]*pipeline{}}
+	key := make([]byte, 32)
+	_, _ = rand.Read(key) // never fails on Linux (crypto/rand panics instead)
+	return &Watcher{opts: opts, project: p, pipes: map[string]*pipeline{}, key: key,
+		afterFunc: func(d time.Duration, f func()) func() bool { return time.AfterFunc(d, f).Stop }}
 }
 
 // pipeline is one watched pipeline and the goroutine that runs it.
 type pipeline struct {
 	file   string
 	target *Target // last good compile; nil when it never compiled
+	used   []byte  // keyed hash of the configuration target uses
 	broken bool    // the file's current content does not validate
 
+	// mu guards pending and the wake token together: a token in wake
+	// always means a request not yet taken (see enqueue and take).
 	mu      sync.Mutex
 	pending *request
+	gen     uint64 // counts requests; a retry armed before a newer one is void
 	wake    chan struct{}
 	quit    chan struct{}
 }
@@ -138,6 +174,7 @@ type request struct {
 	target  *Target
 	trigger time.Time
 	paths   []string
+	retry   int // > 0: the retry-th rerun after a failure
 }
 
 // Run runs every pipeline once, then watches until ctx is cancelled (Ctrl-C):
@@ -202,21 +239,34 @@ func (w *Watcher) handle(ctx context.Context, end time.Time, paths []string) {
 	w.opts.Log.Debug().Time("debounce_end", end).Strs("paths", paths).Msg("changes")
 	for _, p := range paths {
 		if w.isConfig(p) || p == w.opts.Root {
-			// osiris.toml or .env (or an inotify overflow): reload, then
-			// recompile and rerun everything.
+			// osiris.toml or .env: reload, recompile, and rerun the
+			// pipelines whose manifest or used configuration changed. An
+			// inotify overflow (the root) lost events: everything reruns.
 			if err := w.project.Reload(); err != nil {
 				w.report(Report{Kind: ReportConfig, Time: time.Now(), File: p, Err: err})
 				return
 			}
-			w.discoverNew(ctx, end, paths)
+			added := w.discoverNew(ctx, end, paths)
+			overflow := slices.Contains(paths, w.opts.Root)
 			for _, f := range w.sortedPipes() {
-				w.compileAndRun(w.pipes[f], end, paths, true)
+				if added[f] {
+					continue
+				}
+				pl := w.pipes[f]
+				if _, err := os.Stat(f); err != nil {
+					w.removePipeline(f)
+					continue
+				}
+				w.compileAndRun(pl, end, paths, overflow || w.readsAny(pl, paths))
 			}
 			return
 		}
 	}
-	w.discoverNew(ctx, end, paths)
+	added := w.discoverNew(ctx, end, paths)
 	for _, f := range w.sortedPipes() {
+		if added[f] {
+			continue // compiled and run just now
+		}
 		pl := w.pipes[f]
 		var own, inputs []string
 		for _, p := range paths {
@@ -236,19 +286,38 @@ func (w *Watcher) handle(ctx context.Context, end time.Time, paths []string) {
 			// An input change reruns it even when the manifest is the same.
 			w.compileAndRun(pl, end, append(own, inputs...), len(inputs) > 0)
 		case len(inputs) > 0 && !pl.broken:
-			w.enqueue(pl, pl.target, end, inputs)
+			w.enqueue(pl, &request{target: pl.target, trigger: end, paths: inputs})
 		}
 	}
 }
 
-// discoverNew adds pipeline files that appeared under PipelinesDir (when no
-// pipelines were named) and compiles and runs them.
-func (w *Watcher) discoverNew(ctx context.Context, end time.Time, paths []string) {
-	if len(w.opts.Pipelines) > 0 {
-		return
+// readsAny reports whether one of paths is an input of pl.
+func (w *Watcher) readsAny(pl *pipeline, paths []string) bool {
+	if pl.target == nil {
+		return false
 	}
 	for _, p := range paths {
-		if _, known := w.pipes[p]; known || !isPipelineFile(w.opts.PipelinesDir, p) {
+		if matchesAny(p, pl.target.Reads) && !matchesAny(p, pl.target.Writes) {
+			return true
+		}
+	}
+	return false
+}
+
+// discoverNew adds pipeline files that appeared under PipelinesDir (when no
+// pipelines were named), or named pipelines that were deleted and came back
+// (a branch switch), and compiles and runs them.
+func (w *Watcher) discoverNew(ctx context.Context, end time.Time, paths []string) (added map[string]bool) {
+	added = map[string]bool{}
+	for _, p := range paths {
+		if _, known := w.pipes[p]; known {
+			continue
+		}
+		if named := w.opts.Pipelines; len(named) > 0 {
+			if !slices.Contains(named, p) {
+				continue
+			}
+		} else if !isPipelineFile(w.opts.PipelinesDir, p) {
 			continue
 		}
 		if st, err := os.Stat(p); err != nil || st.IsDir() {
@@ -256,7 +325,9 @@ func (w *Watcher) discoverNew(ctx context.Context, end time.Time, paths []string
 		}
 		w.addPipeline(ctx, p)
 		w.compileAndRun(w.pipes[p], end, []string{p}, true)
+		added[p] = true
 	}
+	return added
 }
 
 // compileAndRun compiles pl's file and runs it when it validates and its
@@ -274,9 +345,12 @@ func (w *Watcher) compileAndRun(pl *pipeline, trigger time.Time, paths []string,
 	}
 	wasBroken := pl.broken
 	pl.broken = false
+	m := hmac.New(sha256.New, w.key)
+	m.Write(w.project.UsedConfig(t))
+	used := m.Sum(nil)
 	same := pl.target != nil && pl.target.Manifest != nil && t.Manifest != nil &&
-		pl.target.Manifest.ManifestHash == t.Manifest.ManifestHash
-	pl.target = t
+		pl.target.Manifest.ManifestHash == t.Manifest.ManifestHash && hmac.Equal(pl.used, used)
+	pl.target, pl.used = t, used
 	for _, r := range t.Reads {
 		w.watchOutside(r)
 	}
@@ -284,7 +358,7 @@ func (w *Watcher) compileAndRun(pl *pipeline, trigger time.Time, paths []string,
 		w.report(Report{Kind: ReportUnchanged, File: pl.file, Time: time.Now()})
 		return
 	}
-	w.enqueue(pl, t, trigger, paths)
+	w.enqueue(pl, &request{target: t, trigger: trigger, paths: paths})
 }
 
 // watchOutside adds the directory of a read outside the workspace.
@@ -341,26 +415,56 @@ func (w *Watcher) stopAll() {
 	w.wg.Wait()
 }
 
-// enqueue asks pl's runner to run t; a request not yet taken is replaced.
-func (w *Watcher) enqueue(pl *pipeline, t *Target, trigger time.Time, paths []string) {
-	if t == nil {
+// enqueue asks pl's runner to run r; a request not yet taken is replaced.
+// The request and the wake token are set together under pl.mu, and take
+// clears both: a token left over from a request the runner has already
+// taken would make its next run cancel itself as superseded, and the
+// newest change would never run.
+func (w *Watcher) enqueue(pl *pipeline, r *request) {
+	if r == nil || r.target == nil {
 		return
 	}
 	pl.mu.Lock()
-	pl.pending = &request{target: t, trigger: trigger, paths: paths}
-	pl.mu.Unlock()
+	defer pl.mu.Unlock()
+	pl.put(r)
+}
+
+// put sets the pending request and its wake token; pl.mu is held.
+func (pl *pipeline) put(r *request) {
+	pl.gen++
+	pl.pending = r
 	select {
 	case pl.wake <- struct{}{}:
 	default:
 	}
 }
 
-func (pl *pipeline) take() *request {
+// take returns the request to run next (nil for none) and consumes its
+// wake token; gen numbers it.
+func (pl *pipeline) take() (r *request, gen uint64) {
 	pl.mu.Lock()
 	defer pl.mu.Unlock()
-	r := pl.pending
+	r = pl.pending
 	pl.pending = nil
-	return r
+	select {
+	case <-pl.wake:
+	default:
+	}
+	return r, pl.gen
+}
+
+// retryLater reruns req, taken as request gen, after d unless a newer
+// request came meanwhile (then the newer one is what runs).
+func (w *Watcher) retryLater(pl *pipeline, req *request, gen uint64, d time.Duration) (stop func() bool) {
+	next := &request{target: req.target, paths: req.paths, trigger: req.trigger, retry: req.retry + 1}
+	return w.afterFunc(d, func() {
+		pl.mu.Lock()
+		defer pl.mu.Unlock()
+		if pl.gen == gen {
+			next.trigger = time.Now()
+			pl.put(next)
+		}
+	})
 }
 
 // runner runs pl's requests one at a time. A request arriving while a run
@@ -368,6 +472,12 @@ func (pl *pipeline) take() *request {
 // for it to be recorded, then starts the new one.
 func (w *Watcher) runner(ctx context.Context, pl *pipeline) {
 	defer w.wg.Done()
+	var stopRetry func() bool
+	defer func() {
+		if stopRetry != nil {
+			stopRetry()
+		}
+	}()
 	for {
 		select {
 		case <-ctx.Done():
@@ -376,13 +486,25 @@ func (w *Watcher) runner(ctx context.Context, pl *pipeline) {
 			return
 		case <-pl.wake:
 		}
-		for req := pl.take(); req != nil; {
+		for {
+			req, gen := pl.take()
+			if req == nil {
+				break
+			}
+			if stopRetry != nil {
+				stopRetry()
+				stopRetry = nil
+			}
+			w.report(Report{Kind: ReportStarted, File: pl.file, Time: time.Now(), Trigger: req.trigger, Paths: req.paths, Retry: req.retry})
 			runCtx, cancel := context.WithCancel(ctx)
-			sink := &runStartSink{}
+			sink := &runSink{w: w, file: pl.file}
 			done := make(chan Outcome, 1)
 			go func(req *request) { done <- w.project.Run(runCtx, req.target, sink) }(req)
 			var o Outcome
 			superseded, stop := false, false
+			if w.beforeWait != nil {
+				w.beforeWait(pl)
+			}
 			select {
 			case o = <-done:
 			case <-pl.wake:
@@ -401,14 +523,24 @@ func (w *Watcher) runner(ctx context.Context, pl *pipeline) {
 			cancel()
 			w.report(Report{
 				Kind: ReportRun, File: pl.file, Time: time.Now(), Trigger: req.trigger, RunStart: sink.at(),
-				Paths: req.paths, Superseded: superseded, Outcome: &o,
+				Paths: req.paths, Superseded: superseded, Retry: req.retry, Outcome: &o,
 			})
 			if stop {
 				return
 			}
-			req = pl.take()
+			if w.opts.Retry > 0 && !superseded && failed(o) {
+				stopRetry = w.retryLater(pl, req, gen, w.opts.Retry)
+			}
 		}
 	}
+}
+
+// failed reports whether a run failed (a cancelled run did not).
+func failed(o Outcome) bool {
+	if o.Result == nil {
+		return o.Err != nil && !errors.Is(o.Err, exec.ErrCancelled)
+	}
+	return o.Result.Status == exec.StatusFailed
 }
 
 func (w *Watcher) report(r Report) {
@@ -417,22 +549,28 @@ func (w *Watcher) report(r Report) {
 	w.opts.Report(r)
 }
 
-// runStartSink notes when run_start was emitted.
-type runStartSink struct {
+// runSink notes when run_start was emitted and reports step warnings.
+type runSink struct {
+	w    *Watcher
+	file string
+
 	mu sync.Mutex
 	ts time.Time
 }
 
-func (s *runStartSink) Emit(e exec.Event) {
-	if e.Event != exec.EventRunStart {
-		return
+func (s *runSink) Emit(e exec.Event) {
+	switch e.Event {
+	case exec.EventRunStart:
+		s.mu.Lock()
+		s.ts = e.TS
+		s.mu.Unlock()
+	case exec.EventStepWarning:
+		msg, _ := e.Fields["message"].(string)
+		s.w.report(Report{Kind: ReportWarning, File: s.file, Time: e.TS, Step: e.Step, Message: msg})
 	}
-	s.mu.Lock()
-	s.ts = e.TS
-	s.mu.Unlock()
 }
 
-func (s *runStartSink) at() time.Time {
+func (s *runSink) at() time.Time {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.ts

@@ -20,8 +20,10 @@ import (
 
 // fakeProject compiles a pipeline file by reading it: a line "reads: P"
 // names a file it reads (relative to the root), "writes: P" one it writes,
-// "broken" makes it invalid, "slow" makes its run last until cancelled.
-// Runs are counted per pipeline. The file system and the watcher are real.
+// "uses: NAME" a variable of .env (its configuration), "broken" makes it
+// invalid, "slow" makes its run last until cancelled, "fail" makes its
+// first run fail, "warn" makes its run emit a step warning. Runs are counted
+// per pipeline. The file system and the watcher are real.
 type fakeProject struct {
 	root string
 
@@ -57,15 +59,39 @@ func (p *fakeProject) Compile(file string) (*Target, error) {
 	return t, nil
 }
 
+// UsedConfig is the values in .env of the variables the pipeline uses.
+func (p *fakeProject) UsedConfig(t *Target) []byte {
+	b, _ := os.ReadFile(t.File)
+	env, _ := os.ReadFile(filepath.Join(p.root, ".env"))
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if name, ok := strings.CutPrefix(line, "uses: "); ok {
+			for _, kv := range strings.Split(string(env), "\n") {
+				if strings.HasPrefix(kv, name+"=") {
+					out = append(out, kv)
+				}
+			}
+		}
+	}
+	return []byte(strings.Join(out, "\n"))
+}
+
 func (p *fakeProject) Run(ctx context.Context, t *Target, sink exec.EventSink) Outcome {
 	p.mu.Lock()
 	p.runs[t.File]++
+	n := p.runs[t.File]
 	p.mu.Unlock()
 	sink.Emit(exec.Event{Event: exec.EventRunStart, TS: time.Now()})
 	b, _ := os.ReadFile(t.File)
 	if strings.Contains(string(b), "slow") {
 		<-ctx.Done()
 		return Outcome{Result: &exec.Result{Status: exec.StatusCancelled}, Err: exec.ErrCancelled}
+	}
+	if strings.Contains(string(b), "warn") {
+		sink.Emit(exec.Event{Event: exec.EventStepWarning, Step: "s1", TS: time.Now(), Fields: map[string]any{"message": "careful"}})
+	}
+	if strings.Contains(string(b), "fail") && n == 1 {
+		return Outcome{Result: &exec.Result{Status: exec.StatusFailed, FailedStep: "s1", Error: "boom"}}
 	}
 	// Writes what the pipeline says it writes (a run must not trigger itself).
 	for _, w := range t.Writes {
@@ -344,9 +370,9 @@ func TestNoSelfTriggerAndIgnoredDirs(t *testing.T) {
 	}
 }
 
-func TestConfigChangeReloadsAndRerunsAll(t *testing.T) {
+func TestConfigChangeReloadsAndRerunsUsers(t *testing.T) {
 	t.Parallel()
-	h := start(t, map[string]string{"pipelines/a.yaml": "v: 1\n", "pipelines/b.yaml": "v: 1\n", "osiris.toml": "x\n"}, nil)
+	h := start(t, map[string]string{"pipelines/a.yaml": "uses: A\n", "pipelines/b.yaml": "uses: A\n", "osiris.toml": "x\n"}, nil)
 	h.ready(2)
 	h.write(".env", "A=1\n")
 	got := map[string]bool{}
@@ -441,4 +467,250 @@ func TestWatchStartsOnMissingRootFails(t *testing.T) {
 	if err := w.Run(ctx); err == nil || errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Run on a missing root: %v, want an error at start", err)
 	}
+}
+
+// gatedProject runs a target until the test releases it (success) or its
+// context is cancelled (cancelled); started receives each target's name
+// (its manifest hash) as its run begins.
+type gatedProject struct {
+	started chan string
+	release chan struct{}
+	fail    bool // a released run fails
+}
+
+func (p *gatedProject) Reload() error                        { return nil }
+func (p *gatedProject) Compile(file string) (*Target, error) { return nil, errors.New("not used") }
+func (p *gatedProject) UsedConfig(*Target) []byte            { return nil }
+
+func (p *gatedProject) Run(ctx context.Context, t *Target, sink exec.EventSink) Outcome {
+	p.started <- t.Manifest.ManifestHash
+	select {
+	case <-ctx.Done():
+		return Outcome{Result: &exec.Result{Status: exec.StatusCancelled}, Err: exec.ErrCancelled}
+	case <-p.release:
+		if p.fail && t.Manifest.ManifestHash == "v1" {
+			return Outcome{Result: &exec.Result{Status: exec.StatusFailed, Error: "boom"}}
+		}
+		return Outcome{Result: &exec.Result{Status: exec.StatusSuccess}}
+	}
+}
+
+// A retry of a failed run never replaces, nor cancels, a change that came
+// after the failure: the change's request runs to its end. The change is
+// made while the failed run is being reported, before the retry is armed;
+// the retry fires (the test fires it) when the change's run has started.
+func TestRetryYieldsToNewerChange(t *testing.T) {
+	t.Parallel()
+	proj := &gatedProject{started: make(chan string, 10), release: make(chan struct{}), fail: true}
+	reports := make(chan Report, 10)
+	inReport, resume := make(chan struct{}), make(chan struct{})
+	blocked := false
+	w := New(proj, Options{Root: "/ws", Log: zerolog.Nop(), Retry: time.Nanosecond, Report: func(r Report) {
+		if r.Kind != ReportRun {
+			return
+		}
+		reports <- r
+		if !blocked {
+			blocked = true
+			inReport <- struct{}{}
+			<-resume
+		}
+	}})
+	var fire func()
+	w.afterFunc = func(_ time.Duration, f func()) func() bool { fire = f; return func() bool { return true } }
+	stale := make(chan int, 10)
+	waits := 0
+	w.beforeWait = func(pl *pipeline) {
+		if waits++; waits == 2 { // v2 runs: the retry armed for v1 fires now
+			fire()
+		}
+		stale <- len(pl.wake)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer func() { cancel(); w.wg.Wait() }()
+	w.addPipeline(ctx, "/ws/pipelines/a.yaml")
+	pl := w.pipes["/ws/pipelines/a.yaml"]
+	req := func(v string) *request {
+		return &request{target: &Target{File: pl.file, Manifest: &compile.Manifest{ManifestHash: v}}, paths: []string{v}}
+	}
+	w.enqueue(pl, req("v1"))
+	<-proj.started
+	<-stale
+	proj.release <- struct{}{}
+	<-inReport
+	if r := <-reports; r.Outcome.Result.Status != exec.StatusFailed {
+		t.Fatalf("first run: %s", r.Outcome.Result.Status)
+	}
+	w.enqueue(pl, req("v2"))
+	close(resume)
+	if v := <-proj.started; v != "v2" {
+		t.Fatalf("run of %s after the newer change v2", v)
+	}
+	if n := <-stale; n != 0 {
+		t.Fatalf("the retry of v1 made a request while v2 runs: it would cancel v2")
+	}
+	proj.release <- struct{}{}
+	if r := <-reports; r.Superseded || r.Retry != 0 || r.Outcome.Result.Status != exec.StatusSuccess {
+		t.Fatalf("v2: superseded=%v retry=%d status=%s, want v2 run to success", r.Superseded, r.Retry, r.Outcome.Result.Status)
+	}
+}
+
+// A change whose request arrives while the runner is outside its select —
+// reporting the run that just ended, cancelled for a newer change or
+// finished — runs, and to its end: no wake token of a request already
+// taken may be left to make that run cancel itself as superseded. The
+// interleaving is forced: the report of the first run blocks until the
+// test has made the newest request, and the runner's hook checks, before
+// it waits on the newest run, that no stale token is there.
+func TestChangeDuringReportIsNotDropped(t *testing.T) {
+	t.Parallel()
+	for _, firstEnds := range []string{"superseded", "finished"} {
+		t.Run(firstEnds, func(t *testing.T) {
+			t.Parallel()
+			proj := &gatedProject{started: make(chan string, 10), release: make(chan struct{})}
+			reports := make(chan Report, 10)
+			inReport, resume := make(chan struct{}), make(chan struct{})
+			blocked := false
+			w := New(proj, Options{Root: "/ws", Log: zerolog.Nop(), Report: func(r Report) {
+				if r.Kind != ReportRun {
+					return
+				}
+				reports <- r
+				if !blocked { // the first run's report: the runner is outside its select
+					blocked = true
+					inReport <- struct{}{}
+					<-resume
+				}
+			}})
+			stale := make(chan int, 10)
+			w.beforeWait = func(pl *pipeline) { stale <- len(pl.wake) }
+			ctx, cancel := context.WithCancel(context.Background())
+			defer func() { cancel(); w.wg.Wait() }()
+			w.addPipeline(ctx, "/ws/pipelines/a.yaml")
+			pl := w.pipes["/ws/pipelines/a.yaml"]
+			req := func(v string) *request {
+				return &request{target: &Target{File: pl.file, Manifest: &compile.Manifest{ManifestHash: v}}, paths: []string{v}}
+			}
+
+			w.enqueue(pl, req("v1"))
+			if v := <-proj.started; v != "v1" {
+				t.Fatalf("first run of %s", v)
+			}
+			if n := <-stale; n != 0 {
+				t.Fatalf("%d wake tokens before the first run's wait", n)
+			}
+			if firstEnds == "superseded" {
+				w.enqueue(pl, req("v2"))
+			} else {
+				proj.release <- struct{}{}
+			}
+			<-inReport
+			first := <-reports
+			if (firstEnds == "superseded") != first.Superseded {
+				t.Fatalf("first run: superseded=%v", first.Superseded)
+			}
+			w.enqueue(pl, req("v3")) // the newest change, while the runner reports
+			close(resume)
+
+			if v := <-proj.started; v != "v3" {
+				t.Fatalf("run of %s, want the newest change v3", v)
+			}
+			if n := <-stale; n != 0 {
+				t.Fatalf("%d stale wake tokens left when the newest run started: it would cancel itself as superseded and nothing would run for v3", n)
+			}
+			proj.release <- struct{}{}
+			last := <-reports
+			if last.Superseded || last.Outcome.Result.Status != exec.StatusSuccess || last.Paths[0] != "v3" {
+				t.Fatalf("newest run: superseded=%v status=%s paths=%v, want v3 run to success", last.Superseded, last.Outcome.Result.Status, last.Paths)
+			}
+		})
+	}
+}
+
+// A pipeline named on the command line that is deleted and restored (a
+// branch switch) is watched again and reruns.
+func TestNamedPipelineDeletedAndRestored(t *testing.T) {
+	t.Parallel()
+	var named string
+	h := start(t, map[string]string{"pipelines/a.yaml": "v: 1\n", "pipelines/b.yaml": "v: 1\n"},
+		func(o *Options) { named = filepath.Join(o.Root, "pipelines", "a.yaml"); o.Pipelines = []string{named} })
+	h.ready(1)
+	if err := os.Remove(named); err != nil {
+		t.Fatal(err)
+	}
+	if r := h.next(ReportRemoved, 5*time.Second); r.File != named {
+		t.Fatalf("removed %s", r.File)
+	}
+	h.write("pipelines/a.yaml", "v: 2\n")
+	if r := h.next(ReportRun, 5*time.Second); r.File != named {
+		t.Fatalf("run of %s after the restore, want a", r.File)
+	}
+	// Still watched: the next save reruns it; b was never named.
+	h.write("pipelines/a.yaml", "v: 3\n")
+	if r := h.next(ReportRun, 5*time.Second); r.File != named {
+		t.Fatalf("run of %s after a save, want a", r.File)
+	}
+	h.write("pipelines/b.yaml", "v: 2\n")
+	h.quiet(ReportRun, 400*time.Millisecond)
+}
+
+// A save of .env reruns only the pipelines that use what changed; the
+// others are reported unchanged.
+func TestEnvChangeRerunsOnlyItsUsers(t *testing.T) {
+	t.Parallel()
+	h := start(t, map[string]string{
+		"pipelines/a.yaml": "uses: A\n",
+		"pipelines/b.yaml": "uses: B\n",
+		".env":             "A=1\nB=1\n",
+	}, nil)
+	h.ready(2)
+	h.write(".env", "A=2\nB=1\n")
+	r := h.next(ReportRun, 5*time.Second)
+	if r.File != h.path("pipelines/a.yaml") {
+		t.Fatalf("rerun of %s, want a (it uses A)", r.File)
+	}
+	h.quiet(ReportRun, 500*time.Millisecond)
+	h.write(".env", "A=2\nB=1\nUNUSED=1\n")
+	h.quiet(ReportRun, 500*time.Millisecond)
+	if n := h.proj.count(h.path("pipelines/b.yaml")); n != 1 {
+		t.Errorf("b ran %d times, want once (nothing it uses changed)", n)
+	}
+}
+
+// A run start is reported with the paths that caused it; a step warning is
+// reported with its step.
+func TestStartAndWarningReports(t *testing.T) {
+	t.Parallel()
+	h := start(t, map[string]string{"pipelines/a.yaml": "reads: data/in.csv\nwarn\n", "data/in.csv": "1\n"}, nil)
+	h.next(ReportWatching, 5*time.Second)
+	if r := h.next(ReportStarted, 5*time.Second); r.File != h.path("pipelines/a.yaml") || len(r.Paths) != 0 {
+		t.Fatalf("initial start: %+v", r)
+	}
+	if r := h.next(ReportWarning, 5*time.Second); r.Step != "s1" || r.Message != "careful" {
+		t.Fatalf("warning: %+v", r)
+	}
+	h.next(ReportRun, 5*time.Second)
+	h.write("data/in.csv", "1\n2\n")
+	if r := h.next(ReportStarted, 5*time.Second); len(r.Paths) != 1 || r.Paths[0] != h.path("data/in.csv") || r.Trigger.IsZero() {
+		t.Fatalf("start after a change: %+v", r)
+	}
+}
+
+// With Retry, a failed pipeline reruns after that long without any change;
+// a successful one does not.
+func TestRetryAfterFailure(t *testing.T) {
+	t.Parallel()
+	h := start(t, map[string]string{"pipelines/a.yaml": "fail\n"}, func(o *Options) { o.Retry = 50 * time.Millisecond })
+	h.next(ReportWatching, 5*time.Second)
+	if r := h.next(ReportRun, 5*time.Second); r.Outcome.Result.Status != exec.StatusFailed || r.Retry != 0 {
+		t.Fatalf("first run: %s retry %d", r.Outcome.Result.Status, r.Retry)
+	}
+	r := h.next(ReportStarted, 5*time.Second)
+	if r.Retry != 1 {
+		t.Fatalf("retry start: retry %d", r.Retry)
+	}
+	if r := h.next(ReportRun, 5*time.Second); r.Outcome.Result.Status != exec.StatusSuccess || r.Retry != 1 {
+		t.Fatalf("retry: %s retry %d", r.Outcome.Result.Status, r.Retry)
+	}
+	h.quiet(ReportRun, 300*time.Millisecond) // success: no more retries
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -220,7 +221,7 @@ func (p *watchProc) run(within time.Duration) map[string]any {
 	}
 }
 
-// stop sends Ctrl-C and expects a clean exit.
+// stop sends Ctrl-C and expects a clean stop: exit 130 (interrupted).
 func (p *watchProc) stop() {
 	p.t.Helper()
 	if err := p.sig(syscall.SIGINT); err != nil {
@@ -230,8 +231,8 @@ func (p *watchProc) stop() {
 	}
 	select {
 	case err := <-p.exited:
-		if err != nil {
-			p.t.Errorf("watch after Ctrl-C: %v\nstderr:\n%s", err, p.errText())
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 130 {
+			p.t.Errorf("watch after Ctrl-C: %v, want exit 130\nstderr:\n%s", err, p.errText())
 		}
 	case <-time.After(30 * time.Second):
 		p.t.Fatal("watch did not exit within 30s of Ctrl-C")

@@ -15,8 +15,10 @@ import (
 
 	"github.com/osiris-go/osiris/pkg/compile"
 	"github.com/osiris-go/osiris/pkg/diag"
+	"github.com/osiris-go/osiris/pkg/exec"
 	"github.com/osiris-go/osiris/pkg/remote"
 	"github.com/osiris-go/osiris/pkg/remote/sandbox"
+	"github.com/osiris-go/osiris/pkg/runlog"
 	_ "github.com/osiris-go/osiris/pkg/remote/sandbox/docker" // the sandbox kinds
 	_ "github.com/osiris-go/osiris/pkg/remote/sandbox/local"
 	_ "github.com/osiris-go/osiris/pkg/remote/sandbox/ssh"
@@ -90,6 +92,7 @@ func (a *app) executeRemote(ws *workspace.Workspace, m *compile.Manifest, manife
 		defer cancel()
 	}
 	progress := newProgress(a)
+	live := runlog.ForWorkspace(ws).StartLiveReport("") // its run directory is found from the events
 	res, relDir, runErr := remote.Execute(ctx, remote.ExecuteOptions{
 		Workspace:   ws,
 		Manifest:    m,
@@ -97,9 +100,10 @@ func (a *app) executeRemote(ws *workspace.Workspace, m *compile.Manifest, manife
 		Remote:      name,
 		Engine:      opts,
 		Version:     version,
-		Progress:    progress,
+		Progress:    exec.MultiSink{progress, live},
 		Transfer:    progress.transfer,
 	})
+	live.Close()
 	progress.done()
 	if relDir == "" {
 		return runErr // refused before a run directory existed

@@ -1,0 +1,113 @@
+package runlog
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/osiris-go/osiris/pkg/exec"
+)
+
+// LiveReport keeps a run's report.html (and run_logs/index.html) current
+// while the run goes: written when it starts, rewritten (atomically) when
+// a step starts or finishes and every LiveRefreshSeconds for the running
+// steps' elapsed time. It is an exec.EventSink placed after the recorder,
+// so the events it reacts to are on disk. Writing never blocks the run:
+// events only nudge a goroutine, and nudges that come while it writes are
+// folded into one rewrite. A page that cannot be written is skipped; the
+// run's own end writes the final one.
+type LiveReport struct {
+	s    *Store
+	dir  string
+	kick chan struct{}
+	stop chan struct{}
+	done chan struct{}
+	once sync.Once
+
+	mu    sync.Mutex
+	runID string // of the first event, to find dir when it was not given
+}
+
+// liveMinGap is the least time between two rewrites (a run of many short
+// steps would otherwise rewrite its report for each).
+const liveMinGap = 250 * time.Millisecond
+
+// StartLiveReport writes runDir's report and the index now and keeps them
+// current until Close. runDir "" is found from the run id of the first
+// event (a remote run, whose directory the caller does not know).
+func (s *Store) StartLiveReport(runDir string) *LiveReport {
+	l := &LiveReport{s: s, dir: runDir, kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	if runDir != "" {
+		l.write()
+	}
+	go l.loop()
+	return l
+}
+
+// Emit nudges the writer on the events that change the page.
+func (l *LiveReport) Emit(e exec.Event) {
+	switch e.Event {
+	case exec.EventRunStart, exec.EventStepStart, exec.EventStepComplete, exec.EventStepError, exec.EventStepSkipped:
+	default:
+		return
+	}
+	l.mu.Lock()
+	if l.runID == "" {
+		l.runID = e.RunID
+	}
+	l.mu.Unlock()
+	select {
+	case l.kick <- struct{}{}:
+	default: // a rewrite is already due
+	}
+}
+
+// Close stops the rewrites and waits for one in progress; the caller then
+// writes the final page.
+func (l *LiveReport) Close() {
+	l.once.Do(func() { close(l.stop) })
+	<-l.done
+}
+
+func (l *LiveReport) loop() {
+	defer close(l.done)
+	tick := time.NewTicker(LiveRefreshSeconds * time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-l.stop:
+			return
+		case <-l.kick:
+		case <-tick.C:
+		}
+		l.write()
+		select {
+		case <-l.stop:
+			return
+		case <-time.After(liveMinGap):
+		}
+	}
+}
+
+func (l *LiveReport) write() {
+	if l.dir == "" {
+		l.mu.Lock()
+		id := l.runID
+		l.mu.Unlock()
+		if id == "" {
+			return
+		}
+		r, _, err := l.s.Select(id, "", "")
+		if err != nil {
+			return
+		}
+		l.dir = l.s.Dir(r)
+	}
+	r, ok := l.s.runFromDir(l.dir)
+	if !ok {
+		return
+	}
+	if l.s.WriteReport(context.Background(), r) == nil {
+		l.s.WriteIndexHTML()
+	}
+}

@@ -18,10 +18,10 @@ import (
 	"github.com/osiris-go/osiris/pkg/exec"
 	"github.com/osiris-go/osiris/pkg/remote"
 	"github.com/osiris-go/osiris/pkg/remote/sandbox"
-	"github.com/osiris-go/osiris/pkg/runlog"
 	_ "github.com/osiris-go/osiris/pkg/remote/sandbox/docker" // the sandbox kinds
 	_ "github.com/osiris-go/osiris/pkg/remote/sandbox/local"
 	_ "github.com/osiris-go/osiris/pkg/remote/sandbox/ssh"
+	"github.com/osiris-go/osiris/pkg/runlog"
 	"github.com/osiris-go/osiris/workspace"
 )
 

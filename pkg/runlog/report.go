@@ -292,7 +292,7 @@ func runBanner(d Detail) *banner {
 }
 
 type failedBox struct {
-	Kind string // failed | killed
+	Kind    string // failed | killed
 	Step    string
 	Error   string
 	LogTail []string

@@ -2,6 +2,8 @@ package runlog
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -27,6 +29,10 @@ type LiveReport struct {
 	mu    sync.Mutex
 	runID string // of the first event, to find dir when it was not given
 }
+
+// AliveFile is touched in a run directory by its live report at each
+// rewrite: when the run is killed, how long its running steps ran.
+const AliveFile = "alive"
 
 // liveMinGap is the least time between two rewrites (a run of many short
 // steps would otherwise rewrite its report for each).
@@ -103,6 +109,8 @@ func (l *LiveReport) write() {
 		}
 		l.dir = l.s.Dir(r)
 	}
+	// A sign of life: a killed run's steps ran at least until then.
+	os.WriteFile(filepath.Join(l.dir, AliveFile), []byte(time.Now().UTC().Format(time.RFC3339Nano)+"\n"), 0o644)
 	r, ok := l.s.runFromDir(l.dir)
 	if !ok {
 		return

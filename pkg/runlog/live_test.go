@@ -20,6 +20,10 @@ func TestMain(m *testing.M) {
 		holdRun(root)
 		return
 	}
+	if root := os.Getenv("RUNLOG_TEST_FIFO_RUN"); root != "" {
+		fifoRun(root)
+		return
+	}
 	if spec := os.Getenv("RUNLOG_TEST_GC"); spec != "" {
 		gcHelper(spec)
 		return

@@ -283,7 +283,7 @@ func runBanner(d Detail) *banner {
 	case exec.StatusKilled:
 		return &banner{Kind: "killed", Title: "This run was killed",
 			Text: "Its process ended without recording an outcome (SIGKILL, a crash, or the machine stopped). " + liveSummary(d) +
-				". Times are up to its last recorded event."}
+				". Times are up to its last sign of life (its last event, or its live report's last rewrite)."}
 	case exec.StatusCancelled:
 		return &banner{Kind: "cancelled", Title: "This run was cancelled",
 			Text: "It was stopped (Ctrl-C, a signal or --timeout) before it finished. " + liveSummary(d) + "."}
@@ -384,7 +384,16 @@ func (s *Store) renderReport(ctx context.Context, r Run, d Detail, b bounds, red
 			p.Errors = 1 // the run's own error
 		}
 		fb := &failedBox{Kind: d.Status, Step: d.FailedStep, Error: d.Error, LogTail: d.LogTail}
-		if fb.Step != "" {
+		if fb.Kind == exec.StatusKilled && fb.Step == "" {
+			for _, st := range d.Steps {
+				if st.Status == exec.StatusKilled {
+					fb.Step = st.ID // the step it was in when it died
+					fb.LogTail = s.logTail(dir, st.ID, LogTailLines)
+					break
+				}
+			}
+		}
+		if fb.Step != "" && fb.Kind != exec.StatusKilled {
 			for _, st := range d.Steps {
 				if st.ID == fb.Step && st.Error != "" {
 					fb.Error = st.Error
@@ -434,9 +443,13 @@ func (s *Store) renderReport(ctx context.Context, r Run, d Detail, b bounds, red
 
 // reportEvents fills the events table, the filters and the sandbox boxes.
 func (s *Store) reportEvents(r Run, p *reportPage, b bounds) {
-	evs, _, err := s.Events(r, "")
+	evs, notice, err := s.Events(r, "")
 	if err != nil {
+		p.D.Problems = append(p.D.Problems, err.Error())
 		return
+	}
+	if notice != "" && !contains(p.D.Problems, string(notice)) {
+		p.D.Problems = append(p.D.Problems, string(notice))
 	}
 	steps, types := map[string]bool{}, map[string]bool{}
 	keep := evs

@@ -100,8 +100,8 @@ func (s *Store) replayInto(dir string, d *Detail) {
 	killed := d.Status == exec.StatusKilled
 	if killed {
 		// The process was alive at least until it last wrote a file of
-		// the run (its events, log, metrics).
-		for _, n := range []string{"events.jsonl", "osiris.log", "metrics.jsonl"} {
+		// the run (its events, log, metrics, its live report's sign).
+		for _, n := range []string{"events.jsonl", "osiris.log", "metrics.jsonl", AliveFile} {
 			if fi, err := os.Stat(filepath.Join(dir, n)); err == nil && fi.ModTime().After(rp.last) {
 				rp.last = fi.ModTime()
 			}

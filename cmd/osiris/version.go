@@ -8,18 +8,65 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"strings"
 
 	"github.com/osiris-go/osiris/pkg/compile"
 	"github.com/osiris-go/osiris/pkg/component/duckdb"
 )
 
-// version and commit are set with -ldflags by the Makefile.
+// version and commit are set with -ldflags by the Makefile. A binary
+// built without them (`go build`, `go install …@v1.2.0`) reads them from
+// the build information Go records: the module's version, or the VCS
+// revision it was built from.
 var (
 	version = "dev"
 	commit  = ""
 )
 
-func init() { compile.Version = version }
+func init() {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		version, commit = versionFromBuild(version, commit, bi)
+	}
+	compile.Version = version
+}
+
+// versionFromBuild fills what -ldflags left unset: the module version
+// (`go install …@v1.2.0`), else devel-<revision>[-dirty] from the VCS
+// settings (`go build` in a checkout), and the commit.
+func versionFromBuild(version, commit string, bi *debug.BuildInfo) (string, string) {
+	var rev, modified string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			modified = s.Value
+		}
+	}
+	if commit == "" {
+		commit = rev
+		if commit != "" && modified == "true" {
+			commit += "-dirty"
+		}
+	}
+	if version != "dev" {
+		return version, commit
+	}
+	switch v := bi.Main.Version; {
+	case v != "" && v != "(devel)" && !strings.Contains(v, "+dirty"):
+		return v, commit
+	case rev != "":
+		short := rev
+		if len(short) > 12 {
+			short = short[:12]
+		}
+		if modified == "true" {
+			short += "-dirty"
+		}
+		return "devel-" + short, commit
+	}
+	return version, commit
+}
 
 type versionInfo struct {
 	Version      string `json:"version"`
@@ -33,15 +80,6 @@ type versionInfo struct {
 
 func currentVersion() versionInfo {
 	v := versionInfo{Version: version, Commit: commit, Go: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH}
-	if v.Commit == "" {
-		if bi, ok := debug.ReadBuildInfo(); ok {
-			for _, s := range bi.Settings {
-				if s.Key == "vcs.revision" {
-					v.Commit = s.Value
-				}
-			}
-		}
-	}
 	v.DuckDB = duckdb.LibraryVersion()
 	v.BinarySHA256, _ = selfSHA256()
 	return v

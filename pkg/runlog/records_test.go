@@ -179,3 +179,25 @@ func TestShortIDsUnique(t *testing.T) {
 		}
 	}
 }
+
+// Floats print in plain decimals, binary values as their size and first
+// bytes in hex, and a struct column whose nulls the file does not count
+// says "unknown" (not "nullable").
+func TestPreviewValuesForPeople(t *testing.T) {
+	f := newFixture(t)
+	f.setQuery(`SELECT 60343555.48::DOUBLE AS amount, '\xAA\xBB\xCC'::BLOB AS raw, struct_pack(a := m.id, b := m.title) AS pair FROM m JOIN n USING (id) ORDER BY m.id`)
+	dir := f.run("orders", "")
+	html := readText(t, filepath.Join(dir, ReportFile))
+	sec := html[strings.Index(html, `<section class="artifact" data-step="shape">`):]
+	sec = sec[:strings.Index(sec, "</section>")]
+	for _, want := range []string{"<td>60343555.48</td>", `3 bytes:</span> <span class="mono">aabbcc</span>`, "unknown"} {
+		if !strings.Contains(sec, want) {
+			t.Errorf("shape's preview lacks %s:\n%s", want, sec)
+		}
+	}
+	for _, bad := range []string{"e+07", `class="num">nullable`} {
+		if strings.Contains(sec, bad) {
+			t.Errorf("shape's preview shows %q:\n%s", bad, sec)
+		}
+	}
+}

@@ -255,6 +255,19 @@ func TestReportsInChromium(t *testing.T) {
 		p.is("DAG node shape coloured failed", `document.querySelector('#dag g.node.failed[data-step="shape"]') !== null`)
 		p.is("the writer is skipped", `document.querySelector('#steps tbody tr[data-step="write-out"]').dataset.status === 'skipped'`)
 		p.is("diff section against the successful run", `document.getElementById('diff-summary') !== null && document.querySelector('#diff tr[data-step="shape"]') !== null`)
+		// The drill-down: the failed step's is open, with its error, the
+		// config it ran with and its log lines; the others are closed and
+		// hold their data; "since the previous run" comes before them.
+		p.is("the failed step's details are open", `document.querySelector('details#step-shape').open && !document.querySelector('details#step-extract-movies').open`)
+		p.is("config as run", `document.querySelector('#step-shape pre.config').textContent.includes('SELECT nope FROM m')`)
+		p.is("its log lines", `document.querySelector('#step-shape pre.log').textContent.includes('step_error')`)
+		p.is("its error", `document.querySelector('#step-shape pre.step-error').textContent.includes('nope')`)
+		p.is("extract-movies holds its schema and rows", `document.querySelector('#step-extract-movies section.artifact table.schema') !== null`)
+		p.is("the step table links to the details", `document.querySelector('#steps tr[data-step="shape"] a').getAttribute('href') === '#step-shape'`)
+		p.is("since the previous run is above the step data", `!!(document.getElementById('diff-summary').compareDocumentPosition(document.getElementById('step-extract-movies')) & Node.DOCUMENT_POSITION_FOLLOWING)`)
+		// The events' text filter.
+		p.do(`(function(){var s=document.getElementById('filter-text'); s.value='Binder'; s.dispatchEvent(new Event('input'))})()`)
+		p.is("text filter keeps the events that mention it", `(function(){var shown=Array.from(document.querySelectorAll('#events tbody tr')).filter(r => !r.hidden); return shown.length >= 2 && shown.every(r => r.textContent.includes('Binder')) && document.getElementById('events-count').textContent === String(shown.length)})()`)
 	})
 	t.Run("cancelled", func(t *testing.T) {
 		p, done := open(t, browser, filepath.Join(cancelDir, ReportFile))

@@ -42,22 +42,29 @@ var pageTemplates = template.Must(template.New("").Funcs(template.FuncMap{
 // allows exactly it, by hash, and nothing else: no network, no other
 // script, no external style, font or image.
 const pageScript = `
-document.querySelectorAll('select[data-filter]').forEach(function (sel) {
-  sel.addEventListener('change', function () {
-    var table = document.getElementById(sel.getAttribute('data-filter'));
-    var sels = document.querySelectorAll('select[data-filter="' + table.id + '"]');
-    var shown = 0;
-    table.querySelectorAll('tbody tr').forEach(function (tr) {
-      var ok = true;
-      sels.forEach(function (s) {
-        if (s.value !== '' && tr.getAttribute('data-' + s.getAttribute('data-key')) !== s.value) { ok = false; }
-      });
-      tr.hidden = !ok;
-      if (ok) { shown++; }
+function applyFilter(id) {
+  var table = document.getElementById(id);
+  var ctrls = document.querySelectorAll('[data-filter="' + id + '"]');
+  var shown = 0;
+  table.querySelectorAll('tbody tr').forEach(function (tr) {
+    var ok = true;
+    ctrls.forEach(function (c) {
+      if (c.value === '') { return; }
+      var key = c.getAttribute('data-key');
+      if (key) {
+        if (tr.getAttribute('data-' + key) !== c.value) { ok = false; }
+      } else if (tr.textContent.toLowerCase().indexOf(c.value.toLowerCase()) < 0) {
+        ok = false;
+      }
     });
-    var count = document.getElementById(table.id + '-count');
-    if (count) { count.textContent = String(shown); }
+    tr.hidden = !ok;
+    if (ok) { shown++; }
   });
+  var count = document.getElementById(id + '-count');
+  if (count) { count.textContent = String(shown); }
+}
+document.querySelectorAll('[data-filter]').forEach(function (c) {
+  c.addEventListener(c.tagName === 'INPUT' ? 'input' : 'change', function () { applyFilter(c.getAttribute('data-filter')); });
 });
 `
 
@@ -223,7 +230,6 @@ type reportPage struct {
 	Steps     []stepRow
 	Failed    *failedBox
 	Reduced   bool // the run was too big for the usual bounds
-	Previews  []Preview
 	Events    []eventRow
 	EventsCut int
 	EvSteps   []string
@@ -238,6 +244,11 @@ type stepRow struct {
 	Duration string
 	Size     string
 	Digest   string
+	// The step's drill-down: open for a failed or killed step.
+	Open    bool
+	Config  string   // cfg/<step>.json as run, masked
+	Logs    []string // its last lines of osiris.log
+	Preview *Preview // its artifact's schema and first rows
 }
 
 // banner heads the report of a run that did not end by itself: still
@@ -323,14 +334,15 @@ const MaxReportBytes = 2_000_000
 type bounds struct {
 	events, rows, cell int
 	previews           bool
+	logLines           int // per step
 }
 
 // boundsLadder is tried in order until the report fits MaxReportBytes.
 var boundsLadder = []bounds{
-	{events: MaxReportEvents, rows: PreviewRows, cell: PreviewCellChars, previews: true},
-	{events: 1000, rows: 10, cell: 120, previews: true},
-	{events: 200, rows: 5, cell: 60, previews: true},
-	{events: 100, rows: 0, cell: 40, previews: false},
+	{events: MaxReportEvents, rows: PreviewRows, cell: PreviewCellChars, previews: true, logLines: 30},
+	{events: 1000, rows: 10, cell: 120, previews: true, logLines: 10},
+	{events: 200, rows: 5, cell: 60, previews: true, logLines: 3},
+	{events: 100, rows: 0, cell: 40, previews: false, logLines: 0},
 }
 
 // WriteReport writes <run dir>/report.html: one self-contained page.
@@ -366,16 +378,27 @@ func (s *Store) renderReport(ctx context.Context, r Run, d Detail, b bounds, red
 	if rel, err := filepath.Rel(dir, s.IndexHTMLPath()); err == nil {
 		p.IndexLink = filepath.ToSlash(rel)
 	}
+	var logs map[string][]string
+	if r.Kind != exec.RecordKindCompile {
+		logs = s.logTails(dir, b.logLines)
+	}
 	for _, st := range d.Steps {
 		if st.Status == exec.StatusFailed || st.Status == exec.StatusKilled {
 			p.Errors++
 		}
-		row := stepRow{StepResult: st, Duration: fmtDuration(st.DurationMs), Size: "-", Digest: "-"}
+		row := stepRow{StepResult: st, Duration: fmtDuration(st.DurationMs), Size: "-", Digest: "-",
+			Open: st.Status == exec.StatusFailed || st.Status == exec.StatusKilled}
 		if st.Artifact != nil {
 			row.Size = FmtBytes(st.Artifact.Bytes)
 			row.Digest = shortHash(st.Artifact.TableDigest)
 		}
-		row.Error = clip(st.Error, 4*b.cell)
+		row.Error = clip(st.Error, 20*b.cell)
+		if r.Kind != exec.RecordKindCompile {
+			row.Config = s.stepConfig(dir, st.ID, 40*b.cell)
+			for _, l := range logs[st.ID] {
+				row.Logs = append(row.Logs, clip(l, 2*b.cell))
+			}
+		}
 		p.Steps = append(p.Steps, row)
 	}
 	p.Errors += len(d.Diagnostics)
@@ -411,7 +434,7 @@ func (s *Store) renderReport(ctx context.Context, r Run, d Detail, b bounds, red
 	if r.Kind != exec.RecordKindCompile {
 		p.DAG = layoutDAG(readManifestSteps(dir, d.Steps), d.Steps)
 		p.Timeline = layoutTimeline(d)
-		for _, st := range d.Steps {
+		for i, st := range d.Steps {
 			if st.Artifact == nil || !b.previews {
 				continue
 			}
@@ -420,7 +443,7 @@ func (s *Store) renderReport(ctx context.Context, r Run, d Detail, b bounds, red
 			if err != nil {
 				pv.Err = s.mask(err.Error())
 			}
-			p.Previews = append(p.Previews, pv)
+			p.Steps[i].Preview = &pv
 		}
 		s.reportEvents(r, &p, b)
 		if prev, ok, err := s.Previous(r); err == nil && ok {

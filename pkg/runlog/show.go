@@ -131,6 +131,55 @@ func (s *Store) replayInto(dir string, d *Detail) {
 	}
 }
 
+// logTails returns the last n lines of osiris.log of every step, masked,
+// in one pass over the log.
+func (s *Store) logTails(dir string, n int) map[string][]string {
+	out := map[string][]string{}
+	if n <= 0 {
+		return out
+	}
+	f, err := os.Open(filepath.Join(dir, "osiris.log"))
+	if err != nil {
+		return out
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64*1024), 4<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		i := strings.LastIndex(line, " step=")
+		if i < 0 {
+			continue
+		}
+		step := line[i+len(" step="):]
+		if j := strings.IndexByte(step, ' '); j >= 0 {
+			step = step[:j]
+		}
+		ring := append(out[step], line)
+		if len(ring) > n {
+			ring = ring[1:]
+		}
+		out[step] = ring
+	}
+	for k, lines := range out {
+		for i := range lines {
+			lines[i] = s.mask(lines[i])
+		}
+		out[k] = lines
+	}
+	return out
+}
+
+// stepConfig is cfg/<step>.json as the run recorded it (masked when it
+// was written; masked again here), cut to limit characters.
+func (s *Store) stepConfig(dir, step string, limit int) string {
+	b, err := os.ReadFile(filepath.Join(dir, "cfg", step+".json"))
+	if err != nil {
+		return ""
+	}
+	return clip(strings.TrimSpace(s.mask(string(b))), limit)
+}
+
 // logTail returns the last n lines of osiris.log about step (all lines
 // when step is ""), masked.
 func (s *Store) logTail(dir, step string, n int) []string {

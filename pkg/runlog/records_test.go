@@ -201,3 +201,23 @@ func TestPreviewValuesForPeople(t *testing.T) {
 		}
 	}
 }
+
+// With several writers the header's rows say what they add up: the same
+// rows written twice are not twice the data.
+func TestHeaderRowsOfSeveralWriters(t *testing.T) {
+	f := newFixture(t)
+	y := ordersYAML + `  - id: write-again
+    component: filesystem.csv_writer
+    mode: write
+    needs: [shape]
+    config:
+      path: output/again.csv
+`
+	writeFile(t, filepath.Join(f.root, "pipelines/orders.yaml"), y)
+	dir := f.run("orders", "")
+	html := readText(t, filepath.Join(dir, ReportFile))
+	if !strings.Contains(html, `id="run-rows">6</b>`) || !strings.Contains(html, "3 rows written by each of 2 writers") {
+		i := strings.Index(html, `id="run-rows"`)
+		t.Errorf("header rows: %s", html[i:min(len(html), i+200)])
+	}
+}

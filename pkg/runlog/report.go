@@ -229,7 +229,8 @@ type reportPage struct {
 	Timeline  timelineSVG
 	Steps     []stepRow
 	Failed    *failedBox
-	Reduced   bool // the run was too big for the usual bounds
+	Reduced   bool   // the run was too big for the usual bounds
+	RowsNote  string // what the header's rows add up (several writers)
 	Events    []eventRow
 	EventsCut int
 	EvSteps   []string
@@ -432,7 +433,9 @@ func (s *Store) renderReport(ctx context.Context, r Run, d Detail, b bounds, red
 		}
 	}
 	if r.Kind != exec.RecordKindCompile {
-		p.DAG = layoutDAG(readManifestSteps(dir, d.Steps), d.Steps)
+		msteps := readManifestSteps(dir, d.Steps)
+		p.RowsNote = writersNote(msteps, d.Steps)
+		p.DAG = layoutDAG(msteps, d.Steps)
 		p.Timeline = layoutTimeline(d)
 		for i, st := range d.Steps {
 			if st.Artifact == nil || !b.previews {
@@ -530,10 +533,48 @@ func number(v any) (int64, bool) {
 	return 0, false
 }
 
+// writersNote says what the run's rows (the rows its writers wrote, added
+// up) are made of when more than one writer wrote: the same 21,000 rows
+// written four times are 84,000 rows written, not 84,000 rows of data.
+func writersNote(ms []manifestStep, steps []exec.StepResult) string {
+	rows := map[string]int64{}
+	for _, st := range steps {
+		if st.Status == exec.StatusSuccess {
+			rows[st.ID] = st.RowsOut
+		}
+	}
+	var parts []string
+	var first int64 = -1
+	same := true
+	for _, m := range ms {
+		if m.Mode != "write" {
+			continue
+		}
+		n, ok := rows[m.ID]
+		if !ok {
+			continue
+		}
+		if first < 0 {
+			first = n
+		} else if n != first {
+			same = false
+		}
+		parts = append(parts, fmt.Sprintf("%s %d", m.ID, n))
+	}
+	switch {
+	case len(parts) < 2:
+		return ""
+	case same:
+		return fmt.Sprintf("%d rows written by each of %d writers", first, len(parts))
+	}
+	return fmt.Sprintf("added up over %d writers: %s", len(parts), strings.Join(parts, ", "))
+}
+
 // manifestStep is what the DAG needs of a manifest step.
 type manifestStep struct {
 	ID        string   `yaml:"id"`
 	Component string   `yaml:"component"`
+	Mode      string   `yaml:"mode"`
 	Needs     []string `yaml:"needs"`
 }
 

@@ -158,10 +158,10 @@ func (s *Store) Follow(ctx context.Context, r Run, step string, emit func(exec.E
 }
 
 // FormatEvent renders an event on one line for people:
-// `15:04:05.000  step_complete  extract  rows_in=0 rows_out=240 …`.
+// `15:04:05.000Z  step_complete  extract  rows_in=0 rows_out=240 …`.
 func FormatEvent(e exec.Event) string {
 	var b strings.Builder
-	b.WriteString(e.TS.UTC().Format("15:04:05.000"))
+	b.WriteString(e.TS.UTC().Format("15:04:05.000Z"))
 	b.WriteString("  ")
 	fmt.Fprintf(&b, "%-20s", e.Event)
 	if e.Step != "" {

@@ -210,7 +210,7 @@ func displayTS(ts string) string {
 	if t.IsZero() {
 		return ts
 	}
-	return t.UTC().Format("2006-01-02 15:04:05Z")
+	return t.UTC().Format("2006-01-02 15:04:05 UTC")
 }
 
 // reportPage is what report.html.tmpl renders.

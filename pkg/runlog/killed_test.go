@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"net/http/httptest"
 	"os"
 	osexec "os/exec"
 	"path/filepath"
@@ -170,6 +171,24 @@ func TestLiveAndKilledRunReports(t *testing.T) {
 			p.fits("index")
 		})
 	}
+
+	// The same pages through `logs serve` (loopback): the running run's
+	// report reloads itself, under the server's CSP header too.
+	srv := httptest.NewServer(f.store.Handler())
+	defer srv.Close()
+	rel, _ := filepath.Rel(f.store.RunLogsDir, report)
+	t.Run("served", func(t *testing.T) {
+		p, done := openWidth(t, browser, srv.URL+"/"+filepath.ToSlash(rel), 1400)
+		defer done(filepath.Join(shots, "report-running-served.png"))
+		p.shows("#run-status", "running")
+		p.is("the page reloads itself", `document.querySelector('meta[http-equiv="refresh"]') !== null`)
+	})
+	t.Run("served-index", func(t *testing.T) {
+		p, done := openWidth(t, browser, srv.URL+"/", 1400)
+		defer done(filepath.Join(shots, "index-running-served.png"))
+		p.is("the running run is listed", `document.querySelector('#runs tr[data-status="running"]') !== null`)
+		p.is("and links to its report", `document.querySelector('#runs tr[data-status="running"] a') !== null`)
+	})
 
 	// SIGKILL midway.
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {

@@ -145,7 +145,7 @@ func TestShortIDsUnique(t *testing.T) {
 		t.Fatal(ds)
 	}
 	at := time.Now()
-	ids := []string{"01M95N9DJ9AAAAAAAAAAAAAAAA", "01M95N9DJ9AAAAAAAAAAAAAAAB", "01M95N9DJ9B0000000000000000"[:26], "01M95N9DJ9C0000000000000000"[:26], "01M95N9DJ9CZ00000000000000"}
+	ids := []string{"01M95N9DJ9AAAAAAAAAAAAAAAA", "01M95N9DJ9AAAAAAAAAAAAAAAB", "01M95N9DJ9B000000000000000", "01M95N9DJ9C000000000000000", "01M95N9DJ9CZ00000000000000"}
 	for _, id := range ids {
 		rec, err := exec.StartRecorder(exec.RecorderOptions{RunLogsDir: filepath.Join(f.root, "run_logs"), StateDir: filepath.Join(f.root, ".osiris"),
 			WorkspaceRoot: f.root, Manifest: m, Masker: f.ws.Masker, RunID: id, Started: at})
@@ -168,9 +168,6 @@ func TestShortIDsUnique(t *testing.T) {
 		if err != nil || got.RunID != r.RunID {
 			t.Errorf("Select(%s) = %s, %v; want %s", s, got.RunID, err, r.RunID)
 		}
-	}
-	if got := runs[len(runs)-1].Short(); len(got) != ShortIDLen+1 && len(got) != len("01M95N9DJ9AAAAAAAAAAAAAAAA") {
-		t.Logf("short ids: %v", seen)
 	}
 	want := map[string]bool{"01M95N9DJ9AAAAAAAAAAAAAAAA": true, "01M95N9DJ9AAAAAAAAAAAAAAAB": true, "01M95N9DJ9B": true, "01M95N9DJ9C0": true, "01M95N9DJ9CZ": true}
 	for s := range seen {

@@ -145,9 +145,12 @@ func TestLiveAndKilledRunReports(t *testing.T) {
 			t.Errorf("live run: step %s is %s, want %s", s.ID, s.Status, want[s.ID])
 		}
 	}
-	if !strings.Contains(readText(t, f.store.IndexHTMLPath()), `data-status="running"`) {
-		t.Error("index.html does not list the running run")
-	}
+	// The index follows within a few seconds (it is rewritten less often
+	// than the report).
+	waitFor(t, "index.html to list the running run in extract-fifo", func() bool {
+		b, _ := os.ReadFile(f.store.IndexHTMLPath())
+		return strings.Contains(string(b), `data-status="running"`) && strings.Contains(string(b), "running extract-fifo")
+	})
 
 	browser := startBrowser(t, bin)
 	shots := screenshotDir(t)

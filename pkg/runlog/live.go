@@ -28,7 +28,15 @@ type LiveReport struct {
 
 	mu    sync.Mutex
 	runID string // of the first event, to find dir when it was not given
+
+	indexAt    time.Time // the index's last rewrite (the loop's own)
+	indexDirty bool      // a step started or finished since
 }
+
+// liveIndexGap is the least time between two rewrites of the index by a
+// live run: the index of a workspace with thousands of runs is bigger than
+// a report, and its live column needs no more.
+const liveIndexGap = 2 * time.Second
 
 // AliveFile is touched in a run directory by its live report at each
 // rewrite: when the run is killed, how long its running steps ran.
@@ -44,7 +52,7 @@ const liveMinGap = 250 * time.Millisecond
 func (s *Store) StartLiveReport(runDir string) *LiveReport {
 	l := &LiveReport{s: s, dir: runDir, kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	if runDir != "" {
-		l.write()
+		l.write(true)
 	}
 	go l.loop()
 	return l
@@ -84,9 +92,14 @@ func (l *LiveReport) loop() {
 		case <-l.stop:
 			return
 		case <-l.kick:
-		case <-tick.C:
+			l.indexDirty = true
+		case <-tick.C: // the running steps' elapsed time
 		}
-		l.write()
+		index := l.indexDirty && time.Since(l.indexAt) >= liveIndexGap
+		if index {
+			l.indexDirty = false
+		}
+		l.write(index)
 		select {
 		case <-l.stop:
 			return
@@ -95,7 +108,7 @@ func (l *LiveReport) loop() {
 	}
 }
 
-func (l *LiveReport) write() {
+func (l *LiveReport) write(index bool) {
 	if l.dir == "" {
 		l.mu.Lock()
 		id := l.runID
@@ -115,7 +128,8 @@ func (l *LiveReport) write() {
 	if !ok {
 		return
 	}
-	if l.s.WriteReport(context.Background(), r) == nil {
+	if l.s.WriteReport(context.Background(), r) == nil && (index || l.indexAt.IsZero()) {
 		l.s.WriteIndexHTML()
+		l.indexAt = time.Now()
 	}
 }

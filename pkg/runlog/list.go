@@ -263,6 +263,14 @@ func (s *Store) openStatus(dir string, r *Run) string {
 			return st.Status
 		}
 	}
+	// Killed: it lasted at least until its last sign of life.
+	if t := parseTS(r.Started); !t.IsZero() {
+		for _, n := range []string{"events.jsonl", "osiris.log", AliveFile} {
+			if fi, err := os.Stat(filepath.Join(dir, n)); err == nil && fi.ModTime().After(t) {
+				r.DurationMs = max(r.DurationMs, fi.ModTime().Sub(t).Milliseconds())
+			}
+		}
+	}
 	return exec.StatusKilled
 }
 

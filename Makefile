@@ -29,6 +29,7 @@ test-short:
 fuzz:
 	$(GO) test -tags $(TAGS) -run '^$$' -fuzz '^FuzzValidate$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./pkg/compile
 	$(GO) test -tags $(TAGS) -run '^$$' -fuzz '^FuzzDecodeFrame$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./pkg/remote/wire
+	$(GO) test -tags $(TAGS) -run '^$$' -fuzz '^FuzzWriter$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./internal/termsafe
 
 # Builds osiris, scaffolds a workspace in a temp dir and runs its offline
 # pipeline (no database needed).

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/osiris-go/osiris/internal/termsafe"
 	"github.com/osiris-go/osiris/pkg/diag"
 	"github.com/osiris-go/osiris/workspace"
 )
@@ -252,11 +253,11 @@ func (a *app) printErr(err error) {
 	var dl diag.List
 	if errors.As(err, &dl) {
 		for _, d := range dl {
-			fmt.Fprintln(a.stderr, a.mask(d.String()))
+			fmt.Fprintln(a.stderr, a.term(d.String()))
 		}
 		return
 	}
-	fmt.Fprintln(a.stderr, "osiris: "+a.mask(err.Error()))
+	fmt.Fprintln(a.stderr, "osiris: "+a.term(err.Error()))
 }
 
 // printJSON writes v as indented JSON on stdout, masked.
@@ -265,9 +266,17 @@ func (a *app) printJSON(v any) error {
 	if err != nil {
 		return err
 	}
-	_, err = fmt.Fprintln(a.stdout, a.mask(string(b)))
+	_, err = fmt.Fprintln(a.stdout, a.termJSON(b))
 	return err
 }
+
+// term makes text for a person's terminal: secret values masked, control
+// bytes from data, SQL or servers shown as escapes (an error quoting a CSV
+// value must not clear the screen or retitle the window).
+func (a *app) term(s string) string { return termsafe.String(a.mask(s)) }
+
+// termJSON is term for a JSON document: masked, and still valid JSON.
+func (a *app) termJSON(b []byte) string { return string(termsafe.JSON([]byte(a.mask(string(b))))) }
 
 // outf prints a human line on stdout (stderr under --json), masked.
 func (a *app) outf(format string, args ...any) {
@@ -275,7 +284,7 @@ func (a *app) outf(format string, args ...any) {
 	if a.json {
 		w = a.stderr
 	}
-	fmt.Fprint(w, a.mask(fmt.Sprintf(format, args...)))
+	fmt.Fprint(w, a.term(fmt.Sprintf(format, args...)))
 }
 
 // paramFlag collects repeated --param k=v.

@@ -82,7 +82,7 @@ func (a *app) recordCompile(ws *workspace.Workspace, file string, started time.T
 		ForRun:        forRun,
 		Masker:        ws.Masker,
 	}); rerr != nil {
-		fmt.Fprintln(a.stderr, "osiris: warning: recording the compile: "+a.mask(rerr.Error()))
+		fmt.Fprintln(a.stderr, "osiris: warning: recording the compile: "+a.term(rerr.Error()))
 	}
 }
 

@@ -329,7 +329,7 @@ func completePaths(cur string, keep func(name string) bool) []string {
 // runSelectors offers `last`, `last:<pipeline>` and run ids, newest first
 // (what `logs show` and `logs diff` take).
 func (a *app) runSelectors() []string {
-	st, err := a.logsStore()
+	st, _, err := a.logsStore()
 	if err != nil {
 		return nil
 	}

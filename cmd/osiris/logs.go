@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	osexec "os/exec"
 	"os/signal"
@@ -12,6 +14,7 @@ import (
 	"syscall"
 	"text/tabwriter"
 
+	"github.com/osiris-go/osiris/internal/termsafe"
 	"github.com/osiris-go/osiris/pkg/diag"
 	"github.com/osiris-go/osiris/pkg/exec"
 	"github.com/osiris-go/osiris/pkg/runlog"
@@ -21,17 +24,20 @@ import (
 // logsSubcommands are listed by `osiris help logs` after the flags.
 const logsSubcommands = `
 Subcommands:
-  list    list runs and compiles, newest first
+  list    list runs, newest first (--kind compile|all: compiles too)
   show    a run's header, steps and error (--events: its events, --follow: live)
   diff    what changed between two runs of a pipeline
   html    (re)write run_logs/index.html and every run's report.html
+  serve   serve run_logs/ on 127.0.0.1, pages that reload while a run goes
   gc      remove old runs per osiris.toml [retention]
 
 RUN is a run id, a unique prefix of one, last, or last:PIPELINE.
 Each subcommand has its own --help.
 `
 
-const logsSynopsis = "logs list|show|diff|html|gc [RUN] [flags]"
+const logsSynopsis = "logs list|show|diff|html|serve|gc [RUN] [flags]"
+
+var logsSubcommandNames = []string{"list", "show", "diff", "html", "serve", "gc"}
 
 func (a *app) cmdLogs(args []string) error {
 	if len(args) == 0 {
@@ -49,6 +55,8 @@ func (a *app) cmdLogs(args []string) error {
 		return a.logsDiff(rest)
 	case "html":
 		return a.logsHTML(rest)
+	case "serve":
+		return a.logsServe(rest)
 	case "gc":
 		return a.logsGC(rest)
 	case "-h", "--help", "help":
@@ -56,22 +64,50 @@ func (a *app) cmdLogs(args []string) error {
 		fmt.Fprint(a.stdout, logsSubcommands)
 		return nil
 	}
-	return diag.Usage("unknown logs subcommand %q (use list, show, diff, html or gc)", sub)
+	if sg := diag.Suggest(sub, logsSubcommandNames); sg != "" {
+		return diag.Usage("unknown logs subcommand %q (did you mean `osiris logs %s`?); use list, show, diff, html, serve or gc", sub, sg)
+	}
+	return diag.Usage("unknown logs subcommand %q (use list, show, diff, html, serve or gc)", sub)
 }
 
-// logsStore loads the workspace and returns its run store.
-func (a *app) logsStore() (*runlog.Store, error) {
+// logsStore loads the workspace and returns its run store, and the
+// profile given with --profile ("" when none was: logs then show every
+// profile's runs).
+func (a *app) logsStore() (*runlog.Store, string, error) {
+	profile := a.profile // before the workspace fills in its default
+	if a.ws != nil {
+		profile = ""
+	}
 	ws, err := a.workspace()
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	return runlog.ForWorkspace(ws), nil
+	return runlog.ForWorkspace(ws), profile, nil
 }
 
 func (a *app) notice(n runlog.Notice) {
 	if n != "" {
-		fmt.Fprintln(a.stderr, "osiris: "+string(n))
+		fmt.Fprintln(a.stderr, "osiris: "+a.term(string(n)))
 	}
+}
+
+// table is a tabwriter on stdout whose cells are made terminal-safe
+// before they are measured.
+func (a *app) table() (io.Writer, func() error) {
+	tw := tabwriter.NewWriter(a.stdout, 0, 2, 2, ' ', 0)
+	return termsafe.Writer(maskWriter{a, tw}), tw.Flush
+}
+
+type maskWriter struct {
+	a *app
+	w io.Writer
+}
+
+func (m maskWriter) Write(p []byte) (int, error) {
+	if _, err := io.WriteString(m.w, m.a.mask(string(p))); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }
 
 func (a *app) logsList(args []string) error {
@@ -80,19 +116,19 @@ func (a *app) logsList(args []string) error {
 	status := fs.String("status", "", "only these statuses (comma-separated: success, failed, cancelled, running, killed)")
 	since := fs.String("since", "", "only runs started within this time back (90m, 36h, 2d, 1w) or since a date")
 	limit := fs.Int("limit", 0, "at most N runs (0 = all)")
-	kind := fs.String("kind", "", "only runs (run) or compiles (compile)")
-	pos, err := a.parseFlags(fs, args, "logs list [--pipeline P] [--status S] [--since 2d] [--limit N] [--kind run|compile] [--json]")
+	kind := fs.String("kind", "run", "runs (run), compiles (compile) or both (all)")
+	pos, err := a.parseFlags(fs, args, "logs list [--pipeline P] [--status S] [--since 2d] [--limit N] [--kind run|compile|all] [--json]")
 	if err != nil {
 		return err
 	}
 	if len(pos) > 0 {
 		return diag.Usage("logs list takes no arguments (use --pipeline to filter)")
 	}
-	st, err := a.logsStore()
+	st, profile, err := a.logsStore()
 	if err != nil {
 		return err
 	}
-	f := runlog.Filter{Pipeline: *pipeline, Limit: *limit, Kind: *kind}
+	f := runlog.Filter{Pipeline: *pipeline, Limit: *limit, Kind: *kind, Profile: profile}
 	if *status != "" {
 		f.Status = strings.Split(*status, ",")
 	}
@@ -108,17 +144,17 @@ func (a *app) logsList(args []string) error {
 		return a.printJSON(runs)
 	}
 	if len(runs) == 0 {
-		a.outf("no runs recorded%s\n", map[bool]string{true: " that match", false: ""}[*pipeline != "" || *status != "" || *since != "" || *kind != ""])
+		a.outf("no runs recorded%s\n", map[bool]string{true: " that match", false: ""}[*pipeline != "" || *status != "" || *since != "" || *kind != "run" || profile != ""])
 		return nil
 	}
-	tw := tabwriter.NewWriter(a.stdout, 0, 2, 2, ' ', 0)
-	fmt.Fprintln(tw, "RUN\tKIND\tPIPELINE\tPROFILE\tSTATUS\tSTARTED\tDURATION\tROWS\tWHERE\tRUN DIR")
+	tw, flush := a.table()
+	fmt.Fprintln(tw, "RUN\tKIND\tPIPELINE\tPROFILE\tSTATUS\tSTARTED (UTC)\tDURATION\tROWS\tWHERE\tRUN DIR")
 	for _, r := range runs {
 		started := displayStart(r.Started)
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", r.Short(), r.Kind, r.Slug, r.Profile, r.Status,
 			started, runlog.FmtDuration(r.DurationMs), r.Rows, r.Where, r.RunDir)
 	}
-	return tw.Flush()
+	return flush()
 }
 
 func (a *app) logsShow(args []string) error {
@@ -137,7 +173,7 @@ func (a *app) logsShow(args []string) error {
 	if (*step != "" || *follow) && !*events {
 		return diag.Usage("--step and --follow go with --events")
 	}
-	st, err := a.logsStore()
+	st, profile, err := a.logsStore()
 	if err != nil {
 		return err
 	}
@@ -145,7 +181,7 @@ func (a *app) logsShow(args []string) error {
 	if len(pos) == 1 {
 		sel = pos[0]
 	}
-	run, notice, err := st.Select(sel, *kind)
+	run, notice, err := st.Select(sel, *kind, profile)
 	a.notice(notice)
 	if err != nil {
 		return err
@@ -164,25 +200,58 @@ func (a *app) logsShow(args []string) error {
 	return nil
 }
 
+// checkStep: --step names a step of the run (a typo would print nothing).
+func checkStep(st *runlog.Store, run runlog.Run, step string) error {
+	if step == "" {
+		return nil
+	}
+	d, err := st.Show(run)
+	if err != nil {
+		return err
+	}
+	ids := make([]string, 0, len(d.Steps))
+	for _, s := range d.Steps {
+		if s.ID == step {
+			return nil
+		}
+		ids = append(ids, s.ID)
+	}
+	hint := ""
+	if sg := diag.Suggest(step, ids); sg != "" {
+		hint = fmt.Sprintf(" (did you mean %q?)", sg)
+	}
+	return diag.Usage("--step %q: run %s has no such step%s; its steps: %s", step, run.Short(), hint, strings.Join(ids, ", "))
+}
+
 func (a *app) logsEvents(st *runlog.Store, run runlog.Run, step string, follow bool) error {
+	if err := checkStep(st, run, step); err != nil {
+		return err
+	}
 	print := func(e exec.Event) error {
 		if a.json {
 			b, err := e.MarshalJSON()
 			if err != nil {
 				return err
 			}
-			_, err = fmt.Fprintln(a.stdout, a.mask(string(b)))
+			_, err = fmt.Fprintln(a.stdout, a.termJSON(b))
 			return err
 		}
-		_, err := fmt.Fprintln(a.stdout, a.mask(runlog.FormatEvent(e)))
+		_, err := fmt.Fprintln(a.stdout, a.term(runlog.FormatEvent(e)))
 		return err
 	}
 	if follow {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
-		return st.Follow(ctx, run, step, print)
+		err := st.Follow(ctx, run, step, print, func(w string) { a.notice(runlog.Notice(w)) })
+		if errors.Is(err, runlog.ErrRunKilled) {
+			// The closing line a terminal event would have given.
+			a.outf("run %s killed: %s\n", run.Short(), runlog.ErrRunKilled)
+			return &exitError{code: exitRunFailed}
+		}
+		return err
 	}
-	evs, err := st.Events(run, step)
+	evs, notice, err := st.Events(run, step)
+	a.notice(notice)
 	if err != nil {
 		return err
 	}
@@ -205,24 +274,31 @@ func (a *app) printDetail(d runlog.Detail) {
 		short = short[:12]
 	}
 	a.outf("  profile %s · manifest %s · %s\n", d.Profile, orDash(short), where)
-	a.outf("  started %s · duration %s · rows %d\n", d.Started, runlog.FmtDuration(d.DurationMs), d.Rows)
+	a.outf("  started %s UTC · duration %s · rows %d\n", displayStart(d.Started), runlog.FmtDuration(d.DurationMs), d.Rows)
 	a.outf("  run dir %s\n", d.RunDir)
 	if d.ManifestDir != "" {
 		a.outf("  manifest dir %s\n", d.ManifestDir)
 	}
+	for _, p := range d.Problems {
+		a.outf("  damaged record: %s\n", p)
+	}
 	if len(d.Steps) > 0 {
 		a.outf("\n")
-		tw := tabwriter.NewWriter(a.stdout, 0, 2, 2, ' ', 0)
+		tw, flush := a.table()
 		fmt.Fprintln(tw, "STEP\tCOMPONENT\tSTATUS\tROWS IN\tROWS OUT\tDURATION\tCACHE\tARTIFACT")
 		for _, s := range d.Steps {
 			art := "-"
 			if s.Artifact != nil {
 				art = runlog.FmtBytes(s.Artifact.Bytes)
 			}
+			dur := runlog.FmtDuration(s.DurationMs)
+			if s.Status == exec.StatusRunning {
+				dur += " so far"
+			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\n", s.ID, s.Component, s.Status, s.RowsIn, s.RowsOut,
-				runlog.FmtDuration(s.DurationMs), orDash(s.Cache), art)
+				dur, orDash(s.Cache), art)
 		}
-		tw.Flush()
+		flush()
 	}
 	for _, dg := range d.Diagnostics {
 		a.outf("  %s\n", dg.String())
@@ -248,7 +324,7 @@ func (a *app) printDetail(d runlog.Detail) {
 // that cannot be written is a warning; the run's outcome stands.
 func (a *app) writeRunPages(ws *workspace.Workspace, runDir string) {
 	if err := runlog.ForWorkspace(ws).WriteRunReport(context.Background(), runDir); err != nil {
-		fmt.Fprintln(a.stderr, "osiris: warning: writing the run's report: "+a.mask(err.Error()))
+		fmt.Fprintln(a.stderr, "osiris: warning: writing the run's report: "+a.term(err.Error()))
 	}
 }
 
@@ -261,7 +337,7 @@ func (a *app) logsDiff(args []string) error {
 	if len(pos) > 2 {
 		return diag.Usage("logs diff takes at most two runs (none: the last run against the one before it)")
 	}
-	st, err := a.logsStore()
+	st, profile, err := a.logsStore()
 	if err != nil {
 		return err
 	}
@@ -269,15 +345,18 @@ func (a *app) logsDiff(args []string) error {
 	var notice runlog.Notice
 	switch len(pos) {
 	case 2:
-		if ra, notice, err = st.Select(pos[0], exec.RecordKindRun); err == nil {
-			rb, _, err = st.Select(pos[1], exec.RecordKindRun)
+		if ra, notice, err = st.Select(pos[0], "", profile); err == nil {
+			rb, _, err = st.Select(pos[1], "", profile)
 		}
 	default:
 		sel := "last"
 		if len(pos) == 1 {
 			sel = pos[0]
 		}
-		if rb, notice, err = st.Select(sel, exec.RecordKindRun); err == nil {
+		if rb, notice, err = st.Select(sel, "", profile); err == nil && rb.Kind == exec.RecordKindCompile {
+			err = diag.Usage("logs diff compares runs; %s is a compile", rb.RunID)
+		}
+		if err == nil {
 			var ok bool
 			ra, ok, err = st.Previous(rb)
 			if err == nil && !ok {
@@ -318,12 +397,15 @@ func (a *app) logsHTML(args []string) error {
 	if len(pos) > 0 {
 		return diag.Usage("logs html takes no arguments")
 	}
-	st, err := a.logsStore()
+	st, _, err := a.logsStore()
 	if err != nil {
 		return err
 	}
-	n, notice, err := st.WriteSite(context.Background())
+	n, problems, notice, err := st.WriteSite(context.Background())
 	a.notice(notice)
+	for _, p := range problems {
+		fmt.Fprintln(a.stderr, "osiris: warning: no report for "+a.term(p))
+	}
 	if err != nil {
 		return err
 	}
@@ -333,11 +415,14 @@ func (a *app) logsHTML(args []string) error {
 		rel = r
 	}
 	if a.json {
-		if err := a.printJSON(map[string]any{"reports": n, "index": filepath.ToSlash(rel)}); err != nil {
+		if err := a.printJSON(map[string]any{"reports": n, "index": filepath.ToSlash(rel), "problems": append([]string{}, problems...)}); err != nil {
 			return err
 		}
 	} else {
 		a.outf("wrote %d run reports and %s\n", n, rel)
+		if len(problems) > 0 {
+			a.outf("%d run(s) could not be shown (damaged; see the warnings above)\n", len(problems))
+		}
 	}
 	if *open {
 		opener := ""
@@ -408,4 +493,39 @@ func displayStart(ts string) string {
 		s = s[:i]
 	}
 	return s
+}
+
+func (a *app) logsServe(args []string) error {
+	fs := flag.NewFlagSet("logs", flag.ContinueOnError)
+	port := fs.Int("port", 8765, "port on 127.0.0.1 (0: any free port)")
+	pos, err := a.parseFlags(fs, args, "logs serve [--port N]")
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return diag.Usage("logs serve takes no arguments")
+	}
+	if *port < 0 || *port > 65535 {
+		return diag.Usage("--port %d: use a port between 1 and 65535, or 0 for any free one", *port)
+	}
+	st, _, err := a.logsStore()
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err = st.Serve(ctx, fmt.Sprintf("127.0.0.1:%d", *port), func(url string) {
+		a.outf("serving %s on %s (loopback only; Ctrl-C to stop)\n", relPath(st.Root, st.RunLogsDir), url)
+	})
+	if err != nil {
+		return fmt.Errorf("logs serve: %w", err)
+	}
+	return nil
+}
+
+func relPath(root, p string) string {
+	if r, err := filepath.Rel(root, p); err == nil {
+		return filepath.ToSlash(r)
+	}
+	return p
 }

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/osiris-go/osiris/internal/termsafe"
 	"github.com/osiris-go/osiris/pkg/exec"
 	"github.com/osiris-go/osiris/pkg/remote"
 )
@@ -112,7 +113,7 @@ func (p *progress) line(s string) {
 		fmt.Fprint(p.w, "\r\033[K")
 		p.live = false
 	}
-	fmt.Fprintln(p.w, s)
+	fmt.Fprintln(p.w, termsafe.String(s))
 }
 
 func (p *progress) drawLive() {
@@ -138,7 +139,7 @@ func (p *progress) drawLive() {
 		}
 		parts = append(parts, fmt.Sprintf("%s %d rows %.0f rows/s %s %s", id, sp.rows, rate, fmtBytes(sp.bytes), el.Truncate(100*time.Millisecond)))
 	}
-	fmt.Fprint(p.w, "\r\033[K  … "+strings.Join(parts, " | "))
+	fmt.Fprint(p.w, "\r\033[K  … "+termsafe.String(strings.Join(parts, " | ")))
 	p.live = true
 }
 

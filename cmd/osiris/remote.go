@@ -21,6 +21,7 @@ import (
 	_ "github.com/osiris-go/osiris/pkg/remote/sandbox/docker" // the sandbox kinds
 	_ "github.com/osiris-go/osiris/pkg/remote/sandbox/local"
 	_ "github.com/osiris-go/osiris/pkg/remote/sandbox/ssh"
+	"github.com/osiris-go/osiris/pkg/runlog"
 	"github.com/osiris-go/osiris/workspace"
 )
 
@@ -106,6 +107,7 @@ func (a *app) runRemote(ctx context.Context, ws *workspace.Workspace, m *compile
 	if err := forgetLocalWrites(ws); err != nil {
 		return nil, "", err
 	}
+	live := runlog.ForWorkspace(ws).StartLiveReport("") // its run directory is found from the events
 	res, relDir, runErr := remote.Execute(ctx, remote.ExecuteOptions{
 		Workspace:   ws,
 		Manifest:    m,
@@ -113,9 +115,10 @@ func (a *app) runRemote(ctx context.Context, ws *workspace.Workspace, m *compile
 		Remote:      name,
 		Engine:      opts,
 		Version:     version,
-		Progress:    sink,
+		Progress:    exec.MultiSink{sink, live},
 		Transfer:    transfer,
 	})
+	live.Close()
 	if relDir != "" {
 		a.writeRunPages(ws, filepath.Join(ws.Root, filepath.FromSlash(relDir)))
 	}

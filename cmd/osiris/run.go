@@ -14,6 +14,7 @@ import (
 	"github.com/osiris-go/osiris/pkg/compile"
 	"github.com/osiris-go/osiris/pkg/diag"
 	"github.com/osiris-go/osiris/pkg/exec"
+	"github.com/osiris-go/osiris/pkg/runlog"
 	"github.com/osiris-go/osiris/workspace"
 )
 
@@ -221,15 +222,19 @@ func (a *app) runLocal(ctx context.Context, ws *workspace.Workspace, m *compile.
 	if err != nil {
 		return nil, "", fmt.Errorf("creating the run directory: %w", err)
 	}
+	// report.html exists from the start and follows the run.
+	live := runlog.ForWorkspace(ws).StartLiveReport(rec.Dir())
 	if lr.Signals != nil {
 		lr.Signals.recording(func(sig os.Signal) {
 			rec.Finish(nil, fmt.Errorf("%w: stopped at once by a second %s; steps still running were abandoned", exec.ErrCancelled, sig))
+			live.Close()
+			a.writeRunPages(ws, rec.Dir())
 			fmt.Fprintf(a.stderr, "run directory: %s\n", rec.RelDir())
 		})
 	}
 	cache := exec.NewStepCache(ws.Root, stateDir)
 	cache.NoReuse, cache.ReuseExtracts, cache.ReuseWrites = lr.NoCache, lr.CacheExtracts, lr.ReuseWrites
-	cache.Engine = engineIdentity()
+	cache.Engine = engineIdentity(cache)
 	engine := &exec.Engine{Options: opts}
 	res, runErr := engine.Run(ctx, m, exec.RunEnv{
 		RunID:  runID,
@@ -238,7 +243,7 @@ func (a *app) runLocal(ctx context.Context, ws *workspace.Workspace, m *compile.
 		Connect: func(ctx context.Context, ref, family string) (*workspace.Connection, error) {
 			return ws.ResolveConnection(ref, family)
 		},
-		Sink:      append(exec.MultiSink{rec.Sink()}, lr.Sinks...),
+		Sink:      append(append(exec.MultiSink{rec.Sink()}, lr.Sinks...), live),
 		Metrics:   nil,
 		Masker:    ws.Masker,
 		Log:       rec.Logger(),
@@ -254,6 +259,7 @@ func (a *app) runLocal(ctx context.Context, ws *workspace.Workspace, m *compile.
 	} else {
 		finish()
 	}
+	live.Close()
 	a.writeRunPages(ws, rec.Dir())
 	return res, rec.RelDir(), runErr
 }

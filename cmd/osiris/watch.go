@@ -505,7 +505,7 @@ func (w *watchPrinter) printJSON(r watch.Report) {
 	}
 	b, err := json.Marshal(out)
 	if err == nil {
-		_, err = fmt.Fprintln(w.a.stdout, w.a.mask(w.mask(string(b))))
+		_, err = fmt.Fprintln(w.a.stdout, w.a.termJSON([]byte(w.mask(string(b)))))
 	}
 	if err != nil {
 		w.a.printErr(err)

@@ -51,6 +51,11 @@ const racyWindow = 2 * time.Second
 // it does not change. With NoReuse (--no-cache) the memo is not trusted:
 // every file is read and its memo rewritten. Cached artifacts are always
 // hashed in full (copyArtifact).
+// HashFile is "sha256:<hex>" of the file at p through the cache's memo: a
+// file unchanged since it was last hashed (size, mtime, ctime, inode) is
+// not read again.
+func (c *StepCache) HashFile(p string) (string, error) { return c.hashFile(p) }
+
 func (c *StepCache) hashFile(p string) (string, error) {
 	st, err := os.Stat(p)
 	if err != nil {

@@ -134,7 +134,7 @@ func (s *Server) resourceText(uri string) (string, string, error) {
 		if !ok || (file != "status.json" && file != "report.html") {
 			return "", "", sdk.ResourceNotFoundError(uri)
 		}
-		r, _, err := s.store.Select(sel, exec.RecordKindRun)
+		r, _, err := s.store.Select(sel, exec.RecordKindRun, s.opts.Profile)
 		if err != nil {
 			return "", "", sdk.ResourceNotFoundError(uri)
 		}

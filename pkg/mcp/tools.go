@@ -526,7 +526,7 @@ func withNotice(m map[string]any, n runlog.Notice) map[string]any {
 }
 
 func (s *Server) logsShow(_ context.Context, _ *sdk.CallToolRequest, in logsShowArgs) (any, error) {
-	r, _, err := s.store.Select(in.Run, "")
+	r, _, err := s.store.Select(in.Run, "", s.opts.Profile)
 	if err != nil {
 		return nil, err
 	}
@@ -534,11 +534,11 @@ func (s *Server) logsShow(_ context.Context, _ *sdk.CallToolRequest, in logsShow
 }
 
 func (s *Server) logsDiff(_ context.Context, _ *sdk.CallToolRequest, in logsDiffArgs) (any, error) {
-	ra, _, err := s.store.Select(in.A, exec.RecordKindRun)
+	ra, _, err := s.store.Select(in.A, exec.RecordKindRun, s.opts.Profile)
 	if err != nil {
 		return nil, err
 	}
-	rb, _, err := s.store.Select(in.B, exec.RecordKindRun)
+	rb, _, err := s.store.Select(in.B, exec.RecordKindRun, s.opts.Profile)
 	if err != nil {
 		return nil, err
 	}

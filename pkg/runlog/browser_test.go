@@ -76,7 +76,15 @@ func (v *tab) listen(ev any) {
 // checks that no request left the page and no script opened a dialog.
 func open(t *testing.T, browser context.Context, path string) (*tab, func(shot string)) {
 	t.Helper()
-	v := &tab{t: t, url: "file://" + path}
+	return openWidth(t, browser, "file://"+path, 0)
+}
+
+// openWidth is open of a URL in a viewport width px wide (0: the
+// window's).
+func openWidth(t *testing.T, browser context.Context, url string, width int64) (*tab, func(shot string)) {
+	t.Helper()
+	path := url
+	v := &tab{t: t, url: url}
 	ctx, cancel := chromedp.NewContext(browser, chromedp.WithListener(v.listen))
 	v.ctx = ctx
 	tctx, cancelT := context.WithTimeout(ctx, 60*time.Second)
@@ -86,6 +94,11 @@ func open(t *testing.T, browser context.Context, path string) (*tab, func(shot s
 	}
 	if _, err := chromedp.Call(tctx, log.Enable, cdp.Empty{}); err != nil {
 		t.Fatalf("log.enable: %v", err)
+	}
+	if width > 0 {
+		if err := chromedp.Do(tctx, chromedp.EmulateViewport(width, 900)); err != nil {
+			t.Fatalf("viewport %d: %v", width, err)
+		}
 	}
 	if err := chromedp.Do(tctx, chromedp.Navigate(v.url), chromedp.WaitReady(chromedp.CSS("body"))); err != nil {
 		t.Fatalf("loading %s: %v", path, err)
@@ -114,6 +127,15 @@ func open(t *testing.T, browser context.Context, path string) (*tab, func(shot s
 			t.Errorf("%s: a script opened a dialog: %q", filepath.Base(shot), d)
 		}
 	}
+}
+
+// fits checks that nothing on the page is wider than the viewport: the
+// page does not scroll sideways, and every element outside a scrolling
+// box (the DAG, the tables) ends inside the viewport.
+func (v *tab) fits(what string) {
+	v.t.Helper()
+	v.is(what+": the page does not scroll sideways", `document.documentElement.scrollWidth <= window.innerWidth`)
+	v.is(what+": no element wider than the viewport", `Array.from(document.body.querySelectorAll('*')).filter(e => !e.closest('.scroll') && !e.closest('svg') && !e.hidden && e.getClientRects().length > 0).every(e => { const r = e.getBoundingClientRect(); return r.left >= -1 && r.right <= window.innerWidth + 1 })`)
 }
 
 // is evaluates a JS expression that must be true.
@@ -150,6 +172,28 @@ func (v *tab) shows(sel, want string) {
 	}
 }
 
+// startBrowser starts headless Chromium for the test.
+func startBrowser(t *testing.T, bin string) context.Context {
+	t.Helper()
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(bin), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.Flag("no-default-browser-check", true),
+		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 1000),
+	}
+	alloc, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancelA)
+	browser, cancelB := chromedp.NewContext(alloc)
+	t.Cleanup(cancelB)
+	if _, err := chromedp.Run(browser, chromedp.Evaluate[int]("1")); err != nil {
+		t.Fatalf("starting %s: %v", bin, err)
+	}
+	return browser
+}
+
+// widths are the viewports every page is tested at: a laptop and a phone.
+var widths = []int64{1400, 420}
+
 // screenshotDir is $TEST_OUTPUT when set (CI keeps it), else the test's
 // artifact directory (kept with `go test -artifacts`).
 func screenshotDir(t *testing.T) string {
@@ -176,19 +220,7 @@ func TestReportsInChromium(t *testing.T) {
 	f.setQuery("SELECT m.id, m.title, m.note FROM m JOIN n USING (id) ORDER BY m.id")
 	cancelDir := f.run("orders", "extract-movies")
 
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(bin), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("no-default-browser-check", true),
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 1000),
-	}
-	alloc, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelA()
-	browser, cancelB := chromedp.NewContext(alloc)
-	defer cancelB()
-	if _, err := chromedp.Run(browser, chromedp.Evaluate[int]("1")); err != nil {
-		t.Fatalf("starting %s: %v", bin, err)
-	}
+	browser := startBrowser(t, bin)
 	shots := screenshotDir(t)
 	t.Logf("screenshots in %s", shots)
 
@@ -223,6 +255,19 @@ func TestReportsInChromium(t *testing.T) {
 		p.is("DAG node shape coloured failed", `document.querySelector('#dag g.node.failed[data-step="shape"]') !== null`)
 		p.is("the writer is skipped", `document.querySelector('#steps tbody tr[data-step="write-out"]').dataset.status === 'skipped'`)
 		p.is("diff section against the successful run", `document.getElementById('diff-summary') !== null && document.querySelector('#diff tr[data-step="shape"]') !== null`)
+		// The drill-down: the failed step's is open, with its error, the
+		// config it ran with and its log lines; the others are closed and
+		// hold their data; "since the previous run" comes before them.
+		p.is("the failed step's details are open", `document.querySelector('details#step-shape').open && !document.querySelector('details#step-extract-movies').open`)
+		p.is("config as run", `document.querySelector('#step-shape pre.config').textContent.includes('SELECT nope FROM m')`)
+		p.is("its log lines", `document.querySelector('#step-shape pre.log').textContent.includes('step_error')`)
+		p.is("its error", `document.querySelector('#step-shape pre.step-error').textContent.includes('nope')`)
+		p.is("extract-movies holds its schema and rows", `document.querySelector('#step-extract-movies section.artifact table.schema') !== null`)
+		p.is("the step table links to the details", `document.querySelector('#steps tr[data-step="shape"] a').getAttribute('href') === '#step-shape'`)
+		p.is("since the previous run is above the step data", `!!(document.getElementById('diff-summary').compareDocumentPosition(document.getElementById('step-extract-movies')) & Node.DOCUMENT_POSITION_FOLLOWING)`)
+		// The events' text filter.
+		p.do(`(function(){var s=document.getElementById('filter-text'); s.value='Binder'; s.dispatchEvent(new Event('input'))})()`)
+		p.is("text filter keeps the events that mention it", `(function(){var shown=Array.from(document.querySelectorAll('#events tbody tr')).filter(r => !r.hidden); return shown.length >= 2 && shown.every(r => r.textContent.includes('Binder')) && document.getElementById('events-count').textContent === String(shown.length)})()`)
 	})
 	t.Run("cancelled", func(t *testing.T) {
 		p, done := open(t, browser, filepath.Join(cancelDir, ReportFile))
@@ -239,4 +284,16 @@ func TestReportsInChromium(t *testing.T) {
 		p.do(`(function(){var s=document.getElementById('filter-status'); s.value='failed'; s.dispatchEvent(new Event('change'))})()`)
 		p.is("the status filter leaves the failed run", `document.querySelectorAll('#runs tbody tr:not([hidden])').length === 1 && document.getElementById('runs-count').textContent === '1'`)
 	})
+	// At a laptop's and a phone's width nothing sticks out of the page
+	// (the error box's log and the events filter at 420 px did).
+	for _, w := range widths {
+		for name, path := range map[string]string{"success": filepath.Join(okDir, ReportFile), "failed": filepath.Join(failDir, ReportFile),
+			"cancelled": filepath.Join(cancelDir, ReportFile), "index": f.store.IndexHTMLPath()} {
+			t.Run(fmt.Sprintf("%s-%d", name, w), func(t *testing.T) {
+				p, done := openWidth(t, browser, "file://"+path, w)
+				defer done(filepath.Join(shots, fmt.Sprintf("%s-%dpx.png", name, w)))
+				p.fits(name)
+			})
+		}
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -12,14 +13,22 @@ import (
 	"strings"
 	"time"
 
+	"github.com/osiris-go/osiris/pkg/diag"
 	"github.com/osiris-go/osiris/pkg/exec"
 )
 
-// Events returns a run's events (of step, when step != ""), masked.
-func (s *Store) Events(r Run, step string) ([]exec.Event, error) {
-	ev, err := readEventsFile(filepath.Join(s.Dir(r), "events.jsonl"))
+// errCompileHasNoEvents: a compile record has a status, no events.
+var errCompileHasNoEvents = "%s is a compile; compiles record no events (see `osiris logs show %s`)"
+
+// Events returns a run's events (of step, when step != ""), masked. The
+// notice says which lines of events.jsonl did not parse (skipped).
+func (s *Store) Events(r Run, step string) ([]exec.Event, Notice, error) {
+	if r.Kind == exec.RecordKindCompile {
+		return nil, "", diag.Usage(errCompileHasNoEvents, r.RunID, r.Short())
+	}
+	ev, bad, err := readEventsFile(filepath.Join(s.Dir(r), "events.jsonl"))
 	if err != nil {
-		return nil, fmt.Errorf("events of run %s: %w", r.RunID, err)
+		return nil, "", fmt.Errorf("events of run %s: %w", r.RunID, err)
 	}
 	out := ev[:0]
 	for _, e := range ev {
@@ -27,8 +36,12 @@ func (s *Store) Events(r Run, step string) ([]exec.Event, error) {
 			out = append(out, s.maskEvent(e))
 		}
 	}
-	return out, nil
+	return out, Notice(badLines(bad)), nil
 }
+
+// ErrRunKilled ends Follow when the run's process went away without
+// recording an outcome (SIGKILL, a crash, the machine stopped).
+var ErrRunKilled = errors.New("the run's process ended without recording an outcome (killed, or the machine stopped)")
 
 func (s *Store) maskEvent(e exec.Event) exec.Event {
 	if s.Masker == nil {
@@ -64,7 +77,12 @@ const FollowPoll = 200 * time.Millisecond
 // the run's terminal event, until the run's process is gone (a killed run),
 // or until ctx is done. It works for any run recorded on this machine,
 // remote ones included (their events are recorded locally as they arrive).
-func (s *Store) Follow(ctx context.Context, r Run, step string, emit func(exec.Event) error) error {
+// A run whose process is gone without a terminal event ends it with
+// ErrRunKilled. warn (may be nil) hears of lines that do not parse.
+func (s *Store) Follow(ctx context.Context, r Run, step string, emit func(exec.Event) error, warn func(string)) error {
+	if r.Kind == exec.RecordKindCompile {
+		return diag.Usage(errCompileHasNoEvents, r.RunID, r.Short())
+	}
 	dir := s.Dir(r)
 	path := filepath.Join(dir, "events.jsonl")
 	var f *os.File
@@ -86,7 +104,7 @@ func (s *Store) Follow(ctx context.Context, r Run, step string, emit func(exec.E
 	defer f.Close()
 	var pending []byte
 	buf := make([]byte, 64*1024)
-	idle := 0
+	idle, lineNo := 0, 0
 	for {
 		n, err := f.Read(buf)
 		if n > 0 {
@@ -99,8 +117,12 @@ func (s *Store) Follow(ctx context.Context, r Run, step string, emit func(exec.E
 				}
 				line := pending[:nl]
 				pending = pending[nl+1:]
+				lineNo++
 				var e exec.Event
 				if json.Unmarshal(line, &e) != nil {
+					if warn != nil && len(bytes.TrimSpace(line)) > 0 {
+						warn(badLines([]int{lineNo}))
+					}
 					continue
 				}
 				if step == "" || e.Step == step {
@@ -121,7 +143,10 @@ func (s *Store) Follow(ctx context.Context, r Run, step string, emit func(exec.E
 		if !exec.RunLive(dir) {
 			idle++
 			if idle > 1 { // one more read after the lock went, then stop
-				return nil
+				if st, err := readStatus(dir); err == nil && st.Status != exec.StatusRunning {
+					return nil // ended (its terminal event was filtered out, or lost)
+				}
+				return fmt.Errorf("run %s: %w", r.RunID, ErrRunKilled)
 			}
 		}
 		select {
@@ -133,10 +158,10 @@ func (s *Store) Follow(ctx context.Context, r Run, step string, emit func(exec.E
 }
 
 // FormatEvent renders an event on one line for people:
-// `15:04:05.000  step_complete  extract  rows_in=0 rows_out=240 …`.
+// `15:04:05.000Z  step_complete  extract  rows_in=0 rows_out=240 …`.
 func FormatEvent(e exec.Event) string {
 	var b strings.Builder
-	b.WriteString(e.TS.UTC().Format("15:04:05.000"))
+	b.WriteString(e.TS.UTC().Format("15:04:05.000Z"))
 	b.WriteString("  ")
 	fmt.Fprintf(&b, "%-20s", e.Event)
 	if e.Step != "" {

@@ -116,33 +116,52 @@ func (s *Store) loadIndex() ([]exec.IndexedRun, Notice, error) {
 	if ix.problem == "" {
 		return ix.runs, "", nil
 	}
-	runs, err := s.Rebuild()
+	runs, unreadable, err := s.rebuild()
 	if err != nil {
 		return nil, "", err
+	}
+	var skipped string
+	if len(unreadable) > 0 {
+		skipped = fmt.Sprintf("; left out %d run %s that cannot be read: %s", len(unreadable),
+			map[bool]string{true: "directory", false: "directories"}[len(unreadable) == 1], strings.Join(firstN(unreadable, 5), "; "))
 	}
 	if ix.problem == restarted {
 		// A first index, or one deleted and restarted: checked once, quietly
 		// unless the run directories knew more than the index did.
-		if len(runs) == len(ix.runs) {
+		if len(runs) == len(ix.runs) && skipped == "" {
 			return runs, "", nil
 		}
 	}
-	return runs, Notice(fmt.Sprintf("the run index %s was %s; rebuilt it from %d run directories",
-		relOrAbs(s.Root, exec.IndexPath(s.StateDir)), ix.problem, len(runs))), nil
+	return runs, Notice(fmt.Sprintf("the run index %s was %s; rebuilt it from %d run directories%s",
+		relOrAbs(s.Root, exec.IndexPath(s.StateDir)), ix.problem, len(runs), skipped)), nil
+}
+
+func firstN(list []string, n int) []string {
+	if len(list) <= n {
+		return list
+	}
+	return append(append([]string{}, list[:n]...), fmt.Sprintf("… %d more", len(list)-n))
 }
 
 // Rebuild writes the index afresh from the run directories under run_logs
 // (their status.json, else their events), under the index lock, and
 // returns its runs in start order.
 func (s *Store) Rebuild() ([]exec.IndexedRun, error) {
+	runs, _, err := s.rebuild()
+	return runs, err
+}
+
+// rebuild is Rebuild, also returning the run directories it could not
+// read ("<dir>: why"), which the index leaves out.
+func (s *Store) rebuild() ([]exec.IndexedRun, []string, error) {
 	unlock, err := exec.LockIndex(s.StateDir)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer unlock()
-	runs, err := s.scanRunDirs()
+	runs, unreadable, err := s.scanRunDirs()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// A live run whose status.json is final may not have appended its end
 	// line yet (status.json is written first). It appends it after this
@@ -166,34 +185,38 @@ func (s *Store) Rebuild() ([]exec.IndexedRun, error) {
 		}
 	}
 	if err := exec.WriteIndex(s.StateDir, "rebuild", runs); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return runs, nil
+	return runs, unreadable, nil
 }
 
 // scanRunDirs reads every run directory run_logs/<profile>/<slug>/<run>.
 // Names starting with a dot (a gc's directories set aside) are skipped.
-func (s *Store) scanRunDirs() ([]exec.IndexedRun, error) {
+func (s *Store) scanRunDirs() ([]exec.IndexedRun, []string, error) {
 	var runs []exec.IndexedRun
+	var unreadable []string
 	profiles, err := readDirNames(s.RunLogsDir)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for _, p := range profiles {
 		slugs, err := readDirNames(filepath.Join(s.RunLogsDir, p))
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for _, sl := range slugs {
 			names, err := readDirNames(filepath.Join(s.RunLogsDir, p, sl))
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			for _, n := range names {
 				dir := filepath.Join(s.RunLogsDir, p, sl, n)
-				if r, ok := s.recordFromDir(dir); ok {
-					runs = append(runs, r)
+				r, err := s.readRecord(dir)
+				if err != nil {
+					unreadable = append(unreadable, relOrAbs(s.Root, dir)+": "+strings.TrimPrefix(err.Error(), dir+": "))
+					continue
 				}
+				runs = append(runs, r)
 			}
 		}
 	}
@@ -203,7 +226,7 @@ func (s *Store) scanRunDirs() ([]exec.IndexedRun, error) {
 		}
 		return runs[i].RunID < runs[j].RunID
 	})
-	return runs, nil
+	return runs, unreadable, nil
 }
 
 // readDirNames lists the directories of dir that are not hidden; a
@@ -227,9 +250,14 @@ func readDirNames(dir string) ([]string, error) {
 
 // recordFromDir reads one run directory back into an index entry.
 func (s *Store) recordFromDir(dir string) (exec.IndexedRun, bool) {
+	r, err := s.readRecord(dir)
+	return r, err == nil
+}
+
+func (s *Store) readRecord(dir string) (exec.IndexedRun, error) {
 	st, err := readStatus(dir)
 	if err != nil {
-		return exec.IndexedRun{}, false
+		return exec.IndexedRun{}, err
 	}
 	r := exec.IndexedRun{
 		Format: st.Format, Record: st.Kind, RunID: st.RunID, Pipeline: st.Pipeline, Slug: st.Slug,
@@ -249,7 +277,10 @@ func (s *Store) recordFromDir(dir string) (exec.IndexedRun, bool) {
 	if r.Status == exec.StatusRunning {
 		r.Status, r.Ended, r.DurationMs, r.Rows = "", "", 0, 0
 	}
-	return r, r.RunID != ""
+	if r.RunID == "" {
+		return r, fmt.Errorf("%s: status.json has no run id", dir)
+	}
+	return r, nil
 }
 
 func relOrAbs(root, p string) string {

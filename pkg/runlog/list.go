@@ -36,14 +36,49 @@ type Run struct {
 	FailedStep   string `json:"failed_step"`
 	RunDir       string `json:"run_dir"` // workspace-relative
 	Format       int    `json:"format"`
+
+	short int // length of the shortest prefix unique among recorded runs
 }
 
-// Short is the run id as lists show it (enough to select it again).
+// ShortIDLen is the least a short run id shows: the first ten characters
+// of a run id are its start time in milliseconds.
+const ShortIDLen = 10
+
+// Short is the run id as lists show it: its first ShortIDLen characters,
+// more when another recorded run shares them (git's rule), so that it
+// selects this run again.
 func (r Run) Short() string {
-	if len(r.RunID) > 10 {
-		return r.RunID[:10]
+	n := max(r.short, ShortIDLen)
+	if len(r.RunID) > n {
+		return r.RunID[:n]
 	}
 	return r.RunID
+}
+
+// uniquePrefixes returns, for each id, the length of its shortest prefix
+// that no other id shares (at least min).
+func uniquePrefixes(ids []string, min int) map[string]int {
+	sorted := append([]string(nil), ids...)
+	sort.Strings(sorted)
+	out := make(map[string]int, len(sorted))
+	lcp := func(a, b string) int {
+		i := 0
+		for i < len(a) && i < len(b) && a[i] == b[i] {
+			i++
+		}
+		return i
+	}
+	for i, id := range sorted {
+		n := min
+		if i > 0 {
+			n = max(n, lcp(id, sorted[i-1])+1)
+		}
+		if i+1 < len(sorted) {
+			n = max(n, lcp(id, sorted[i+1])+1)
+		}
+		out[id] = n
+	}
+	return out
 }
 
 // Filter selects runs for List. Zero values select everything.
@@ -52,15 +87,19 @@ type Filter struct {
 	Status   []string  // any of these statuses
 	Since    time.Time // started at or after
 	Limit    int       // at most this many (newest first); 0 = all
-	Kind     string    // run | compile | "" (both)
+	Kind     string    // run | compile | "" or "all" (both)
+	Profile  string    // only runs of this profile ("" = every profile)
 }
+
+// KindAll selects runs and compiles (`logs list --kind all`).
+const KindAll = "all"
 
 // Validate checks a filter's values (a usage error names the flag).
 func (f Filter) Validate() error {
 	switch f.Kind {
-	case "", exec.RecordKindRun, exec.RecordKindCompile:
+	case "", KindAll, exec.RecordKindRun, exec.RecordKindCompile:
 	default:
-		return diag.Usage("--kind %q: use run or compile", f.Kind)
+		return diag.Usage("--kind %q: use run, compile or all", f.Kind)
 	}
 	for _, s := range f.Status {
 		switch s {
@@ -99,6 +138,14 @@ func (s *Store) List(f Filter) ([]Run, Notice, error) {
 		return nil, notice, err
 	}
 	out := make([]Run, 0, min(len(idx), max(f.Limit, 64)))
+	ids := make([]string, len(idx))
+	for i, ir := range idx {
+		ids[i] = ir.RunID
+	}
+	shortLen := uniquePrefixes(ids, ShortIDLen)
+	if f.Kind == KindAll {
+		f.Kind = ""
+	}
 	present := dirLister{}
 	var since string
 	if !f.Since.IsZero() {
@@ -107,6 +154,9 @@ func (s *Store) List(f Filter) ([]Run, Notice, error) {
 	for i := len(idx) - 1; i >= 0; i-- { // start order: newest last
 		ir := idx[i]
 		if f.Kind != "" && ir.Record != f.Kind {
+			continue
+		}
+		if f.Profile != "" && ir.Profile != f.Profile {
 			continue
 		}
 		if f.Pipeline != "" && !matchPipeline(ir, f.Pipeline) {
@@ -119,6 +169,7 @@ func (s *Store) List(f Filter) ([]Run, Notice, error) {
 		if !ok {
 			continue
 		}
+		r.short = shortLen[r.RunID]
 		if len(f.Status) > 0 && !contains(f.Status, r.Status) && !(r.Status == exec.StatusKilled && contains(f.Status, exec.StatusIncomplete)) {
 			continue
 		}
@@ -212,6 +263,14 @@ func (s *Store) openStatus(dir string, r *Run) string {
 			return st.Status
 		}
 	}
+	// Killed: it lasted at least until its last sign of life.
+	if t := parseTS(r.Started); !t.IsZero() {
+		for _, n := range []string{"events.jsonl", "osiris.log", AliveFile} {
+			if fi, err := os.Stat(filepath.Join(dir, n)); err == nil && fi.ModTime().After(t) {
+				r.DurationMs = max(r.DurationMs, fi.ModTime().Sub(t).Milliseconds())
+			}
+		}
+	}
 	return exec.StatusKilled
 }
 
@@ -241,9 +300,10 @@ var sinceRE = regexp.MustCompile(`^(\d+)([smhdw])$`)
 var ErrNoRuns = errors.New("no runs recorded yet (run a pipeline with `osiris run`)")
 
 // Select resolves a run selector: "" or "last" (the newest record of kind,
-// "" = any), "last:<pipeline>", a unique prefix of a run id (any case), or
+// a run when kind is ""; of profile, when profile != ""),
+// "last:<pipeline>", a unique prefix of a run id (any case, any kind), or
 // the path of a run directory (one copied elsewhere too).
-func (s *Store) Select(sel, kind string) (Run, Notice, error) {
+func (s *Store) Select(sel, kind, profile string) (Run, Notice, error) {
 	if sel == "" {
 		sel = "last"
 	}
@@ -259,14 +319,30 @@ func (s *Store) Select(sel, kind string) (Run, Notice, error) {
 	case strings.HasPrefix(sel, "last:"):
 		f.Pipeline, f.Limit = strings.TrimPrefix(sel, "last:"), 1
 	}
+	if f.Limit == 1 {
+		f.Profile = profile
+		if f.Kind == "" {
+			f.Kind = exec.RecordKindRun
+		}
+	}
 	runs, notice, err := s.List(f)
 	if err != nil {
 		return Run{}, notice, err
 	}
 	if f.Limit == 1 {
 		if len(runs) == 0 {
+			what := "runs"
+			if f.Kind == exec.RecordKindCompile {
+				what = "compiles"
+			}
+			if profile != "" {
+				what += fmt.Sprintf(" of profile %q", profile)
+			}
 			if f.Pipeline != "" {
-				return Run{}, notice, diag.Usage("no runs of pipeline %q recorded (see `osiris logs list`)", f.Pipeline)
+				return Run{}, notice, diag.Usage("no %s of pipeline %q recorded (see `osiris logs list`)", what, f.Pipeline)
+			}
+			if what != "runs" {
+				return Run{}, notice, diag.Usage("no %s recorded (see `osiris logs list --kind all`)", what)
 			}
 			return Run{}, notice, &diag.UsageError{Err: ErrNoRuns}
 		}

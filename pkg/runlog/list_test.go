@@ -96,19 +96,19 @@ func TestSelectAndFilters(t *testing.T) {
 		{"last", idOf(c)}, {"", idOf(c)}, {"last:other", idOf(b)}, {"last:pipelines/orders.yaml", idOf(c)},
 		{strings.ToLower(idOf(a)[:20]), idOf(a)}, {idOf(b), idOf(b)},
 	} {
-		r, _, err := f.store.Select(tc.sel, "")
+		r, _, err := f.store.Select(tc.sel, "", "")
 		if err != nil || r.RunID != tc.want {
 			t.Errorf("Select(%q) = %s, %v; want %s", tc.sel, r.RunID, err, tc.want)
 		}
 	}
-	if _, _, err := f.store.Select("ZZZZ", ""); err == nil || !strings.Contains(err.Error(), "no run matches") {
+	if _, _, err := f.store.Select("ZZZZ", "", ""); err == nil || !strings.Contains(err.Error(), "no run matches") {
 		t.Errorf("unknown id: %v", err)
 	}
-	if _, _, err := f.store.Select("0", ""); err == nil || !strings.Contains(err.Error(), "matches 3 runs") {
+	if _, _, err := f.store.Select("0", "", ""); err == nil || !strings.Contains(err.Error(), "matches 3 runs") {
 		t.Errorf("ambiguous prefix: %v", err)
 	}
 	// A run directory copied elsewhere is selectable by its path.
-	if r, _, err := f.store.Select(filepath.Join(f.root, "run_logs/dev/other", b), ""); err != nil || r.RunID != idOf(b) {
+	if r, _, err := f.store.Select(filepath.Join(f.root, "run_logs/dev/other", b), "", ""); err != nil || r.RunID != idOf(b) {
 		t.Errorf("select by dir: %s %v", r.RunID, err)
 	}
 

@@ -3,6 +3,7 @@ package runlog
 import (
 	"bufio"
 	"context"
+	"errors"
 	"os"
 	osexec "os/exec"
 	"path/filepath"
@@ -17,6 +18,10 @@ import (
 func TestMain(m *testing.M) {
 	if root := os.Getenv("RUNLOG_TEST_HOLD_RUN"); root != "" {
 		holdRun(root)
+		return
+	}
+	if root := os.Getenv("RUNLOG_TEST_FIFO_RUN"); root != "" {
+		fifoRun(root)
 		return
 	}
 	if spec := os.Getenv("RUNLOG_TEST_GC"); spec != "" {
@@ -96,7 +101,8 @@ func TestRunningAndKilledRuns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.Steps[0].Status != exec.StatusKilled || d.Error == "" {
+	// Its one step never started: it is not "killed" (issue 18).
+	if d.Steps[0].Status != StatusNotStarted || d.Error == "" {
 		t.Errorf("killed run detail: steps %+v error %q", d.Steps, d.Error)
 	}
 	// The statuses survive an index rebuild: they come from the run
@@ -121,7 +127,7 @@ func TestFollowLiveRun(t *testing.T) {
 	got := make(chan exec.Event, 16)
 	done := make(chan error, 1)
 	go func() {
-		done <- f.store.Follow(context.Background(), r, "", func(e exec.Event) error { got <- e; return nil })
+		done <- f.store.Follow(context.Background(), r, "", func(e exec.Event) error { got <- e; return nil }, nil)
 	}()
 	next := func() exec.Event {
 		select {
@@ -151,13 +157,14 @@ func TestFollowLiveRun(t *testing.T) {
 	if e := next(); e.Event != exec.EventStepStart || e.Step != "wait" {
 		t.Fatalf("second event %+v", e)
 	}
-	// The process dies without a terminal event: follow ends.
+	// The process dies without a terminal event: follow ends, saying the
+	// run was killed (the CLI exits non-zero with a closing line).
 	holder.Process.Signal(syscall.SIGKILL)
 	holder.Wait()
 	select {
 	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
+		if !errors.Is(err, ErrRunKilled) {
+			t.Fatalf("follow of a killed run ended with %v, want ErrRunKilled", err)
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("follow did not end after the run's process died")

@@ -24,6 +24,10 @@ type Detail struct {
 	// Compile records: where the manifest went and what validation said.
 	ManifestDir string            `json:"manifest_dir,omitempty"`
 	Diagnostics []diag.Diagnostic `json:"diagnostics,omitempty"`
+	// Problems are what was wrong with the run's record (a damaged
+	// status.json read from the events instead, lines of events.jsonl that
+	// do not parse): shown, never fatal.
+	Problems []string `json:"problems,omitempty"`
 }
 
 // LogTailLines is how many lines of osiris.log a failed step shows.
@@ -51,16 +55,18 @@ func (s *Store) Show(r Run) (Detail, error) {
 	if d.FailedStep == "" {
 		d.FailedStep = st.FailedStep
 	}
-	if d.Status == exec.StatusKilled {
-		// Steps still marked running or pending in a killed run never ended.
-		for i := range d.Steps {
-			if d.Steps[i].Status == exec.StatusPending || d.Steps[i].Status == exec.StatusRunning {
-				d.Steps[i].Status = exec.StatusKilled
-			}
-		}
+	if st.Damaged != "" {
+		d.Problems = append(d.Problems, st.Damaged+"; the run is shown from its events")
 		if d.Error == "" {
-			d.Error = "the run's process ended without recording an outcome (killed, or the machine stopped)"
+			d.Error = s.mask(st.Error)
 		}
+	}
+	if r.Kind != exec.RecordKindCompile && (st.Status == exec.StatusRunning || st.Damaged != "" ||
+		d.Status == exec.StatusRunning || d.Status == exec.StatusKilled) {
+		s.replayInto(dir, &d)
+	}
+	if d.Status == exec.StatusKilled && d.Error == "" {
+		d.Error = ErrRunKilled.Error()
 	}
 	if d.Status == exec.StatusFailed {
 		d.LogTail = s.logTail(dir, d.FailedStep, LogTailLines)
@@ -74,6 +80,104 @@ func (s *Store) Show(r Run) (Detail, error) {
 		d.Error = d.Diagnostics[0].String()
 	}
 	return d, nil
+}
+
+// replayInto lays the run's events over a detail whose status.json is not
+// final: a live run's steps show what they are doing (running, with the
+// time so far), a killed run's show which finished, which were killed
+// while running and which never started, and its duration is up to its
+// last event.
+func (s *Store) replayInto(dir string, d *Detail) {
+	evs, bad, err := readEventsFile(filepath.Join(dir, "events.jsonl"))
+	if err != nil {
+		d.Problems = append(d.Problems, "events.jsonl cannot be read: "+err.Error())
+		return
+	}
+	if n := badLines(bad); n != "" {
+		d.Problems = append(d.Problems, n)
+	}
+	rp := replayEvents(evs)
+	killed := d.Status == exec.StatusKilled
+	if killed {
+		// The process was alive at least until it last wrote a file of
+		// the run (its events, log, metrics, its live report's sign).
+		for _, n := range []string{"events.jsonl", "osiris.log", "metrics.jsonl", AliveFile} {
+			if fi, err := os.Stat(filepath.Join(dir, n)); err == nil && fi.ModTime().After(rp.last) {
+				rp.last = fi.ModTime()
+			}
+		}
+	}
+	now := s.now()
+	d.Steps = rp.apply(d.Steps, now, killed)
+	for i := range d.Steps {
+		d.Steps[i].Error = s.mask(d.Steps[i].Error)
+	}
+	started := parseTS(d.Started)
+	switch {
+	case killed && !rp.last.IsZero() && !started.IsZero():
+		d.DurationMs = max(0, rp.last.Sub(started).Milliseconds())
+		d.Ended = rp.last.UTC().Format(tsLayout)
+	case d.Status == exec.StatusRunning && !started.IsZero():
+		d.DurationMs = max(0, now.Sub(started).Milliseconds())
+	}
+	if killed || d.Status == exec.StatusRunning {
+		var rows int64
+		for _, st := range d.Steps {
+			rows += st.RowsOut
+		}
+		if d.Rows == 0 {
+			d.Rows = rows
+		}
+	}
+}
+
+// logTails returns the last n lines of osiris.log of every step, masked,
+// in one pass over the log.
+func (s *Store) logTails(dir string, n int) map[string][]string {
+	out := map[string][]string{}
+	if n <= 0 {
+		return out
+	}
+	f, err := os.Open(filepath.Join(dir, "osiris.log"))
+	if err != nil {
+		return out
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64*1024), 4<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		i := strings.LastIndex(line, " step=")
+		if i < 0 {
+			continue
+		}
+		step := line[i+len(" step="):]
+		if j := strings.IndexByte(step, ' '); j >= 0 {
+			step = step[:j]
+		}
+		ring := append(out[step], line)
+		if len(ring) > n {
+			ring = ring[1:]
+		}
+		out[step] = ring
+	}
+	for k, lines := range out {
+		for i := range lines {
+			lines[i] = s.mask(lines[i])
+		}
+		out[k] = lines
+	}
+	return out
+}
+
+// stepConfig is cfg/<step>.json as the run recorded it (masked when it
+// was written; masked again here), cut to limit characters.
+func (s *Store) stepConfig(dir, step string, limit int) string {
+	b, err := os.ReadFile(filepath.Join(dir, "cfg", step+".json"))
+	if err != nil {
+		return ""
+	}
+	return clip(strings.TrimSpace(s.mask(string(b))), limit)
 }
 
 // logTail returns the last n lines of osiris.log about step (all lines

@@ -84,3 +84,7 @@
 //
 // It is not the engine: it never writes artifacts or counts rows for events.
 package duckdb
+
+// A build without the duckdb_arrow tag stops in internal/buildtag with one
+// line that names the tag.
+import _ "github.com/osiris-go/osiris/internal/buildtag"

@@ -55,6 +55,10 @@ type Request struct {
 	// Warn reports a data warning (e.g. zero dates turned into NULL); the
 	// engine turns it into a `step_warning` event. Never nil.
 	Warn func(code, message string)
+	// Event, when set, records a named event of the step in the run's
+	// event stream (schema_changed); fields must not repeat envelope keys.
+	// Use Emit, which tolerates a nil Event.
+	Event func(name string, fields map[string]any)
 	// TempDir is a private scratch directory for the step (removed after).
 	TempDir string
 	// WorkingMemory returns the bytes of the run's memory budget that the
@@ -62,6 +66,13 @@ type Request struct {
 	// held step outputs leave of the budget, never less than a floor. 0, or
 	// a nil func, sets no limit (unlimited budget).
 	WorkingMemory func() int64
+}
+
+// Emit records a named event of the step through r.Event, if set.
+func (r *Request) Emit(name string, fields map[string]any) {
+	if r != nil && r.Event != nil {
+		r.Event(name, fields)
+	}
 }
 
 // WorkingMemoryNow is r.WorkingMemory(), or 0 when unset.

@@ -522,6 +522,7 @@ func (r *run) runStep(ctx context.Context, p *stepPlan, start time.Time) (StepRe
 		Warn: func(code, message string) {
 			r.em.emit(EventStepWarning, step.ID, map[string]any{"code": code, "message": message})
 		},
+		Event:         func(name string, fields map[string]any) { r.em.emit(name, step.ID, fields) },
 		TempDir:       tmp,
 		WorkingMemory: r.cache.workingMemory,
 	}

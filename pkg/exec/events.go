@@ -20,6 +20,7 @@ const (
 	EventInputsResolved      = "inputs_resolved"
 	EventStepProgress        = "step_progress"
 	EventStepWarning         = "step_warning"
+	EventSchemaChanged       = "schema_changed" // a writer changed its target's columns (schema_evolution: add)
 	EventArtifactWritten     = "artifact_written"
 	EventStepComplete        = "step_complete"
 	EventStepError           = "step_error"

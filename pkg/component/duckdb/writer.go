@@ -22,9 +22,13 @@ import (
 //   - replace creates the table anew from the input (CREATE OR REPLACE), so a
 //     reader sees the old table or the new one. primary_key, when given,
 //     becomes the new table's primary key.
-//   - upsert inserts with ON CONFLICT (primary_key) DO UPDATE; the table must
-//     have a primary key or unique constraint on those columns (it gets one
-//     when created by create_if_missing).
+//   - merge (upsert) inserts with ON CONFLICT (primary_key) DO UPDATE; the
+//     table must have a primary key or unique constraint on those columns
+//     (it gets one when created by create_if_missing).
+//   - delete+insert deletes the rows whose delete_key values appear in the
+//     input, then inserts the input.
+//   - append, merge and delete+insert into an existing table first apply
+//     schema_evolution (evolve.go) in the same transaction.
 //
 // The rows the statement reports are compared with the rows read from the
 // input before commit; a mismatch rolls back.
@@ -83,14 +87,27 @@ func (Writer) Write(ctx context.Context, req *component.Request, in component.Ta
 		mode = "append"
 	}
 	pk := req.Config.Strings("primary_key")
+	deleteKey := req.Config.Strings("delete_key")
 	createIfMissing := req.Config.Bool("create_if_missing", false)
 	switch mode {
-	case "append", "replace", "upsert":
+	case "append", "replace", "upsert", "merge", "delete+insert":
 	default:
-		return res, fmt.Errorf("step %q: unknown write_mode %q (append, replace, upsert)", req.StepID, mode)
+		return res, fmt.Errorf("step %q: unknown write_mode %q (append, replace, merge (upsert), delete+insert)", req.StepID, mode)
 	}
-	if mode == "upsert" && len(pk) == 0 {
-		return res, fmt.Errorf("step %q: write_mode upsert needs primary_key", req.StepID)
+	if (mode == "upsert" || mode == "merge") && len(pk) == 0 {
+		return res, fmt.Errorf("step %q: write_mode %s needs primary_key", req.StepID, mode)
+	}
+	if mode == "delete+insert" && len(deleteKey) == 0 {
+		return res, fmt.Errorf("step %q: write_mode delete+insert needs delete_key", req.StepID)
+	}
+	for _, k := range deleteKey {
+		if in.Schema().FieldIndices(k) == nil {
+			return res, fmt.Errorf("step %q: delete_key column %q is not an input column", req.StepID, k)
+		}
+	}
+	evolution, err := component.SchemaEvolution(req.Config)
+	if err != nil {
+		return res, fmt.Errorf("step %q: %w", req.StepID, err)
 	}
 	if err := component.CheckSchemaColumnNames(in.Schema()); err != nil {
 		return res, fmt.Errorf("step %q: input %s: %w", req.StepID, in.StepID(), err)
@@ -149,13 +166,14 @@ func (Writer) Write(ctx context.Context, req *component.Request, in component.Ta
 		return res, fmt.Errorf("%s: %w", where, err)
 	}
 	var written int64
+	var changes component.SchemaChanges
 	switch mode {
 	case "replace":
 		if err := createTable(ctx, s, view, target, pk, true); err != nil {
 			return res, fmt.Errorf("%s: %w", where, err)
 		}
 		written, err = s.ExecCount(ctx, "INSERT INTO "+target+" BY NAME SELECT * FROM "+QuoteIdent(view))
-	case "append", "upsert":
+	case "append", "upsert", "merge", "delete+insert":
 		if !exists {
 			if !createIfMissing {
 				return res, fmt.Errorf("%s: the table does not exist; set create_if_missing: true or use write_mode: replace", where)
@@ -163,14 +181,20 @@ func (Writer) Write(ctx context.Context, req *component.Request, in component.Ta
 			if err := createTable(ctx, s, view, target, pk, false); err != nil {
 				return res, fmt.Errorf("%s: %w", where, err)
 			}
+		} else if changes, err = evolveTable(ctx, s, view, target, evolution); err != nil {
+			return res, fmt.Errorf("%s: %w", where, err)
+		}
+		if mode == "delete+insert" {
+			written, err = deleteInsert(ctx, s, view, target, deleteKey)
+			break
 		}
 		insert := "INSERT INTO " + target + " BY NAME SELECT * FROM " + view
-		if mode == "upsert" {
+		if mode == "upsert" || mode == "merge" {
 			insert += upsertClause(in, pk)
 		}
 		written, err = s.ExecCount(ctx, insert)
 	default:
-		return res, fmt.Errorf("%s: unknown write_mode %q (append, replace, upsert)", where, mode)
+		return res, fmt.Errorf("%s: unknown write_mode %q (append, replace, merge (upsert), delete+insert)", where, mode)
 	}
 	if err != nil {
 		return res, fmt.Errorf("%s: %w", where, err)
@@ -185,6 +209,7 @@ func (Writer) Write(ctx context.Context, req *component.Request, in component.Ta
 		return res, fmt.Errorf("%s: commit: %w", where, err)
 	}
 	committed = true
+	changes.Emit(req, table)
 	return component.WriteResult{RowsWritten: written, Files: []string{rel}}, nil
 }
 

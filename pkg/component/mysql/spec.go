@@ -46,7 +46,7 @@ var ExtractorSpec = component.Spec{
 // WriterSpec is mysql.writer.
 var WriterSpec = component.Spec{
 	Name:               "mysql.writer",
-	Description:        "Loads a table into MySQL/MariaDB (LOAD DATA LOCAL INFILE streamed from Arrow, or multi-row INSERT); replace and upsert are atomic.",
+	Description:        "Loads a table into MySQL/MariaDB (LOAD DATA LOCAL INFILE streamed from Arrow, or multi-row INSERT); replace, merge and delete+insert are atomic.",
 	Role:               component.RoleWrite,
 	Modes:              []string{"write"},
 	Families:           []string{"mysql"},
@@ -54,11 +54,14 @@ var WriterSpec = component.Spec{
 	Fields: []component.Field{
 		component.ConnectionField(),
 		{Name: "table", Type: component.TypeString, Required: true, Doc: "target table"},
-		component.WriteModeField("append", "replace", "upsert"),
+		component.WriteModeField(component.WriteModes...),
 		component.PrimaryKeyField(),
+		component.DeleteKeyField(),
+		component.SchemaEvolutionField(),
 		component.CreateIfMissingField(),
 		component.CompatField("batch_size", component.TypeInteger),
 	},
-	PrimaryKeyFor:      []string{"upsert"},
-	MaxIdentifierBytes: 64, IdentifierFields: []string{"table", "primary_key"}, IdentifierDialect: "MySQL",
+	PrimaryKeyFor:      []string{"upsert", "merge"},
+	CheckConfig:        component.CheckWriteKeys,
+	MaxIdentifierBytes: 64, IdentifierFields: []string{"table", "primary_key", "delete_key"}, IdentifierDialect: "MySQL",
 }

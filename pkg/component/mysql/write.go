@@ -95,12 +95,18 @@ type writeOptions struct {
 	schema, table   string
 	mode            string
 	primaryKey      []string
+	deleteKey       []string
 	createIfMissing bool
+	evolution       string // schema_evolution: add or fail
 }
 
 func parseWriteOptions(cfg component.Config, in *arrow.Schema) (writeOptions, error) {
 	o := writeOptions{mode: strings.ToLower(cfg.String("write_mode")), primaryKey: cfg.Strings("primary_key"),
-		createIfMissing: cfg.Bool("create_if_missing", false)}
+		deleteKey: cfg.Strings("delete_key"), createIfMissing: cfg.Bool("create_if_missing", false)}
+	var err error
+	if o.evolution, err = component.SchemaEvolution(cfg); err != nil {
+		return o, err
+	}
 	o.schema, o.table = splitTable(cfg.String("schema"), strings.TrimSpace(cfg.String("table")))
 	if o.table == "" {
 		return o, errors.New("table is required")
@@ -109,16 +115,24 @@ func parseWriteOptions(cfg component.Config, in *arrow.Schema) (writeOptions, er
 		o.mode = "append"
 	}
 	switch o.mode {
-	case "append", "replace", "upsert":
+	case "append", "replace", "upsert", "merge", "delete+insert":
 	default:
-		return o, fmt.Errorf("write_mode %q is not one of append, replace, upsert", o.mode)
+		return o, fmt.Errorf("write_mode %q is not one of append, replace, merge (upsert), delete+insert", o.mode)
 	}
-	if o.mode == "upsert" && len(o.primaryKey) == 0 {
-		return o, errors.New("write_mode upsert needs primary_key")
+	if (o.mode == "upsert" || o.mode == "merge") && len(o.primaryKey) == 0 {
+		return o, fmt.Errorf("write_mode %s needs primary_key", o.mode)
+	}
+	if o.mode == "delete+insert" && len(o.deleteKey) == 0 {
+		return o, errors.New("write_mode delete+insert needs delete_key")
 	}
 	for _, k := range o.primaryKey {
 		if fieldIndex(in, k) < 0 {
 			return o, fmt.Errorf("primary_key column %q is not in the input (columns: %s)", k, fieldNames(in))
+		}
+	}
+	for _, k := range o.deleteKey {
+		if fieldIndex(in, k) < 0 {
+			return o, fmt.Errorf("delete_key column %q is not in the input (columns: %s)", k, fieldNames(in))
 		}
 	}
 	if len(in.Fields()) == 0 {
@@ -234,17 +248,36 @@ func (w *Writer) write(ctx context.Context, req *component.Request, in component
 			return l.createAndLoad(ctx)
 		}
 	}
+	var changes component.SchemaChanges
+	if o.mode != "replace" {
+		// The table existed: let it follow the input (schema_evolution),
+		// or fail before anything is written.
+		if changes, err = l.evolve(ctx, target); err != nil {
+			return 0, err
+		}
+		if changes.Changed() {
+			if cols, err = l.targetColumns(ctx, o.table); err != nil {
+				return 0, err
+			}
+		}
+	}
 	l.cols, err = matchColumns(inSchema, cols, target)
 	if err != nil {
 		return 0, err
 	}
+	var n int64
 	switch o.mode {
 	case "replace":
-		return l.replace(ctx)
-	case "upsert":
-		return l.upsert(ctx)
+		n, err = l.replace(ctx)
+	case "upsert", "merge", "delete+insert":
+		n, err = l.upsert(ctx)
+	default:
+		n, err = l.appendRows(ctx)
 	}
-	return l.appendRows(ctx)
+	if err == nil {
+		changes.Emit(req, target)
+	}
+	return n, err
 }
 
 // matchColumns maps every input column to a target column by name.
@@ -492,11 +525,15 @@ func (l *loader) createAndLoad(ctx context.Context) (int64, error) {
 	return n, nil
 }
 
-// upsert loads a temporary staging table, then merges it into the target
-// with one INSERT … SELECT … ON DUPLICATE KEY UPDATE in a transaction.
+// upsert loads a temporary staging table, then, in one transaction,
+// merges it into the target with INSERT … SELECT … ON DUPLICATE KEY UPDATE
+// (merge, upsert), or deletes the target rows whose delete_key values it
+// holds and inserts it (delete+insert).
 func (l *loader) upsert(ctx context.Context) (int64, error) {
-	if err := l.checkUniqueKey(ctx); err != nil {
-		return 0, err
+	if l.opts.mode != "delete+insert" {
+		if err := l.checkUniqueKey(ctx); err != nil {
+			return 0, err
+		}
 	}
 	stage := "__osiris_upsert_" + strings.ToLower(ulid.Make().String())
 	if _, err := l.conn.ExecContext(ctx, "CREATE TEMPORARY TABLE "+l.qualified(stage)+" LIKE "+l.qualified(l.opts.table)); err != nil {
@@ -523,19 +560,38 @@ func (l *loader) upsert(ctx context.Context) (int64, error) {
 		updates = append(updates, names[0]+" = "+names[0])
 	}
 	list := strings.Join(names, ", ")
-	merge := "INSERT INTO " + l.qualified(l.opts.table) + " (" + list + ") SELECT " + list + " FROM " + l.qualified(stage) +
-		" ON DUPLICATE KEY UPDATE " + strings.Join(updates, ", ")
+	stmts := []string{"INSERT INTO " + l.qualified(l.opts.table) + " (" + list + ") SELECT " + list + " FROM " + l.qualified(stage) +
+		" ON DUPLICATE KEY UPDATE " + strings.Join(updates, ", ")}
+	if l.opts.mode == "delete+insert" {
+		keys := make([]string, len(l.opts.deleteKey))
+		conds := make([]string, len(l.opts.deleteKey))
+		for i, k := range l.opts.deleteKey {
+			for _, c := range l.cols {
+				if strings.EqualFold(c.target.Name, k) {
+					k = c.target.Name
+				}
+			}
+			keys[i] = quoteIdent(k)
+			conds[i] = "t." + keys[i] + " = s." + keys[i]
+		}
+		stmts = []string{
+			"DELETE t FROM " + l.qualified(l.opts.table) + " t JOIN (SELECT DISTINCT " + strings.Join(keys, ", ") + " FROM " + l.qualified(stage) + ") s ON " + strings.Join(conds, " AND "),
+			"INSERT INTO " + l.qualified(l.opts.table) + " (" + list + ") SELECT " + list + " FROM " + l.qualified(stage),
+		}
+	}
 	tx, err := l.conn.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, err
 	}
-	if _, err := tx.ExecContext(ctx, merge); err != nil {
-		tx.Rollback()
-		return 0, fmt.Errorf("merging into %s: %w", l.qualified(l.opts.table), err)
-	}
-	if err := checkWarnings(ctx, tx, "merge"); err != nil {
-		tx.Rollback()
-		return 0, err
+	for _, q := range stmts {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			tx.Rollback()
+			return 0, fmt.Errorf("%s into %s: %w", l.opts.mode, l.qualified(l.opts.table), err)
+		}
+		if err := checkWarnings(ctx, tx, l.opts.mode); err != nil {
+			tx.Rollback()
+			return 0, err
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("commit: %w", err)

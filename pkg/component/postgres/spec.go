@@ -6,7 +6,7 @@ func writerSpec(name, aliasOf string) component.Spec {
 	return component.Spec{
 		Name:               name,
 		AliasOf:            aliasOf,
-		Description:        "Loads a table into PostgreSQL/Supabase with binary COPY; replace and upsert go through a staging table in one transaction.",
+		Description:        "Loads a table into PostgreSQL/Supabase with binary COPY; replace, merge and delete+insert go through a staging table in one transaction.",
 		Role:               component.RoleWrite,
 		Modes:              []string{"write"},
 		Families:           []string{"supabase", "postgres"},
@@ -15,8 +15,10 @@ func writerSpec(name, aliasOf string) component.Spec {
 			component.ConnectionField(),
 			{Name: "table", Type: component.TypeString, Required: true, Doc: "target table"},
 			{Name: "schema", Type: component.TypeString, Default: "public", Doc: "target schema"},
-			component.WriteModeField("append", "replace", "upsert"),
+			component.WriteModeField(component.WriteModes...),
 			component.PrimaryKeyField(),
+			component.DeleteKeyField(),
+			component.SchemaEvolutionField(),
 			component.CreateIfMissingField(),
 			component.CompatField("batch_size", component.TypeInteger),
 			component.CompatField("returning", component.TypeString),
@@ -24,9 +26,10 @@ func writerSpec(name, aliasOf string) component.Spec {
 			component.CompatField("timeout", component.TypeInteger),
 			component.CompatField("retries", component.TypeInteger),
 		},
-		PrimaryKeyFor: []string{"upsert"},
+		PrimaryKeyFor: []string{"upsert", "merge"},
+		CheckConfig:   component.CheckWriteKeys,
 		// PostgreSQL cuts longer names to 63 bytes (NAMEDATALEN-1).
-		MaxIdentifierBytes: maxIdentifierBytes, IdentifierFields: []string{"table", "schema", "primary_key"}, IdentifierDialect: "PostgreSQL",
+		MaxIdentifierBytes: maxIdentifierBytes, IdentifierFields: []string{"table", "schema", "primary_key", "delete_key"}, IdentifierDialect: "PostgreSQL",
 	}
 }
 

@@ -131,8 +131,17 @@ type writeOptions struct {
 	schema, table   string
 	mode            string
 	primaryKey      []string
+	deleteKey       []string
 	createIfMissing bool
+	evolution       string // schema_evolution: add or fail
 }
+
+// merge reports whether the mode updates rows on primary_key (upsert is
+// merge's older name).
+func (o writeOptions) merge() bool { return o.mode == "upsert" || o.mode == "merge" }
+
+// keyed reports whether the load goes through staging to a keyed statement.
+func (o writeOptions) keyed() bool { return o.merge() || o.mode == "delete+insert" }
 
 func writeOptionsFrom(req *component.Request) (writeOptions, error) {
 	o := writeOptions{
@@ -140,7 +149,12 @@ func writeOptionsFrom(req *component.Request) (writeOptions, error) {
 		table:           req.Config.String("table"),
 		mode:            req.Config.String("write_mode"),
 		primaryKey:      req.Config.Strings("primary_key"),
+		deleteKey:       req.Config.Strings("delete_key"),
 		createIfMissing: req.Config.Bool("create_if_missing", false),
+	}
+	var err error
+	if o.evolution, err = component.SchemaEvolution(req.Config); err != nil {
+		return o, fmt.Errorf("config: %w", err)
 	}
 	if o.schema == "" {
 		o.schema = "public"
@@ -151,10 +165,12 @@ func writeOptionsFrom(req *component.Request) (writeOptions, error) {
 	switch {
 	case o.table == "":
 		return o, errors.New("config: table is required")
-	case o.mode != "append" && o.mode != "replace" && o.mode != "upsert":
-		return o, fmt.Errorf("config: write_mode %q is not append, replace or upsert", o.mode)
-	case o.mode == "upsert" && len(o.primaryKey) == 0:
-		return o, errors.New("config: write_mode upsert needs primary_key")
+	case o.mode != "append" && o.mode != "replace" && !o.keyed():
+		return o, fmt.Errorf("config: write_mode %q is not append, replace, merge (upsert) or delete+insert", o.mode)
+	case o.merge() && len(o.primaryKey) == 0:
+		return o, fmt.Errorf("config: write_mode %s needs primary_key", o.mode)
+	case o.mode == "delete+insert" && len(o.deleteKey) == 0:
+		return o, errors.New("config: write_mode delete+insert needs delete_key")
 	}
 	return o, nil
 }
@@ -193,6 +209,11 @@ func write(ctx context.Context, req *component.Request, in component.Table, opts
 	for _, k := range opts.primaryKey {
 		if !seen[k] {
 			return 0, fmt.Errorf("primary_key column %q is not an input column", k)
+		}
+	}
+	for _, k := range opts.deleteKey {
+		if !seen[k] {
+			return 0, fmt.Errorf("delete_key column %q is not an input column", k)
 		}
 	}
 
@@ -250,6 +271,23 @@ func write(ctx context.Context, req *component.Request, in component.Table, opts
 			return 0, red.redact(fmt.Errorf("creating the table: %w", err))
 		}
 		cols = created
+	} else if opts.mode != "replace" {
+		// The table existed: let it follow the input (schema_evolution),
+		// or fail before anything is written.
+		changes, err := evolveTable(ctx, tx, qname, schema, cols, opts.evolution)
+		if err != nil {
+			return 0, red.redact(err)
+		}
+		if changes.Changed() {
+			if cols, err = lookupTable(ctx, tx, qname); err != nil {
+				return 0, red.redact(fmt.Errorf("reading the table definition: %w", err))
+			}
+		}
+		defer func() {
+			if committed {
+				changes.Emit(req, qname)
+			}
+		}()
 	}
 
 	plan := make([]columnPlan, schema.NumFields())
@@ -290,7 +328,7 @@ func write(ctx context.Context, req *component.Request, in component.Table, opts
 
 	var loaded int64
 	switch {
-	case allDirect && opts.mode != "upsert":
+	case allDirect && !opts.keyed():
 		// Straight into the target: after TRUNCATE in this transaction this is
 		// as fast as an unkeyed staging load plus key build (doc.go) and keeps
 		// the table's identity.
@@ -313,7 +351,7 @@ func write(ctx context.Context, req *component.Request, in component.Table, opts
 		}
 	default:
 		// Stage, then one INSERT … SELECT (with casts where the types differ;
-		// with ON CONFLICT for upsert).
+		// with ON CONFLICT for merge, after a DELETE for delete+insert).
 		stage := quoteIdent("osiris_stage_" + randomSuffix())
 		stageCols := make([]string, len(plan))
 		selectList := make([]string, len(plan))
@@ -344,8 +382,13 @@ func write(ctx context.Context, req *component.Request, in component.Table, opts
 		if err != nil {
 			return 0, red.redact(err)
 		}
+		if opts.mode == "delete+insert" {
+			if _, err := tx.Exec(ctx, deleteByKeySQL(qname, stage, plan, opts.deleteKey, allDirect)); err != nil {
+				return 0, red.redact(fmt.Errorf("deleting the rows of the input's delete_key values: %w", err))
+			}
+		}
 		insert := fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM %s", qname, colList, strings.Join(selectList, ", "), stage)
-		if opts.mode == "upsert" {
+		if opts.merge() {
 			insert += onConflict(plan, opts.primaryKey)
 		}
 		tag, err := tx.Exec(ctx, insert)
@@ -468,6 +511,28 @@ func dropIndexes(ctx context.Context, tx pgx.Tx, qname string) (func(context.Con
 		}
 		return nil
 	}, nil
+}
+
+// deleteByKeySQL deletes the target rows whose delete_key values appear in
+// the staging table (compared in the target's types).
+func deleteByKeySQL(qname, stage string, plan []columnPlan, keys []string, allDirect bool) string {
+	conds := make([]string, len(keys))
+	sel := make([]string, len(keys))
+	for i, k := range keys {
+		for _, p := range plan {
+			if p.input != k {
+				continue
+			}
+			c := quoteIdent(p.target.name)
+			expr := c
+			if !allDirect && !p.direct {
+				expr = c + "::" + p.target.sqlType
+			}
+			sel[i] = expr + " AS " + c
+			conds[i] = "t." + c + " = s." + c
+		}
+	}
+	return fmt.Sprintf("DELETE FROM %s t USING (SELECT DISTINCT %s FROM %s) s WHERE %s", qname, strings.Join(sel, ", "), stage, strings.Join(conds, " AND "))
 }
 
 func onConflict(plan []columnPlan, pk []string) string {

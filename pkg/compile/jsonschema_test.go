@@ -198,7 +198,7 @@ steps:
 		{"unknown component", "filesystem.csv_extractor", "filesystem.csv_reader", "unknown-component"},
 		{"mode the component lacks", "mode: read", "mode: transform", "bad-mode"},
 		{"missing required key", "      path: data/in.csv\n", "      delimiter: \";\"\n", "missing-config-key"},
-		{"value not in the enum", "write_mode: replace", "write_mode: merge", "config-enum"},
+		{"value not in the enum", "write_mode: replace", "write_mode: mrege", "config-enum"},
 		{"wrong type", "path: data/in.csv", "path: data/in.csv\n      skip_rows: many", "config-type"},
 		{"below the minimum", "path: data/in.csv", "path: data/in.csv\n      limit: 0", "config-range"},
 		{"upsert without primary_key", "write_mode: replace", "write_mode: upsert", "primary-key-required"},

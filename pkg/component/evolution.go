@@ -54,7 +54,10 @@ func CompareTypes(target, in ColType) (v Verdict, precision, scale int) {
 			s := max(target.Scale, in.Scale)
 			return TypeWiden, max(ti, ii) + s, s
 		}
-	case target.Kind == KindString && numeric(in.Kind), numeric(target.Kind) && in.Kind == KindString:
+	case numeric(target.Kind) && in.Kind == KindString:
+		// Text into a number column: values that do not parse would fail
+		// the load half-way. (A number into a text column is a lossless
+		// cast the writers have always made.)
 		return TypeConflict, 0, 0
 	}
 	return TypeFits, 0, 0

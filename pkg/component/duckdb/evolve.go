@@ -34,7 +34,7 @@ func describe(ctx context.Context, s *Session, what string) ([]describedColumn, 
 			return nil, errors.New("unexpected DESCRIBE result")
 		}
 		for i := 0; i < names.Len(); i++ {
-			c := describedColumn{name: names.Value(i), sqlType: types.Value(i), nullable: nulls.IsNull(i) || nulls.Value(i) != "NO"}
+			c := describedColumn{name: strings.Clone(names.Value(i)), sqlType: strings.Clone(types.Value(i)), nullable: nulls.IsNull(i) || nulls.Value(i) != "NO"}
 			if rec.NumCols() > 4 {
 				c.defaulted = rec.Column(4).IsValid(i)
 			}

@@ -158,7 +158,7 @@ func TestWriterErrors(t *testing.T) {
 	}{
 		{"no path", component.Config{"table": "t"}, "no database file"},
 		{"escape", component.Config{"path": "../x.duckdb", "table": "t"}, "escapes the workspace"},
-		{"bad mode", component.Config{"path": "x.duckdb", "table": "t", "write_mode": "merge"}, "unknown write_mode"},
+		{"bad mode", component.Config{"path": "x.duckdb", "table": "t", "write_mode": "bogus"}, "unknown write_mode"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

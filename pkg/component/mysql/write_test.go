@@ -316,10 +316,13 @@ func TestWriteConfigErrors(t *testing.T) {
 		want string
 	}{
 		{component.Config{"table": "cfg_missing"}, "create_if_missing"},
-		{component.Config{"table": "cfg_nokey"}, "has no column amount, ts"},
+		{component.Config{"table": "cfg_nokey", "schema_evolution": "fail"}, `input column "amount" (DECIMAL(10,2)) is not a column`},
 		{component.Config{"table": "cfg_nokey", "write_mode": "upsert"}, "needs primary_key"},
 		{component.Config{"table": "cfg_nokey", "write_mode": "upsert", "primary_key": "nope"}, `"nope" is not in the input`},
-		{component.Config{"table": "cfg_nokey", "write_mode": "merge"}, "not one of"},
+		{component.Config{"table": "cfg_nokey", "write_mode": "bogus"}, "not one of"},
+		{component.Config{"table": "cfg_nokey", "write_mode": "merge"}, "needs primary_key"},
+		{component.Config{"table": "cfg_nokey", "write_mode": "delete+insert"}, "needs delete_key"},
+		{component.Config{"table": "cfg_nokey", "write_mode": "delete+insert", "delete_key": "nope"}, `"nope" is not in the input`},
 	} {
 		if _, err := write(t, w, tc.cfg, people(t, 1, 3, 10, "x", -1, -1)); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: error %v, want %q", tc.cfg, err, tc.want)

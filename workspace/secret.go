@@ -25,7 +25,7 @@ var secretNames = map[string]bool{
 var notSecretNames = map[string]bool{
 	"primary_key": true, "foreign_key": true, "sort_key": true, "partition_key": true,
 	"distribution_key": true, "cluster_key": true, "unique_key": true, "cache_key": true,
-	"merge_key": true, "join_key": true, "upsert_key": true,
+	"merge_key": true, "join_key": true, "upsert_key": true, "delete_key": true,
 }
 
 // IsSecretKey reports whether a field or variable named name holds a secret:

@@ -27,7 +27,7 @@ type Diff struct {
 // StepDiff is one step that differs between the runs.
 type StepDiff struct {
 	Step    string   `json:"step"`
-	Changes []string `json:"changes"` // added removed status config rows schema digest
+	Changes []string `json:"changes"` // added removed status config rows schema target_schema digest
 	StatusA string   `json:"status_a"`
 	StatusB string   `json:"status_b"`
 	RowsA   int64    `json:"rows_a"`
@@ -42,6 +42,9 @@ type StepDiff struct {
 	TypesChanged   []ColumnChange `json:"types_changed"`
 	DigestA        string         `json:"digest_a"`
 	DigestB        string         `json:"digest_b"`
+	// TargetSchema is what run B's schema_changed events of the step say
+	// a writer changed in its target table (schema_evolution).
+	TargetSchema []string `json:"target_schema"`
 }
 
 // ColumnChange is a column whose type or nullability changed.
@@ -97,10 +100,18 @@ func (s *Store) DiffRuns(a, b Run) (Diff, error) {
 	}
 	seen := map[string]bool{}
 	dirA, dirB := s.Dir(a), s.Dir(b)
+	targetSchema := map[string][]string{}
+	if evs, _, err := s.Events(b, ""); err == nil {
+		for _, e := range evs {
+			if e.Event == exec.EventSchemaChanged {
+				targetSchema[e.Step] = append(targetSchema[e.Step], fmt.Sprintf("%v: %v", e.Fields["table"], e.Fields["summary"]))
+			}
+		}
+	}
 	for _, sb := range db.Steps {
 		seen[sb.ID] = true
 		sa, ok := stepsA[sb.ID]
-		sd := StepDiff{Step: sb.ID, StatusB: sb.Status, RowsB: sb.RowsOut}
+		sd := StepDiff{Step: sb.ID, StatusB: sb.Status, RowsB: sb.RowsOut, TargetSchema: targetSchema[sb.ID]}
 		if !ok {
 			sd.Changes = []string{"added"}
 			sd.RowsDelta = sb.RowsOut
@@ -125,6 +136,9 @@ func (s *Store) DiffRuns(a, b Run) (Diff, error) {
 			if len(sd.ColumnsAdded)+len(sd.ColumnsRemoved)+len(sd.TypesChanged) > 0 {
 				sd.Changes = append(sd.Changes, "schema")
 			}
+		}
+		if len(sd.TargetSchema) > 0 {
+			sd.Changes = append(sd.Changes, "target_schema")
 		}
 		if sd.DigestA != sd.DigestB && sd.DigestA != "" && sd.DigestB != "" {
 			sd.Changes = append(sd.Changes, "digest")
@@ -156,6 +170,9 @@ func (s *Store) fill(d StepDiff) StepDiff {
 	}
 	if d.TypesChanged == nil {
 		d.TypesChanged = []ColumnChange{}
+	}
+	if d.TargetSchema == nil {
+		d.TargetSchema = []string{}
 	}
 	return d
 }
@@ -264,6 +281,10 @@ func (d StepDiff) Summary() string {
 				s += fmt.Sprintf(" %s: %s → %s", c.Name, c.From, c.To)
 			}
 			add(s)
+		case "target_schema":
+			for _, t := range d.TargetSchema {
+				add("schema_changed " + t)
+			}
 		case "digest":
 			add("data changed (table digest)")
 		}

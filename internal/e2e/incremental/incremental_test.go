@@ -107,7 +107,7 @@ func (f *fixture) run(want int, args ...string) (string, e2e.Result) {
 func (f *fixture) rows(query string) map[string][]string {
 	f.t.Helper()
 	out := map[string][]string{
-		"mysql":    e2e.SQLRows(f.t, f.my, "|", "NULL", strings.ReplaceAll(query, "{T}", "`"+f.dst+"`")),
+		"mysql":    e2e.SQLRows(f.t, f.my, "|", "NULL", strings.ReplaceAll(strings.ReplaceAll(query, "{T}", "`"+f.dst+"`"), "AS BIGINT", "AS SIGNED")),
 		"postgres": e2e.PGRows(f.t, f.pg, "|", strings.ReplaceAll(query, "{T}", `"`+f.dst+`"`)),
 	}
 	db, err := sql.Open("duckdb", filepath.Join(f.w.Root, "warehouse.duckdb")+"?access_mode=read_only")
@@ -240,18 +240,18 @@ func TestDeleteInsertNeedsDeleteKey(t *testing.T) {
 	}
 }
 
-// evolve sets up the source (id, name, n INT), loads it, then adds a
-// column and widens n to BIGINT in the source, with one new row whose n
-// only fits a BIGINT.
+// evolve sets up the source (id, name, n INT, amt DECIMAL(6,2)), loads
+// it, then adds a column, widens n to BIGINT and amt to DECIMAL(12,4) in
+// the source, with one new row whose n and amt only fit the wider types.
 func evolve(t *testing.T, f *fixture, write string, args ...string) string {
 	e2e.MySQLExec(t, f.my,
-		"CREATE TABLE "+f.src+" (id INT, name VARCHAR(40), n INT)",
-		"INSERT INTO "+f.src+" VALUES (1, 'ada', 10), (2, 'bob', 20)")
+		"CREATE TABLE "+f.src+" (id INT, name VARCHAR(40), n INT, amt DECIMAL(6,2))",
+		"INSERT INTO "+f.src+" VALUES (1, 'ada', 10, 1.50), (2, 'bob', 20, NULL)")
 	f.pipeline("", write)
 	f.run(0, args...)
 	e2e.MySQLExec(t, f.my,
-		"ALTER TABLE "+f.src+" ADD COLUMN last_name VARCHAR(40), MODIFY n BIGINT",
-		"INSERT INTO "+f.src+" VALUES (3, 'cy', 5000000000, 'young')")
+		"ALTER TABLE "+f.src+" ADD COLUMN last_name VARCHAR(40), MODIFY n BIGINT, MODIFY amt DECIMAL(12,4)",
+		"INSERT INTO "+f.src+" VALUES (3, 'cy', 5000000000, 12345678.1234, 'young')")
 	f.pipeline("id > 2", write)
 	runDir, _ := f.run(0, args...)
 	return runDir
@@ -277,13 +277,17 @@ func TestSchemaEvolutionAddRemote(t *testing.T) {
 
 func checkEvolved(t *testing.T, f *fixture, runDir string) {
 	t.Helper()
-	f.equal("after the evolved load", f.rows("SELECT id, name, n, last_name FROM {T}"),
-		[]string{"1|ada|10|NULL", "2|bob|20|NULL", "3|cy|5000000000|young"})
+	f.equal("after the evolved load", f.rows("SELECT id, name, n, CAST(amt * 10000 AS BIGINT), last_name FROM {T}"),
+		[]string{"1|ada|10|15000|NULL", "2|bob|20|NULL|NULL", "3|cy|5000000000|123456781234|young"})
 	types := f.columnTypes("n")
 	for target, want := range map[string]string{"mysql": "bigint", "postgres": "bigint", "duckdb": "BIGINT"} {
 		if !strings.HasPrefix(types[target], want) {
 			t.Errorf("%s: column n is %s, want %s", target, types[target], want)
 		}
+	}
+	var scale int
+	if err := f.pg.QueryRow(context.Background(), "SELECT numeric_precision, numeric_scale FROM information_schema.columns WHERE table_name = $1 AND column_name = 'amt'", f.dst).Scan(new(int), &scale); err != nil || scale != 4 {
+		t.Errorf("postgres: amt has scale %d (%v), want 4", scale, err)
 	}
 	events := e2e.ReadEvents(t, runDir)
 	for _, s := range writers {
@@ -293,7 +297,7 @@ func checkEvolved(t *testing.T, f *fixture, runDir string) {
 			continue
 		}
 		sum, _ := ev[0].Fields["summary"].(string)
-		if !strings.Contains(sum, "added last_name") || !strings.Contains(sum, "widened n") {
+		if !strings.Contains(sum, "added last_name") || !strings.Contains(sum, "widened n") || !strings.Contains(sum, "amt:") {
 			t.Errorf("%s: schema_changed summary %q does not name the added and widened columns", s, sum)
 		}
 	}

@@ -43,12 +43,19 @@
 // (or, when the target has or is referenced by foreign keys, which CREATE
 // TABLE LIKE and RENAME would lose or leave dangling, swaps the rows with
 // DELETE + INSERT … SELECT in one transaction);
-// upsert loads a temporary staging table and merges it with INSERT … SELECT …
-// ON DUPLICATE KEY UPDATE in one transaction; append loads inside one
+// upsert (merge) loads a temporary staging table and merges it with INSERT …
+// SELECT … ON DUPLICATE KEY UPDATE in one transaction; delete+insert loads
+// the same staging table, then DELETE t … JOIN (SELECT DISTINCT delete_key)
+// and INSERT … SELECT in one transaction; append loads inside one
 // transaction. Every path fails the step, leaving the target untouched, when
 // the server drops or changes a row (LOAD DATA LOCAL turns errors into
 // warnings, so warnings are checked too) or when the rows written differ from
 // the rows received. Atomicity needs a transactional engine (InnoDB).
+//
+// Into an existing table, append, merge and delete+insert first apply
+// schema_evolution (evolve.go): every check runs first, then ALTER TABLE
+// ADD COLUMN / MODIFY COLUMN. MySQL commits DDL at once, so these run just
+// before the load's transaction rather than inside it.
 //
 // Cancelling a step (Ctrl-C, a failed sibling, a timeout) sends KILL QUERY
 // for the session's statement from a second connection: closing the socket,

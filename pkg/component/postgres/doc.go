@@ -32,10 +32,20 @@
 //   - upsert: COPY into a TEMP staging table (ON COMMIT DROP, the target's
 //     column types, no constraints), then INSERT … SELECT … ON CONFLICT
 //     (primary_key) DO UPDATE SET every other input column (DO NOTHING when
-//     all input columns are key columns).
+//     all input columns are key columns). merge is the same mode.
+//   - delete+insert: the same staging table, then DELETE … USING (SELECT
+//     DISTINCT delete_key FROM staging), then INSERT … SELECT.
+//
+// Into an existing table, append, merge and delete+insert first apply
+// schema_evolution (evolve.go) inside the same transaction: ALTER TABLE
+// ADD COLUMN (nullable) for new input columns, ALTER COLUMN TYPE for
+// integers and numerics that need widening; text arriving for a number
+// column, or a NOT NULL column without a default missing from the input,
+// fails before any DDL or COPY runs. With fail, any difference fails.
 //
 // When an input column's Arrow type has no direct binary encoding into the
-// existing target column's type (e.g. utf8 into integer), the load goes
+// existing target column's type (e.g. utf8 into integer, which only replace
+// still accepts: schema_evolution refuses it), the load goes
 // through a TEMP staging table with the natural types below and an
 // INSERT … SELECT col::target_type, so PostgreSQL's own casts decide.
 // Direct encodings: any integer into smallint/integer/bigint (range checked),

@@ -363,3 +363,43 @@ func TestSchemaEvolutionFail(t *testing.T) {
 	}
 	f.equal("after the refused loads", f.rows("SELECT * FROM {T}"), []string{"1|ada"})
 }
+
+// A NOT NULL target column without a default that the input lacks is
+// refused before anything is written; a column with a default is no
+// difference (schema_evolution: fail loads it) and fills itself.
+func TestSchemaEvolutionMissingNotNull(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, false)
+	e2e.MySQLExec(t, f.my,
+		"CREATE TABLE "+f.src+" (id INT, name VARCHAR(40))",
+		"INSERT INTO "+f.src+" VALUES (1, 'ada')",
+		"CREATE TABLE "+f.dst+" (id INT, name TEXT, must INT NOT NULL, tag VARCHAR(10) NOT NULL DEFAULT 'd')")
+	e2e.PGExec(t, f.pg, `CREATE TABLE "`+f.dst+`" (id int, name text, must int NOT NULL, tag text NOT NULL DEFAULT 'd')`)
+	duck, err := sql.Open("duckdb", filepath.Join(f.w.Root, "warehouse.duckdb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e2e.MySQLExec(t, duck, `CREATE TABLE "`+f.dst+`" (id INTEGER, name VARCHAR, must INTEGER NOT NULL, tag VARCHAR NOT NULL DEFAULT 'd')`)
+	duck.Close()
+	for _, w := range writers {
+		f.pipeline("", "write_mode: append", w)
+		runDir, _ := f.run(1)
+		st := e2e.ReadStatus(t, runDir)
+		if st.FailedStep != w || !strings.Contains(st.Error, `"must"`) || !strings.Contains(st.Error, "NOT NULL") {
+			t.Errorf("%s: failed step %q; error does not name the NOT NULL column: %s", w, st.FailedStep, st.Error)
+		}
+	}
+	const q = "SELECT id, name, tag FROM {T}"
+	f.equal("after the refused loads", f.rows(q), nil)
+
+	e2e.MySQLExec(t, f.my, "ALTER TABLE "+f.dst+" DROP COLUMN must")
+	e2e.PGExec(t, f.pg, `ALTER TABLE "`+f.dst+`" DROP COLUMN must`)
+	if duck, err = sql.Open("duckdb", filepath.Join(f.w.Root, "warehouse.duckdb")); err != nil {
+		t.Fatal(err)
+	}
+	e2e.MySQLExec(t, duck, `ALTER TABLE "`+f.dst+`" DROP COLUMN must`)
+	duck.Close()
+	f.pipeline("", "write_mode: append, schema_evolution: fail")
+	f.run(0)
+	f.equal("after the load", f.rows(q), []string{"1|ada|d"})
+}

@@ -126,10 +126,10 @@ func evolveTable(ctx context.Context, s *Session, view, target, policy string) (
 		}
 	}
 	for _, c := range cols {
-		if used[strings.ToLower(c.name)] {
-			continue
+		if used[strings.ToLower(c.name)] || c.defaulted {
+			continue // a column with a default fills itself
 		}
-		if !c.nullable && !c.defaulted {
+		if !c.nullable {
 			return ch, component.MissingNotNull(target, c.name, colType(c.sqlType))
 		}
 		if fail {

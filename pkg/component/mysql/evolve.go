@@ -139,8 +139,12 @@ FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER 
 		if used[strings.ToLower(c.name)] {
 			continue
 		}
-		generated := strings.Contains(c.extra, "auto_increment") || strings.Contains(c.extra, "generated")
-		if !c.nullable && !c.hasDefault && !generated {
+		// A default, AUTO_INCREMENT or generated column fills itself: the
+		// target's design, not a difference.
+		if c.hasDefault || strings.Contains(c.extra, "auto_increment") || strings.Contains(c.extra, "generated") {
+			continue
+		}
+		if !c.nullable {
 			return ch, component.MissingNotNull(target, c.name, component.ColType{SQL: c.columnType})
 		}
 		if fail {

@@ -91,9 +91,10 @@ func evolveTable(ctx context.Context, tx pgx.Tx, qname string, in *arrow.Schema,
 		}
 	}
 	// Target columns the input lacks: NULL when nullable; a NOT NULL one
-	// without a default (or identity, or generation) cannot be loaded.
+	// without a default (or identity, or generation) cannot be loaded. One
+	// that fills itself is the target's design, not a difference.
 	rows, err := tx.Query(ctx, `
-SELECT a.attname, a.attnotnull AND NOT a.atthasdef AND a.attidentity = '' AND a.attgenerated = ''
+SELECT a.attname, a.attnotnull, a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> ''
 FROM pg_attribute a
 WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped
 ORDER BY a.attnum`, qname)
@@ -101,20 +102,20 @@ ORDER BY a.attnum`, qname)
 		return ch, fmt.Errorf("reading the table's NOT NULL columns: %w", err)
 	}
 	type colNull struct {
-		name     string
-		required bool
+		name               string
+		notNull, defaulted bool
 	}
 	nulls, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (colNull, error) {
 		var c colNull
-		err := r.Scan(&c.name, &c.required)
+		err := r.Scan(&c.name, &c.notNull, &c.defaulted)
 		return c, err
 	})
 	if err != nil {
 		return ch, fmt.Errorf("reading the table's NOT NULL columns: %w", err)
 	}
 	for _, c := range nulls {
-		if used[c.name] {
-			continue
+		if used[c.name] || c.defaulted {
+			continue // a default, identity or generated column fills itself
 		}
 		var sqlType string
 		for _, tc := range cols {
@@ -122,7 +123,7 @@ ORDER BY a.attnum`, qname)
 				sqlType = tc.sqlType
 			}
 		}
-		if c.required {
+		if c.notNull {
 			return ch, component.MissingNotNull(qname, c.name, colType(sqlType))
 		}
 		if policy == component.SchemaEvolutionFail {

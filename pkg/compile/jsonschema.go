@@ -146,6 +146,12 @@ func configSchema(s component.Spec) obj {
 			"then": obj{"required": []string{"primary_key"}},
 		})
 	}
+	if _, ok := s.Field("delete_key"); ok { // component.CheckWriteKeys
+		all = append(all, obj{
+			"if":   obj{"properties": obj{"write_mode": obj{"const": "delete+insert"}}, "required": []string{"write_mode"}},
+			"then": obj{"required": []string{"delete_key"}},
+		})
+	}
 	if len(all) > 0 {
 		// null config is only valid when nothing is required.
 		c["type"] = "object"

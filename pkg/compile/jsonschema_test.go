@@ -202,6 +202,7 @@ steps:
 		{"wrong type", "path: data/in.csv", "path: data/in.csv\n      skip_rows: many", "config-type"},
 		{"below the minimum", "path: data/in.csv", "path: data/in.csv\n      limit: 0", "config-range"},
 		{"upsert without primary_key", "write_mode: replace", "write_mode: upsert", "primary-key-required"},
+		{"delete+insert without delete_key", "write_mode: replace", "write_mode: delete+insert", "config-value"},
 		{"unsupported oml_version", `oml_version: "0.1.0"`, `oml_version: "0.3.0"`, "oml-version"},
 		{"legacy key", "steps:", "tasks: []\nsteps:", "legacy-key"},
 		{"no steps", base[strings.Index(base, "steps:"):], "steps: []\n", "bad-value"},

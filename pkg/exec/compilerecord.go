@@ -123,6 +123,13 @@ func RecordCompile(opts CompileRecordOptions) (string, error) {
 	short := "compile"
 	dir := filepath.Join(opts.RunLogsDir, st.Profile, st.Slug, fmt.Sprintf("%s_%s-%s", opts.Started.UTC().Format("20060102T150405Z"), id, short))
 	rel := relSlash(opts.WorkspaceRoot, dir)
+	// The directory and the index lines appear under one hold of the index
+	// lock (appendIndexLocked says why).
+	unlockIndex, err := LockIndex(opts.StateDir)
+	if err != nil {
+		return "", fmt.Errorf("compile record: %w", err)
+	}
+	defer unlockIndex()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", fmt.Errorf("compile record: %w", err)
 	}
@@ -133,13 +140,13 @@ func RecordCompile(opts CompileRecordOptions) (string, error) {
 	if err := writeFileAtomic(filepath.Join(dir, "status.json"), append(mk.MaskBytes(b), '\n')); err != nil {
 		return "", fmt.Errorf("compile record: %w", err)
 	}
-	if err := appendIndex(opts.StateDir, IndexedRun{
+	if err := appendIndexLocked(opts.StateDir, IndexedRun{
 		Format: RecordFormat, Record: RecordKindCompile, Kind: "start", RunID: id, Pipeline: st.Pipeline, Slug: st.Slug,
 		Profile: st.Profile, ManifestHash: st.ManifestHash, Started: st.Started, Where: st.Where, RunDir: rel,
 	}); err != nil {
 		return rel, err
 	}
-	if err := appendIndex(opts.StateDir, indexEnd{
+	if err := appendIndexLocked(opts.StateDir, indexEnd{
 		Format: RecordFormat, Kind: "end", RunID: id, Status: st.Status, Ended: st.Ended, DurationMs: st.DurationMs,
 	}); err != nil {
 		return rel, err

@@ -56,21 +56,26 @@ type indexEnd struct {
 // appendIndex appends one line under an exclusive lock on runs.lock, so
 // concurrent runs (goroutines or processes) never interleave lines.
 func appendIndex(stateDir string, line any) error {
+	unlock, err := LockIndex(stateDir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return appendIndexLocked(stateDir, line)
+}
+
+// appendIndexLocked is appendIndex for a caller that holds LockIndex: a
+// new record creates its directory and appends its start line under one
+// hold of the lock, so an index rebuild (which scans the run directories
+// under the same lock) sees either both or neither, never the directory
+// alone — which would give the run two start lines.
+func appendIndexLocked(stateDir string, line any) error {
 	b, err := json.Marshal(line)
 	if err != nil {
 		return fmt.Errorf("run index: %w", err)
 	}
 	b = append(b, '\n')
-	dir := filepath.Join(stateDir, "index")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("run index: %w", err)
-	}
-	unlock, err := lockFile(filepath.Join(dir, "runs.lock"))
-	if err != nil {
-		return fmt.Errorf("run index: locking: %w", err)
-	}
-	defer unlock()
-	f, err := os.OpenFile(filepath.Join(dir, "runs.jsonl"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	f, err := os.OpenFile(filepath.Join(stateDir, "index", "runs.jsonl"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return fmt.Errorf("run index: %w", err)
 	}

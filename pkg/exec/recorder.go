@@ -106,6 +106,13 @@ func StartRecorder(opts RecorderOptions) (*Recorder, error) {
 	name := fmt.Sprintf("%s_%s-%s", opts.Started.UTC().Format("20060102T150405Z"), opts.RunID, short)
 	r.dir = filepath.Join(opts.RunLogsDir, r.profile, r.slug, name)
 	r.relDir = relSlash(opts.WorkspaceRoot, r.dir)
+	// The directory and the index's start line appear under one hold of
+	// the index lock (appendIndexLocked says why).
+	unlockIndex, err := LockIndex(opts.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	defer unlockIndex()
 	if err := os.MkdirAll(filepath.Dir(r.dir), 0o755); err != nil {
 		return nil, fmt.Errorf("creating run directory: %w", err)
 	}
@@ -150,7 +157,7 @@ func StartRecorder(opts RecorderOptions) (*Recorder, error) {
 		r.unlock()
 		return nil, err
 	}
-	if err := appendIndex(opts.StateDir, IndexedRun{
+	if err := appendIndexLocked(opts.StateDir, IndexedRun{
 		Format:       RecordFormat,
 		Record:       RecordKindRun,
 		Kind:         "start",

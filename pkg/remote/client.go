@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -96,8 +97,10 @@ type client struct {
 	waitCh  chan struct{}
 	waitErr error
 	nextID  uint64
-	held    *exec.Event // the worker's terminal event
-	runErr  error       // the run's own failure (a step failed)
+	held    *exec.Event       // the worker's terminal event
+	local   map[string]string // hash → a local file holding it (sync)
+	sizes   map[string]int64
+	runErr  error // the run's own failure (a step failed)
 }
 
 func (c *client) emit(name, step string, fields map[string]any) {
@@ -392,13 +395,24 @@ func (c *client) session(ctx context.Context) (*exec.Result, error) {
 		req.Outputs = append(req.Outputs, p)
 	}
 	sort.Strings(req.Outputs)
-	runID, err := c.send(TypeRun, req)
-	if err != nil {
-		return nil, err
-	}
-	done, err := c.runLoop(ctx, runID)
-	if err != nil {
-		return nil, err
+	var done *Done
+	for attempt := 0; ; attempt++ {
+		runID, err := c.send(TypeRun, req)
+		if err != nil {
+			return nil, err
+		}
+		if done, err = c.runLoop(ctx, runID); err != nil {
+			return nil, err
+		}
+		if len(done.Missing) == 0 || done.Result != nil || attempt > 0 {
+			break
+		}
+		// Blobs that verified at sync no longer did when the run was laid
+		// out: the worker removed them; send them again, once.
+		c.warn(fmt.Sprintf("%d blob(s) changed on the sandbox's disk between sync and run; uploading them again", len(done.Missing)))
+		if _, err := c.upload(ctx, done.Missing); err != nil {
+			return nil, err
+		}
 	}
 	res := done.Result
 	if res == nil {
@@ -452,6 +466,7 @@ func (c *client) sync(ctx context.Context) (map[string]string, error) {
 	files := map[string]string{}
 	sizes := map[string]int64{}
 	local := map[string]string{} // hash → a local path holding it
+	c.local, c.sizes = local, sizes
 	var hashes []string
 	for _, p := range paths {
 		h, n, err := HashFile(c.o.Plan.Files[p])
@@ -473,32 +488,23 @@ func (c *client) sync(ctx context.Context) (map[string]string, error) {
 	if _, err := c.expect(ctx, id, TypeMissing, c.o.HandshakeTimeout, "asking the sandbox what it has", &miss); err != nil {
 		return nil, err
 	}
-	var total, done int64
-	for _, h := range miss.Hashes {
-		if _, ok := local[h]; !ok {
-			return nil, &FrameError{Msg: fmt.Sprintf("the worker asked for blob %s, which was not offered", short(h))}
-		}
-		total += sizes[h]
+	if len(miss.Corrupted) > 0 {
+		c.warn(fmt.Sprintf("%d blob(s) in the sandbox store did not match their sha256 (changed on the sandbox's disk); the sandbox removed them and they are uploaded again", len(miss.Corrupted)))
+	}
+	total, err := c.upload(ctx, miss.Hashes)
+	if err != nil {
+		return nil, err
 	}
 	var all int64
 	for _, h := range hashes {
 		all += sizes[h]
 	}
-	for _, h := range miss.Hashes {
-		n, err := c.put(ctx, h, local[h], sizes[h], func(k int64) {
-			done += k
-			if c.o.Transfer != nil {
-				c.o.Transfer(Transfer{Direction: "upload", Done: done, Total: total})
-			}
-		})
-		if err != nil {
-			return nil, err
-		}
-		_ = n
-	}
 	fields := map[string]any{
 		"files": len(paths), "blobs_missing": len(miss.Hashes), "bytes_uploaded": total,
 		"bytes_skipped": all - total, "duration_ms": time.Since(start).Milliseconds(),
+	}
+	if len(miss.Corrupted) > 0 {
+		fields["blobs_corrupted"] = len(miss.Corrupted)
 	}
 	// The binary is provisioned by the sandbox kind when it starts (by
 	// hash, once per version); the kind says how much that moved.
@@ -507,6 +513,39 @@ func (c *client) sync(ctx context.Context) (map[string]string, error) {
 	}
 	c.emit(EventSyncComplete, "", fields)
 	return files, nil
+}
+
+// upload sends the blobs hashes (all offered by sync) and returns the
+// bytes sent.
+func (c *client) upload(ctx context.Context, hashes []string) (int64, error) {
+	var total, done int64
+	for _, h := range hashes {
+		if _, ok := c.local[h]; !ok {
+			return 0, &FrameError{Msg: fmt.Sprintf("the worker asked for blob %s, which was not offered", short(h))}
+		}
+		total += c.sizes[h]
+	}
+	for _, h := range hashes {
+		if _, err := c.put(ctx, h, c.local[h], c.sizes[h], func(k int64) {
+			done += k
+			if c.o.Transfer != nil {
+				c.o.Transfer(Transfer{Direction: "upload", Done: done, Total: total})
+			}
+		}); err != nil {
+			return 0, err
+		}
+	}
+	return total, nil
+}
+
+// warn writes a warning into the run's log (osiris.log), as the worker's
+// log lines go.
+func (c *client) warn(msg string) {
+	if c.o.Log == nil {
+		return
+	}
+	line, _ := json.Marshal(map[string]string{"level": "warn", "message": msg})
+	c.o.Log(line)
 }
 
 func (c *client) put(ctx context.Context, h, path string, size int64, progress func(int64)) (int64, error) {

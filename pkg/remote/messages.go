@@ -20,6 +20,9 @@ type Hello struct {
 // Hashes is the body of have and missing.
 type Hashes struct {
 	Hashes []string `json:"hashes"`
+	// Corrupted (missing only) are blobs the store held under a name their
+	// content did not match: removed, and asked for again.
+	Corrupted []string `json:"corrupted,omitempty"`
 }
 
 // Put announces a blob; data frames (Re = the put's id) carry Size bytes.
@@ -85,6 +88,10 @@ type Done struct {
 	Error     string            `json:"error,omitempty"`
 	Artifacts map[string]string `json:"artifacts,omitempty"`
 	Sizes     map[string]int64  `json:"sizes,omitempty"`
+	// Missing are blobs of the run request that failed verification as the
+	// run's tree was laid out (nothing ran): the client uploads them and
+	// sends the run again.
+	Missing []string `json:"missing,omitempty"`
 }
 
 // Status answers a status request (osiris remote doctor): free space and

@@ -149,11 +149,15 @@ func (w *worker) serve(ctx context.Context) error {
 			}
 			miss := []string{}
 			for _, h := range b.Hashes {
-				if !w.store.Has(h) {
+				if !w.store.Verify(h) {
 					miss = append(miss, h)
 				}
 			}
-			err = w.send(NewFrame(TypeMissing, 0, f.ID, Hashes{Hashes: miss}))
+			bad := w.store.Corrupted()
+			for _, h := range bad {
+				w.log.Warn().Str("blob", h).Msg("a blob in the store did not match its sha256 (changed on the sandbox's disk); removed it and asked the client for it again")
+			}
+			err = w.send(NewFrame(TypeMissing, 0, f.ID, Hashes{Hashes: miss, Corrupted: bad}))
 		case TypePut:
 			err = w.put(f)
 		case TypeData:
@@ -478,6 +482,14 @@ func (w *worker) run(ctx context.Context, id uint64, req *RunRequest) Done {
 		writable[p] = true
 	}
 	if err := w.store.Materialize(tree, req.Files, writable); err != nil {
+		var cb *CorruptBlobsError
+		if errors.As(err, &cb) {
+			w.store.Corrupted()
+			w.log.Warn().Strs("blobs", cb.Hashes).Msg(err.Error() + "; asking the client for them again")
+			d := fail(err)
+			d.Missing = cb.Hashes
+			return d
+		}
 		return fail(err)
 	}
 	m, err := compile.LoadManifest(filepath.Join(tree, "manifest"))

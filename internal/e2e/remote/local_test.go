@@ -52,3 +52,5 @@ steps:
 		t.Errorf("plain run: %s %+v", st.Status, st.Steps)
 	}
 }
+
+func TestLocalStoreFaults(t *testing.T) { t.Parallel(); remotetest.StoreFaults(t, box) }

@@ -38,6 +38,9 @@ type Sandbox struct {
 	// trees) for the secrets canary; the local kind's default directory is
 	// inside the workspace and is searched without it.
 	Files func(t *testing.T) map[string][]byte
+	// Shell, when set, runs a script in the sandbox's directory (see
+	// StoreFaults); nil for the local kind's default directory.
+	Shell Shell
 }
 
 // id is a name fragment unique to the sandbox, for databases and tables.

@@ -16,6 +16,8 @@ package local
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -26,6 +28,7 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/osiris-go/osiris/internal/filehash"
 	"github.com/osiris-go/osiris/pkg/remote/sandbox"
 	"github.com/osiris-go/osiris/workspace"
 )
@@ -155,15 +158,22 @@ func (s *Sandbox) Start(ctx context.Context, opts sandbox.StartOptions) (sandbox
 }
 
 // provisionBinary copies the osiris binary to <dir>/bin/osiris-<sha256>
-// unless that version is already there (verified by hash after copying),
-// and says how many bytes it copied.
+// unless that version is already there, and says how many bytes it copied.
+// The copy in the sandbox is verified by hash before every start: the
+// sandbox directory is writable from inside, and a file replaced there
+// (a wrapper script, a truncated copy) is replaced again, never run.
 func provisionBinary(dir, bin, sum string) (string, int64, error) {
 	if bin == "" || sum == "" {
 		return "", 0, errors.New("no osiris binary to run in the sandbox")
 	}
 	dst := filepath.Join(dir, "bin", "osiris-"+sum)
-	if st, err := os.Stat(dst); err == nil && st.Mode().IsRegular() {
-		return dst, 0, nil
+	if st, err := os.Lstat(dst); err == nil {
+		if got, _, herr := filehash.FileHex(dst); herr == nil && got == sum && st.Mode().IsRegular() && st.Mode().Perm()&0o100 != 0 {
+			return dst, 0, nil
+		}
+		if err := os.RemoveAll(dst); err != nil {
+			return "", 0, fmt.Errorf("provisioning the binary: %s does not match its sha256 and cannot be removed: %w", dst, err)
+		}
 	}
 	in, err := os.Open(bin)
 	if err != nil {
@@ -178,7 +188,7 @@ func provisionBinary(dir, bin, sum string) (string, int64, error) {
 		return "", 0, fmt.Errorf("provisioning the binary: %w", err)
 	}
 	defer os.Remove(tmp.Name())
-	h := newSHA()
+	h := sha256.New()
 	n, err := io.Copy(io.MultiWriter(tmp, h), in)
 	if err != nil {
 		tmp.Close()
@@ -191,7 +201,7 @@ func provisionBinary(dir, bin, sum string) (string, int64, error) {
 	if err := tmp.Close(); err != nil {
 		return "", 0, err
 	}
-	if got := h.hex(); got != sum {
+	if got := hex.EncodeToString(h.Sum(nil)); got != sum {
 		return "", 0, fmt.Errorf("provisioning the binary: %s has sha256 %s, expected %s (did it change?)", bin, got[:12], sum[:12])
 	}
 	if err := os.Rename(tmp.Name(), dst); err != nil {

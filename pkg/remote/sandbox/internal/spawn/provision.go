@@ -22,7 +22,10 @@ import (
 // taken relative to $HOME), $2 = the binary's SHA-256, $3 = a random
 // name for the temporary file (so concurrent first starts, even as PID 1
 // of two containers on one volume, never share it), and the rest
-// NAME=value variables for the worker. It first answers one line,
+// NAME=value variables for the worker. A binary already there is verified
+// against its name (sha256sum) before every start; one that does not match
+// (a wrapper put in its place, a truncated copy) is removed and uploaded
+// again, never run. It first answers one line,
 // "osiris-provision present|missing OS ARCH DIR". When missing, it reads a
 // decimal size line and that many bytes (the binary) from stdin into a
 // temporary file, checks the SHA-256 there, and only then renames it to
@@ -35,9 +38,16 @@ d=$1 h=$2 nonce=$3
 shift 3
 case $d in "~") d=$HOME ;; "~/"*) d=$HOME/${d#"~/"} ;; /*) ;; *) d=$HOME/$d ;; esac
 f=$d/bin/osiris-$h
-if [ -x "$f" ]; then
+sum() { if command -v sha256sum >/dev/null 2>&1; then got=$(sha256sum "$1"); else got=$(shasum -a 256 "$1"); fi; got=${got%% *}; }
+ok=
+if [ -f "$f" ] && [ ! -L "$f" ] && [ -x "$f" ]; then
+  sum "$f"
+  if [ "$got" = "$h" ]; then ok=1; else echo "osiris: $f has sha256 $got, not its name: replacing it" >&2; fi
+fi
+if [ -n "$ok" ]; then
   echo "osiris-provision present $(uname -s) $(uname -m) $d"
 else
+  rm -rf "$f"
   mkdir -p "$d/bin"
   t=$d/bin/.osiris-$h.$nonce
   trap 'rm -f "$t"' EXIT
@@ -46,8 +56,7 @@ else
   IFS= read -r n
   case $n in ''|*[!0-9]*) echo "osiris-provision bad-size"; exit 3 ;; esac
   head -c "$n" > "$t"
-  if command -v sha256sum >/dev/null 2>&1; then got=$(sha256sum "$t"); else got=$(shasum -a 256 "$t"); fi
-  got=${got%% *}
+  sum "$t"
   if [ "$got" != "$h" ]; then echo "osiris-provision mismatch $got"; exit 3; fi
   chmod 755 "$t"
   mv -f "$t" "$f"

@@ -1,0 +1,54 @@
+package sandboxes
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"testing"
+	"time"
+
+	"github.com/osiris-go/osiris/internal/e2e/remotetest"
+	"github.com/osiris-go/osiris/internal/testenv"
+)
+
+// ownDockerBox is a docker sandbox with a volume of its own (the store
+// and binary faults must not strike the other tests' shared volume), and
+// a Shell that edits the volume from a throwaway container.
+func ownDockerBox(t *testing.T, name string) remotetest.Sandbox {
+	t.Helper()
+	d := testenv.NeedDocker(t)
+	vol := fmt.Sprintf("osiris-e2e-%s-%d-%d", name, os.Getpid(), time.Now().UnixNano()%1e9)
+	t.Cleanup(func() { docker(t, d, "volume", "rm", "-f", vol) })
+	toml, _ := dockerRemoteOn(t, name, vol)
+	return remotetest.Sandbox{Name: name, TOML: toml,
+		Files: func(t *testing.T) map[string][]byte { return volumeFiles(t, vol) },
+		Shell: func(t *testing.T, _, script string) string {
+			t.Helper()
+			cmd := exec.Command("docker", "run", "--rm", "-v", vol+":/sandbox", "-w", "/sandbox", "--entrypoint", "/bin/sh", d.Image, "-c", script)
+			cmd.Env = append(os.Environ(), "DOCKER_HOST="+d.Host)
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("in volume %s: %s: %v\n%s", vol, script, err, out)
+			}
+			return string(out)
+		}}
+}
+
+// ownSSHBox is an ssh sandbox in a directory of its own.
+func ownSSHBox(t *testing.T, name string) remotetest.Sandbox {
+	t.Helper()
+	dir := t.TempDir()
+	toml, _ := sshRemoteIn(t, name, dir, nil)
+	return remotetest.Sandbox{Name: name, TOML: toml,
+		Files: func(t *testing.T) map[string][]byte { return dirFiles(t, dir) },
+		Shell: remotetest.LocalShell(dir)}
+}
+
+func TestDockerStoreFaults(t *testing.T) {
+	t.Parallel()
+	remotetest.StoreFaults(t, ownDockerBox(t, "dockstore"))
+}
+func TestSSHStoreFaults(t *testing.T) {
+	t.Parallel()
+	remotetest.StoreFaults(t, ownSSHBox(t, "sshstore"))
+}

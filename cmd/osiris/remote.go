@@ -87,7 +87,7 @@ func (a *app) executeRemote(ws *workspace.Workspace, m *compile.Manifest, manife
 		defer cancel()
 	}
 	progress := newProgress(a)
-	res, relDir, runErr := a.runRemote(ctx, ws, m, manifestDir, name, progress, progress.transfer)
+	res, relDir, runErr := a.runRemote(ctx, ws, m, manifestDir, name, progress, progress.transfer, remoteInterrupts{sigs})
 	progress.done()
 	if relDir == "" {
 		return runErr // refused before a run directory existed
@@ -98,7 +98,7 @@ func (a *app) executeRemote(ws *workspace.Workspace, m *compile.Manifest, manife
 // runRemote runs m in the sandbox name and writes the run's pages: the one
 // code path of `run --remote` and the MCP run tool. relDir is "" when the
 // run was refused before its directory existed.
-func (a *app) runRemote(ctx context.Context, ws *workspace.Workspace, m *compile.Manifest, manifestDir, name string, sink exec.EventSink, transfer func(remote.Transfer)) (*exec.Result, string, error) {
+func (a *app) runRemote(ctx context.Context, ws *workspace.Workspace, m *compile.Manifest, manifestDir, name string, sink exec.EventSink, transfer func(remote.Transfer), intr remote.Interrupts) (*exec.Result, string, error) {
 	opts, err := engineOptions(ws)
 	if err != nil {
 		return nil, "", err
@@ -115,12 +115,20 @@ func (a *app) runRemote(ctx context.Context, ws *workspace.Workspace, m *compile
 		Version:     version,
 		Progress:    sink,
 		Transfer:    transfer,
+		Interrupts:  intr,
 	})
 	if relDir != "" {
 		a.writeRunPages(ws, filepath.Join(ws.Root, filepath.FromSlash(relDir)))
 	}
 	return res, relDir, runErr
 }
+
+// remoteInterrupts lets a second signal stop a remote run at once: the
+// sandbox is killed and the run recorded before the process exits.
+type remoteInterrupts struct{ s *runSignals }
+
+func (r remoteInterrupts) Recording(abandon func(os.Signal)) { r.s.recording(abandon) }
+func (r remoteInterrupts) Finish(f func())                   { r.s.finish(f) }
 
 func (a *app) cmdRemote(args []string) error {
 	const synopsis = "remote list | remote doctor [NAME]"

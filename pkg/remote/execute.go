@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -37,6 +38,17 @@ type ExecuteOptions struct {
 	Wrap func(sandbox.Sandbox) sandbox.Sandbox
 	// CancelGrace: see ClientOptions.
 	CancelGrace time.Duration
+	// Interrupts, when set, lets a second Ctrl-C stop the run at once: the
+	// sandbox is killed and the record completed before the process exits.
+	Interrupts Interrupts
+}
+
+// Interrupts is how the command's signal handling stops a run at once (a
+// second Ctrl-C): Recording hands it the function that does so, Finish
+// completes the record excluding that function meanwhile.
+type Interrupts interface {
+	Recording(abandon func(sig os.Signal))
+	Finish(f func())
 }
 
 // Execute runs a manifest in a sandbox and records it locally with the same
@@ -58,6 +70,8 @@ func Execute(ctx context.Context, o ExecuteOptions) (res *exec.Result, relDir st
 	if o.Wrap != nil {
 		sb = o.Wrap(sb)
 	}
+	procs := &tracked{Sandbox: sb}
+	sb = procs
 	runID := exec.NewRunID()
 	rec, err := exec.StartRecorder(exec.RecorderOptions{
 		RunLogsDir:    filepath.Join(ws.Root, ws.Config.Paths.RunLogs),
@@ -73,9 +87,24 @@ func Execute(ctx context.Context, o ExecuteOptions) (res *exec.Result, relDir st
 	if err != nil {
 		return nil, "", fmt.Errorf("creating the run directory: %w", err)
 	}
+	if o.Interrupts != nil {
+		o.Interrupts.Recording(func(sig os.Signal) {
+			// The worker, its container or ssh session go first: nothing of
+			// the run may outlive the process.
+			procs.killAll(10 * time.Second)
+			rec.Finish(nil, fmt.Errorf("%w: stopped at once by a second %s; the sandbox worker was killed", exec.ErrCancelled, sig))
+		})
+	}
 	defer func() {
-		if ferr := rec.Finish(res, err); ferr != nil && err == nil {
-			err = ferr
+		finish := func() {
+			if ferr := rec.Finish(res, err); ferr != nil && err == nil {
+				err = ferr
+			}
+		}
+		if o.Interrupts != nil {
+			o.Interrupts.Finish(finish)
+		} else {
+			finish()
 		}
 	}()
 	plan, err := MakePlan(ws, o.Manifest, o.ManifestDir, rc.PassEnv)
@@ -158,4 +187,59 @@ func recorderLog(l zerolog.Logger) func([]byte) {
 		}
 		ev.Msg(msg)
 	}
+}
+
+// tracked remembers the workers a sandbox started, to kill them at once.
+type tracked struct {
+	sandbox.Sandbox
+	mu    sync.Mutex
+	procs []*trackedProcess
+}
+
+func (t *tracked) Start(ctx context.Context, opts sandbox.StartOptions) (sandbox.Process, error) {
+	p, err := t.Sandbox.Start(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	tp := &trackedProcess{Process: p, exited: make(chan struct{})}
+	t.mu.Lock()
+	t.procs = append(t.procs, tp)
+	t.mu.Unlock()
+	return tp, nil
+}
+
+// killAll kills every worker and waits, up to within, for each to be gone.
+func (t *tracked) killAll(within time.Duration) {
+	t.mu.Lock()
+	procs := append([]*trackedProcess(nil), t.procs...)
+	t.mu.Unlock()
+	deadline := time.After(within)
+	for _, p := range procs {
+		p.Kill()
+		select {
+		case <-p.exited:
+		case <-deadline:
+			return
+		}
+	}
+}
+
+type trackedProcess struct {
+	sandbox.Process
+	once   sync.Once
+	exited chan struct{}
+}
+
+func (p *trackedProcess) Wait() error {
+	err := p.Process.Wait()
+	p.once.Do(func() { close(p.exited) })
+	return err
+}
+
+// BinaryBytesUploaded passes the kind's figure through.
+func (p *trackedProcess) BinaryBytesUploaded() int64 {
+	if bu, ok := p.Process.(interface{ BinaryBytesUploaded() int64 }); ok {
+		return bu.BinaryBytesUploaded()
+	}
+	return 0
 }

@@ -54,3 +54,5 @@ steps:
 }
 
 func TestLocalStoreFaults(t *testing.T) { t.Parallel(); remotetest.StoreFaults(t, box) }
+
+func TestLocalSecondInterrupt(t *testing.T) { t.Parallel(); remotetest.SecondInterrupt(t, box) }

@@ -41,6 +41,9 @@ type Sandbox struct {
 	// Shell, when set, runs a script in the sandbox's directory (see
 	// StoreFaults); nil for the local kind's default directory.
 	Shell Shell
+	// Freeze, when set, freezes the running worker (see SecondInterrupt);
+	// nil for the local kind's default directory.
+	Freeze Freeze
 }
 
 // id is a name fragment unique to the sandbox, for databases and tables.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
@@ -51,4 +52,36 @@ func TestDockerStoreFaults(t *testing.T) {
 func TestSSHStoreFaults(t *testing.T) {
 	t.Parallel()
 	remotetest.StoreFaults(t, ownSSHBox(t, "sshstore"))
+}
+
+// dockerFreeze pauses the sandbox's worker containers (by their label)
+// and lists the ones left afterwards.
+func dockerFreeze(name string) remotetest.Freeze {
+	return func(t *testing.T, _ string) func() []string {
+		t.Helper()
+		d := testenv.NeedDocker(t)
+		ids := strings.Fields(docker(t, d, "ps", "-q", "--filter", "label=osiris.sandbox="+name))
+		if len(ids) == 0 {
+			t.Fatalf("no running container of sandbox %s", name)
+		}
+		docker(t, d, append([]string{"pause"}, ids...)...)
+		t.Cleanup(func() { docker(t, d, append([]string{"rm", "-f"}, ids...)...) })
+		return func() []string {
+			return strings.Fields(docker(t, d, "ps", "-aq", "--filter", "label=osiris.sandbox="+name))
+		}
+	}
+}
+
+func TestDockerSecondInterrupt(t *testing.T) {
+	t.Parallel()
+	sb := ownDockerBox(t, "dockfreeze")
+	sb.Freeze = dockerFreeze("dockfreeze")
+	remotetest.SecondInterrupt(t, sb)
+}
+
+func TestSSHSecondInterrupt(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	toml, _ := sshRemoteIn(t, "sshfreeze", dir, nil)
+	remotetest.SecondInterrupt(t, remotetest.Sandbox{Name: "sshfreeze", TOML: toml, Shell: remotetest.LocalShell(dir), Freeze: remotetest.FreezeProcesses(dir)})
 }

@@ -99,7 +99,8 @@ func (s *Sandbox) Start(ctx context.Context, opts sandbox.StartOptions) (sandbox
 		}
 	}
 	args = append(args, "--entrypoint", "/bin/sh", s.cfg.Image)
-	args = append(args, spawn.WorkerArgs(Mount, sha, nil)...)
+	wargs, _ := spawn.WorkerArgs(Mount, sha, nil, false)
+	args = append(args, wargs...)
 	p, err := spawn.Start(ctx, spawn.Command{
 		Path: s.docker, Args: args, Env: s.env(opts.Env), Stderr: opts.Stderr,
 		Kill: func() error { return s.remove(name) },

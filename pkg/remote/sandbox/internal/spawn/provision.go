@@ -21,8 +21,8 @@ import (
 // /bin/sh with $1 = the sandbox directory ("~/…" and relative paths are
 // taken relative to $HOME), $2 = the binary's SHA-256, $3 = a random
 // name for the temporary file (so concurrent first starts, even as PID 1
-// of two containers on one volume, never share it), and the rest
-// NAME=value variables for the worker. A binary already there is verified
+// of two containers on one volume, never share it), $4 = "pidfile" or
+// "-" (see WorkerArgs), and the rest NAME=value variables for the worker. A binary already there is verified
 // against its name (sha256sum) before every start; one that does not match
 // (a wrapper put in its place, a truncated copy) is removed and uploaded
 // again, never run. It first answers one line,
@@ -34,8 +34,8 @@ import (
 // are the session's from there on. Nothing of a pipeline is ever on this
 // command line: only the directory, a hash and the worker's environment.
 const workerScript = `set -eu
-d=$1 h=$2 nonce=$3
-shift 3
+d=$1 h=$2 nonce=$3 pidfile=$4
+shift 4
 case $d in "~") d=$HOME ;; "~/"*) d=$HOME/${d#"~/"} ;; /*) ;; *) d=$HOME/$d ;; esac
 f=$d/bin/osiris-$h
 sum() { if command -v sha256sum >/dev/null 2>&1; then got=$(sha256sum "$1"); else got=$(shasum -a 256 "$1"); fi; got=${got%% *}; }
@@ -63,17 +63,32 @@ else
   trap - EXIT HUP INT TERM PIPE
   echo "osiris-provision stored"
 fi
+if [ "$pidfile" = pidfile ]; then mkdir -p "$d/pids" && echo $$ > "$d/pids/$nonce"; fi
 exec env "$@" "$f" worker --stdio --dir "$d"
 `
 
 // WorkerArgs is the argv after the shell's path ("/bin/sh") that starts
 // the worker of binary sha in dir with env: "-c SCRIPT osiris-worker DIR
-// SHA NONCE NAME=value...".
-func WorkerArgs(dir, sha string, env []string) []string {
-	nonce := make([]byte, 8)
-	_, _ = rand.Read(nonce)
-	return append([]string{"-c", workerScript, "osiris-worker", dir, sha, hex.EncodeToString(nonce)}, env...)
+// SHA NONCE NAME=value...". With pidfile the script first writes the
+// worker's pid to DIR/pids/NONCE (see PIDFile): a kind whose worker does
+// not die with its connection (ssh: a stopped process ignores the closed
+// session) kills it by that pid.
+func WorkerArgs(dir, sha string, env []string, pidfile bool) (args []string, nonce string) {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	nonce = hex.EncodeToString(b)
+	pf := "-"
+	if pidfile {
+		pf = "pidfile"
+	}
+	args = []string{"-c", workerScript, "osiris-worker", dir, sha, nonce, pf}
+	return append(args, env...), nonce
 }
+
+// KillScript is a /bin/sh script that SIGKILLs the worker whose pid the
+// start script wrote to DIR/pids/NONCE ($1 = DIR as the start script
+// expanded it, $2 = NONCE), and removes the file.
+const KillScript = `f=$1/pids/$2; if [ -f "$f" ]; then kill -KILL "$(cat "$f")" 2>/dev/null; rm -f "$f"; fi; exit 0`
 
 // Provisioned is what the start script found and did.
 type Provisioned struct {

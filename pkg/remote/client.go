@@ -90,10 +90,15 @@ type client struct {
 	seqMu  sync.Mutex
 	stderr *tail
 
-	proc    sandbox.Process
-	enc     *Encoder
-	frames  chan *Frame
-	readErr error
+	proc   sandbox.Process
+	enc    *Encoder
+	frames chan *Frame
+	// readErr is why the frame stream ended; set before readDone closes
+	// and read only after it.
+	readErr  error
+	readDone chan struct{}
+	// quit ends readLoop when the session ends before the stream does.
+	quit    chan struct{}
 	waitCh  chan struct{}
 	waitErr error
 	nextID  uint64
@@ -134,15 +139,8 @@ func (c *client) run(ctx context.Context) (*exec.Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("starting sandbox %s (%s): %w", desc.Name, desc.Kind, err)
 	}
-	c.proc = proc
-	c.enc = NewEncoder(proc.Stdin())
-	c.frames = make(chan *Frame, 64)
-	c.waitCh = make(chan struct{})
-	go func() {
-		c.waitErr = proc.Wait()
-		close(c.waitCh)
-	}()
-	go c.readLoop(proc.Stdout())
+	c.attach(proc)
+	defer c.detach()
 	c.emit(EventSandboxStarted, "", map[string]any{
 		"sandbox": desc.Name, "kind": desc.Kind, "isolation": desc.Isolation, "where": desc.Where,
 		"duration_ms": time.Since(started).Milliseconds(),
@@ -198,16 +196,55 @@ func startProcess(startCtx, procCtx context.Context, sb sandbox.Sandbox, opts sa
 	}
 }
 
+// attach starts reading the worker's frames and waiting for its exit.
+func (c *client) attach(proc sandbox.Process) {
+	c.proc = proc
+	c.enc = NewEncoder(proc.Stdin())
+	c.frames = make(chan *Frame, 64)
+	c.readDone = make(chan struct{})
+	c.quit = make(chan struct{})
+	c.waitCh = make(chan struct{})
+	go func() {
+		c.waitErr = proc.Wait()
+		close(c.waitCh)
+	}()
+	go c.readLoop(proc.Stdout())
+}
+
+// detach ends the reader when the session is over (the worker stopped).
+func (c *client) detach() { close(c.quit) }
+
+// readLoop feeds c.frames until the stream ends or the session does
+// (quit): it never outlives the run holding frames no one will read.
 func (c *client) readLoop(r io.Reader) {
 	dec := NewDecoder(r)
 	for {
 		f, err := dec.Decode()
 		if err != nil {
 			c.readErr = err
+			close(c.readDone)
 			close(c.frames)
 			return
 		}
-		c.frames <- f
+		select {
+		case c.frames <- f:
+		case <-c.quit:
+			c.readErr = errors.New("the session ended")
+			close(c.readDone)
+			// Unblock a worker still writing, so that it can exit.
+			go io.Copy(io.Discard, r)
+			return
+		}
+	}
+}
+
+// streamErr is why the frame stream ended, if it has.
+func (c *client) streamErr() error {
+	select {
+	case <-c.readDone:
+		return c.readErr
+	default:
+		return nil
 	}
 }
 
@@ -218,10 +255,15 @@ func (c *client) deadErr(what string) error {
 	case <-c.waitCh:
 	case <-time.After(2 * time.Second):
 	}
+	// The reader ends within moments of the process.
+	select {
+	case <-c.readDone:
+	case <-time.After(500 * time.Millisecond):
+	}
 	var fe *FrameError
 	cause := ""
 	switch {
-	case errors.As(c.readErr, &fe):
+	case errors.As(c.streamErr(), &fe):
 		cause = fe.Error()
 	case isClosed(c.waitCh):
 		cause = "the sandbox worker died (" + exitText(c.waitErr) + ")"
@@ -288,7 +330,7 @@ func (c *client) next(ctx context.Context, timeout time.Duration, what string) (
 			}
 			return f, nil
 		case <-ctx.Done():
-			return nil, context.Cause(ctx)
+			return nil, interrupted(ctx, what)
 		case <-tc:
 			return nil, fmt.Errorf("%s: no answer from the sandbox worker within %s%s", what, timeout, c.stderrTail())
 		}
@@ -385,7 +427,7 @@ func (c *client) session(ctx context.Context) (*exec.Result, error) {
 
 	// Run.
 	req := RunRequest{
-		RunID: c.o.RunID, Files: files, Writable: c.o.Plan.Writable,
+		RunID: c.o.RunID, Writable: c.o.Plan.Writable,
 		Connections: c.o.Plan.Connections, Env: c.o.Plan.Env, Options: c.o.Engine,
 	}
 	if dl, ok := ctx.Deadline(); ok {
@@ -397,6 +439,9 @@ func (c *client) session(ctx context.Context) (*exec.Result, error) {
 	sort.Strings(req.Outputs)
 	var done *Done
 	for attempt := 0; ; attempt++ {
+		if err := c.sendFiles(files); err != nil {
+			return nil, err
+		}
 		runID, err := c.send(TypeRun, req)
 		if err != nil {
 			return nil, err
@@ -418,6 +463,9 @@ func (c *client) session(ctx context.Context) (*exec.Result, error) {
 	if res == nil {
 		return nil, fmt.Errorf("the sandbox could not run the manifest: %s", done.Error)
 	}
+	if err := checkResultPaths(res); err != nil {
+		return nil, err
+	}
 	if res.Status != exec.StatusSuccess {
 		c.runErr = runError(res, done.Error)
 	}
@@ -437,6 +485,56 @@ func (c *client) session(ctx context.Context) (*exec.Result, error) {
 		return res, err
 	}
 	return res, nil
+}
+
+// sendFiles sends the run's files ahead of the run request, in chunks
+// that each fit a frame; the worker adds them to the next run.
+func (c *client) sendFiles(files map[string]string) error {
+	paths := make([]string, 0, len(files))
+	for p := range files {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	for i := 0; i < len(paths); i += ListChunk {
+		chunk := FilesChunk{Files: map[string]string{}}
+		for _, p := range paths[i:min(i+ListChunk, len(paths))] {
+			chunk.Files[p] = files[p]
+		}
+		if _, err := c.send(TypeFiles, chunk); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkResultPaths refuses a result whose paths leave the run directory
+// (artifacts) or the workspace (files a writer wrote): they are read
+// locally — hashed, previewed in the report — and a worker is not trusted
+// with the client's disk.
+func checkResultPaths(res *exec.Result) error {
+	for _, s := range res.Steps {
+		if a := s.Artifact; a != nil {
+			if err := CheckTreePath("run/" + a.Path); err != nil || !strings.HasPrefix(a.Path, "artifacts/") {
+				return &FrameError{Msg: fmt.Sprintf("the worker reported artifact path %q for step %s, outside the run's artifacts/", a.Path, s.ID)}
+			}
+		}
+		for _, f := range s.Files {
+			if err := CheckTreePath("ws/" + f); err != nil {
+				return &FrameError{Msg: fmt.Sprintf("the worker reported a written file %q for step %s, outside the workspace", f, s.ID)}
+			}
+		}
+	}
+	return nil
+}
+
+// interrupted is the error of work stopped because ctx ended: the run is
+// cancelled (Ctrl-C) or out of time.
+func interrupted(ctx context.Context, what string) error {
+	why := exec.ErrCancelled
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		why = exec.ErrRunTimedOut
+	}
+	return fmt.Errorf("%w while %s (%v)", why, what, context.Cause(ctx))
 }
 
 // runError rebuilds the engine's error from a result that did not succeed.
@@ -480,13 +578,20 @@ func (c *client) sync(ctx context.Context) (map[string]string, error) {
 			hashes = append(hashes, h)
 		}
 	}
-	id, err := c.send(TypeHave, Hashes{Hashes: hashes})
-	if err != nil {
-		return nil, err
-	}
+	// In chunks: a workspace of many files would not fit one frame.
 	var miss Hashes
-	if _, err := c.expect(ctx, id, TypeMissing, c.o.HandshakeTimeout, "asking the sandbox what it has", &miss); err != nil {
-		return nil, err
+	for i := 0; i == 0 || i < len(hashes); i += ListChunk {
+		part := hashes[i:min(i+ListChunk, len(hashes))]
+		id, err := c.send(TypeHave, Hashes{Hashes: part})
+		if err != nil {
+			return nil, err
+		}
+		var m Hashes
+		if _, err := c.expect(ctx, id, TypeMissing, c.o.HandshakeTimeout, "asking the sandbox what it has", &m); err != nil {
+			return nil, err
+		}
+		miss.Hashes = append(miss.Hashes, m.Hashes...)
+		miss.Corrupted = append(miss.Corrupted, m.Corrupted...)
 	}
 	if len(miss.Corrupted) > 0 {
 		c.warn(fmt.Sprintf("%d blob(s) in the sandbox store did not match their sha256 (changed on the sandbox's disk); the sandbox removed them and they are uploaded again", len(miss.Corrupted)))
@@ -525,6 +630,11 @@ func (c *client) upload(ctx context.Context, hashes []string) (int64, error) {
 		}
 		total += c.sizes[h]
 	}
+	// A write to a worker that stopped reading blocks: Ctrl-C (or the time
+	// limit) closes its stdin, which ends the write; the worker drops the
+	// partial blob.
+	stop := context.AfterFunc(ctx, func() { c.proc.Stdin().Close() })
+	defer stop()
 	for _, h := range hashes {
 		if _, err := c.put(ctx, h, c.local[h], c.sizes[h], func(k int64) {
 			done += k
@@ -556,12 +666,20 @@ func (c *client) put(ctx context.Context, h, path string, size int64, progress f
 	defer f.Close()
 	id, err := c.send(TypePut, Put{Hash: h, Size: size})
 	if err != nil {
+		if ctx.Err() != nil {
+			return 0, interrupted(ctx, "uploading "+filepath.Base(path))
+		}
 		return 0, err
 	}
 	sum := sha256.New()
 	buf := make([]byte, ChunkBytes)
 	left := size
 	for left > 0 {
+		if ctx.Err() != nil {
+			// A blob half sent leaves the stream mid-put: the caller stops
+			// the worker, which drops the partial blob.
+			return 0, interrupted(ctx, "uploading "+filepath.Base(path))
+		}
 		n := int64(len(buf))
 		if left < n {
 			n = left
@@ -571,6 +689,9 @@ func (c *client) put(ctx context.Context, h, path string, size int64, progress f
 		}
 		sum.Write(buf[:n])
 		if err := c.enc.Encode(&Frame{Type: TypeData, Re: id, Payload: buf[:n]}); err != nil {
+			if ctx.Err() != nil {
+				return 0, interrupted(ctx, "uploading "+filepath.Base(path))
+			}
 			return 0, c.deadErr("uploading " + filepath.Base(path))
 		}
 		left -= n

@@ -37,12 +37,8 @@ func Doctor(ctx context.Context, sb sandbox.Sandbox, binary, sum, version string
 	if err != nil {
 		return nil, fmt.Errorf("starting sandbox %s: %w", sb.Describe().Name, err)
 	}
-	c.proc = proc
-	c.enc = NewEncoder(proc.Stdin())
-	c.frames = make(chan *Frame, 8)
-	c.waitCh = make(chan struct{})
-	go func() { c.waitErr = proc.Wait(); close(c.waitCh) }()
-	go c.readLoop(proc.Stdout())
+	c.attach(proc)
+	defer c.detach()
 	rep := &DoctorReport{Sandbox: sb.Describe(), Protocol: ProtocolVersion}
 	err = func() error {
 		id, err := c.send(TypeHello, Hello{Protocol: ProtocolVersion, OsirisVersion: version})

@@ -87,8 +87,11 @@ func Execute(ctx context.Context, o ExecuteOptions) (res *exec.Result, relDir st
 	if err != nil {
 		return nil, "", fmt.Errorf("creating the run directory: %w", err)
 	}
+	sink := &gatedSink{inner: rec.Sink()}
 	if o.Interrupts != nil {
 		o.Interrupts.Recording(func(sig os.Signal) {
+			// Nothing the dying session still emits may follow the end event.
+			sink.close()
 			// The worker, its container or ssh session go first: nothing of
 			// the run may outlive the process.
 			procs.killAll(10 * time.Second)
@@ -125,7 +128,7 @@ func Execute(ctx context.Context, o ExecuteOptions) (res *exec.Result, relDir st
 		Engine:       o.Engine,
 		RunID:        runID,
 		RunDir:       rec.Dir(),
-		Sink:         exec.MultiSink{rec.Sink(), o.Progress},
+		Sink:         exec.MultiSink{sink, o.Progress},
 		Metrics:      rec.Sink().(exec.MetricSink),
 		Masker:       ws.Masker,
 		Transfer:     o.Transfer,
@@ -242,4 +245,26 @@ func (p *trackedProcess) BinaryBytesUploaded() int64 {
 		return bu.BinaryBytesUploaded()
 	}
 	return 0
+}
+
+// gatedSink forwards events until closed.
+type gatedSink struct {
+	inner  exec.EventSink
+	mu     sync.Mutex
+	closed bool
+}
+
+func (g *gatedSink) Emit(e exec.Event) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !g.closed {
+		g.inner.Emit(e)
+	}
+}
+
+// close stops forwarding, after an event being forwarded.
+func (g *gatedSink) close() {
+	g.mu.Lock()
+	g.closed = true
+	g.mu.Unlock()
 }

@@ -60,6 +60,16 @@ type RunConnection struct {
 	Conn   *workspace.Connection `json:"conn"`
 }
 
+// FilesChunk is part of the next run request's Files, sent ahead of it
+// when the whole list would not fit one frame.
+type FilesChunk struct {
+	Files map[string]string `json:"files"`
+}
+
+// ListChunk is how many hashes or files travel in one have or files frame:
+// far below wire.MaxHeaderBytes even with long paths.
+const ListChunk = 2000
+
 // RunRequest asks the worker to run a manifest over files already stored.
 type RunRequest struct {
 	RunID string `json:"run_id"`

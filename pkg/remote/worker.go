@@ -88,6 +88,8 @@ type worker struct {
 	stderr io.Writer
 
 	puts map[uint64]*BlobWriter
+	// files are the next run's files, sent ahead in files frames.
+	files map[string]string
 	// outputs are the run directory's files by hash, served to get from
 	// the run tree itself: the store keeps inputs and workspace outputs
 	// (what a next run syncs), not every run's artifacts. The trees go when
@@ -162,6 +164,17 @@ func (w *worker) serve(ctx context.Context) error {
 			err = w.put(f)
 		case TypeData:
 			err = w.data(f)
+		case TypeFiles:
+			var fc FilesChunk
+			if err := f.DecodeBody(&fc); err != nil {
+				return err
+			}
+			if w.files == nil {
+				w.files = map[string]string{}
+			}
+			for p, h := range fc.Files {
+				w.files[p] = h
+			}
 		case TypeRun:
 			err = w.startRun(ctx, f)
 		case TypeCancel:
@@ -346,6 +359,13 @@ func (w *worker) startRun(ctx context.Context, f *Frame) error {
 	if err := f.DecodeBody(&req); err != nil {
 		return err
 	}
+	if req.Files == nil {
+		req.Files = map[string]string{}
+	}
+	for p, h := range w.files {
+		req.Files[p] = h
+	}
+	w.files = nil
 	w.runMu.Lock()
 	defer w.runMu.Unlock()
 	if w.runDone != nil {

@@ -283,7 +283,7 @@ func Faults(t *testing.T, sb Sandbox) {
 				}
 				return f
 			},
-			cause: []string{"protocol version mismatch", "protocol 99", "speaks 1", "v99.0.0"}},
+			cause: []string{"protocol version mismatch", "protocol 99", fmt.Sprintf("speaks %d", remote.ProtocolVersion), "v99.0.0"}},
 		{name: "worker speaks another protocol version",
 			down: func(p *proxy, f *wire.Frame) bool {
 				if f.Type == wire.TypeHello {
@@ -292,7 +292,7 @@ func Faults(t *testing.T, sb Sandbox) {
 				}
 				return true
 			},
-			cause: []string{"protocol version mismatch", "speaks protocol 1", "speaks 99", "v99.0.0"}},
+			cause: []string{"protocol version mismatch", fmt.Sprintf("speaks protocol %d", remote.ProtocolVersion), "speaks 99", "v99.0.0"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -46,6 +46,7 @@ const (
 	TypeError   = "error"
 	TypeStatus  = "status" // doctor: store space, reachability
 	TypeLog     = "log"    // a worker log line (payload), answering the run
+	TypeFiles   = "files"  // part of the next run request's files (large runs)
 )
 
 // Frame is one protocol message. ID is set on requests (unique per sender);

@@ -25,11 +25,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 
 	"github.com/osiris-go/osiris/internal/filehash"
 	"github.com/osiris-go/osiris/pkg/remote/sandbox"
+	"github.com/osiris-go/osiris/pkg/remote/sandbox/internal/spawn"
 	"github.com/osiris-go/osiris/workspace"
 )
 
@@ -89,7 +88,7 @@ func (s *Sandbox) Start(ctx context.Context, opts sandbox.StartOptions) (sandbox
 	if err != nil {
 		return nil, fmt.Errorf("local sandbox %s: %w", s.name, err)
 	}
-	var cmd *exec.Cmd
+	var c spawn.Command
 	if s.bwrap != "" {
 		inside := "/sandbox"
 		args := []string{
@@ -125,36 +124,19 @@ func (s *Sandbox) Start(ctx context.Context, opts sandbox.StartOptions) (sandbox
 			}
 		}
 		args = append(args, "--", inside+"/bin/"+filepath.Base(bin), "worker", "--stdio", "--dir", inside)
-		cmd = exec.Command(s.bwrap, args...)
+		c = spawn.Command{Path: s.bwrap, Args: args}
 	} else {
-		cmd = exec.Command(bin, "worker", "--stdio", "--dir", s.dir)
-		cmd.Dir = s.dir
-		cmd.Env = append([]string{"PATH=/usr/bin:/bin", "HOME=" + filepath.Join(s.dir, "home"), "TMPDIR=" + filepath.Join(s.dir, "tmp")}, opts.Env...)
+		c = spawn.Command{Path: bin, Args: []string{"worker", "--stdio", "--dir", s.dir}, Dir: s.dir,
+			Env: append([]string{"PATH=/usr/bin:/bin", "HOME=" + filepath.Join(s.dir, "home"), "TMPDIR=" + filepath.Join(s.dir, "tmp")}, opts.Env...)}
 	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if opts.Stderr != nil {
-		cmd.Stderr = opts.Stderr
-	}
-	stdin, err := cmd.StdinPipe()
+	// Its own process group: Kill takes bwrap and the worker together.
+	c.Group = true
+	c.Stderr = opts.Stderr
+	p, err := spawn.Start(ctx, c)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("starting the worker: %w", err)
 	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("local sandbox %s: starting the worker: %w", s.name, err)
-	}
-	p := &process{cmd: cmd, stdin: stdin, stdout: stdout, done: make(chan struct{}), binaryBytes: uploaded}
-	go func() {
-		select {
-		case <-ctx.Done():
-			p.Kill()
-		case <-p.done:
-		}
-	}()
-	return p, nil
+	return &process{Process: p, binaryBytes: uploaded}, nil
 }
 
 // provisionBinary copies the osiris binary to <dir>/bin/osiris-<sha256>
@@ -210,38 +192,13 @@ func provisionBinary(dir, bin, sum string) (string, int64, error) {
 	return dst, n, nil
 }
 
+// process is a running worker: a spawn.Process, whose stdout is a pipe
+// that Wait does not close under a reader.
 type process struct {
-	cmd    *exec.Cmd
-	stdin  io.WriteCloser
-	stdout io.Reader
-	once   sync.Once
-	err    error
-	done   chan struct{}
-
+	*spawn.Process
 	binaryBytes int64
 }
 
 // BinaryBytesUploaded is how much of the binary this start copied in (0
 // when that version was already there).
 func (p *process) BinaryBytesUploaded() int64 { return p.binaryBytes }
-
-func (p *process) Stdin() io.WriteCloser { return p.stdin }
-func (p *process) Stdout() io.Reader     { return p.stdout }
-
-func (p *process) Wait() error {
-	p.once.Do(func() {
-		p.err = p.cmd.Wait()
-		close(p.done)
-	})
-	<-p.done
-	return p.err
-}
-
-// Kill stops the worker and everything in its process group.
-func (p *process) Kill() error {
-	if p.cmd.Process == nil {
-		return nil
-	}
-	syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-	return p.cmd.Process.Kill()
-}

@@ -131,7 +131,7 @@ func (r remoteInterrupts) Recording(abandon func(os.Signal)) { r.s.recording(aba
 func (r remoteInterrupts) Finish(f func())                   { r.s.finish(f) }
 
 func (a *app) cmdRemote(args []string) error {
-	const synopsis = "remote list | remote doctor [NAME]"
+	const synopsis = "remote list | remote doctor [NAME] | remote gc [NAME]"
 	fs := flag.NewFlagSet("remote", flag.ContinueOnError)
 	all, err := a.parseFlags(fs, args, synopsis)
 	if err != nil {
@@ -160,6 +160,15 @@ func (a *app) cmdRemote(args []string) error {
 			name = pos[0]
 		}
 		return a.remoteDoctor(ws, name)
+	case "gc":
+		if len(pos) > 1 {
+			return diag.Usage("remote gc takes at most one sandbox name")
+		}
+		name := ""
+		if len(pos) == 1 {
+			name = pos[0]
+		}
+		return a.remoteGC(ws, name)
 	}
 	return diag.Usage("unknown remote subcommand %q; usage: osiris %s", sub, synopsis)
 }
@@ -244,7 +253,10 @@ func (a *app) remoteDoctor(ws *workspace.Workspace, name string) error {
 		a.outf("sandbox   %s (%s, %s) %s\n", d.Name, d.Kind, d.Isolation, d.Where)
 		a.outf("worker    osiris %s, protocol %d, %s/%s, started and answered in %s\n", rep.Worker.OsirisVersion, rep.Worker.Protocol, rep.Worker.OS, rep.Worker.Arch, fmtMS(rep.StartMs))
 		a.outf("client    osiris %s, protocol %d\n", version, rep.Protocol)
-		a.outf("store     %s in %d blobs, %s free\n", fmtBytes(rep.Status.CASBytes), rep.Status.CASBlobs, fmtBytes(rep.Status.FreeBytes))
+		maxStore, keepRuns := rc.StoreBounds()
+		a.outf("store     %s in %d blobs (max_store %s, keep_runs %d, %d run(s) kept), %s free\n", fmtBytes(rep.Status.CASBytes), rep.Status.CASBlobs,
+			fmtBytes(maxStore), keepRuns, rep.Status.KeptRuns, fmtBytes(rep.Status.FreeBytes))
+		a.outf("disk      runs %s, partial uploads %s, binaries %s\n", fmtBytes(rep.Status.RunsBytes), fmtBytes(rep.Status.TmpBytes), fmtBytes(rep.Status.BinBytes))
 		if len(rep.Status.Reach) == 0 {
 			a.outf("reach     (the workspace defines no network connections)\n")
 		}
@@ -261,6 +273,35 @@ func (a *app) remoteDoctor(ws *workspace.Workspace, name string) error {
 	}
 	if unreachable > 0 {
 		return &exitError{code: exitRunFailed, err: errors.New(fmt.Sprintf("%d connection(s) not reachable from sandbox %s", unreachable, rc.Name))}
+	}
+	return nil
+}
+
+// remoteGC bounds a sandbox now: dead workers' leftovers, then
+// unreferenced blobs least recently used first down to max_store.
+func (a *app) remoteGC(ws *workspace.Workspace, name string) error {
+	rc, sb, err := openSandbox(ws, name)
+	if err != nil {
+		return err
+	}
+	bin, sum, err := remote.SandboxBinary(ws, rc, "")
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	maxStore, keepRuns := rc.StoreBounds()
+	res, err := remote.GC(ctx, sb, bin, sum, version, remote.GCRequest{MaxStore: maxStore, KeepRuns: keepRuns}, ws.Masker)
+	if err != nil {
+		return fmt.Errorf("remote %s: %w", rc.Name, err)
+	}
+	if a.json {
+		return a.printJSON(res)
+	}
+	a.outf("removed   %d blob(s), %s; %d dead worker tree(s); %d old binary(ies)\n", res.BlobsRemoved, fmtBytes(res.BytesFreed), res.RunsRemoved, res.BinsRemoved)
+	a.outf("store     %s in %d blobs (max_store %s, keep_runs %d)\n", fmtBytes(res.StoreBytes), res.StoreBlobs, fmtBytes(maxStore), keepRuns)
+	if res.OverBound {
+		a.outf("note      the blobs of the last %d run(s) alone exceed max_store; lower keep_runs or raise max_store\n", keepRuns)
 	}
 	return nil
 }

@@ -62,6 +62,9 @@ type ClientOptions struct {
 	// CancelGrace is how long a cancelled run may take to end before the
 	// sandbox is stopped (default 5s).
 	StartTimeout, HandshakeTimeout, CancelGrace time.Duration
+	// Bound, when set, is applied to the sandbox after the run
+	// ([remote.x] max_store, keep_runs).
+	Bound *GCRequest
 }
 
 // Run executes the manifest in the sandbox. Like exec.Engine.Run it returns
@@ -407,7 +410,7 @@ func (c *client) stop(kill bool) int {
 
 func (c *client) session(ctx context.Context) (*exec.Result, error) {
 	// Handshake.
-	id, err := c.send(TypeHello, Hello{Protocol: ProtocolVersion, OsirisVersion: c.o.Version})
+	id, err := c.send(TypeHello, Hello{Protocol: ProtocolVersion, OsirisVersion: c.o.Version, GC: c.o.Bound})
 	if err != nil {
 		return nil, err
 	}

@@ -118,7 +118,9 @@ func Execute(ctx context.Context, o ExecuteOptions) (res *exec.Result, relDir st
 	if err != nil {
 		return nil, rec.RelDir(), err
 	}
+	maxStore, keepRuns := rc.StoreBounds()
 	res, err = Run(ctx, ClientOptions{
+		Bound:        &GCRequest{MaxStore: maxStore, KeepRuns: keepRuns},
 		Sandbox:      sb,
 		Binary:       bin,
 		BinarySHA256: sum,

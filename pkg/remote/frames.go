@@ -44,6 +44,7 @@ const (
 	TypeStatus  = wire.TypeStatus
 	TypeLog     = wire.TypeLog
 	TypeFiles   = wire.TypeFiles
+	TypeGC      = wire.TypeGC
 
 	ChunkBytes = wire.ChunkBytes
 )

@@ -15,6 +15,8 @@ type Hello struct {
 	CASBytes  int64  `json:"cas_bytes,omitempty"`  // bytes held by the store
 	FreeBytes int64  `json:"free_bytes,omitempty"` // free space where the store lives
 	Dir       string `json:"dir,omitempty"`        // the worker's directory, as it sees it
+	// Client side only: the store bound applied after the run.
+	GC *GCRequest `json:"gc,omitempty"`
 }
 
 // Hashes is the body of have and missing.
@@ -110,6 +112,10 @@ type Status struct {
 	CASBytes  int64        `json:"cas_bytes"`
 	CASBlobs  int64        `json:"cas_blobs"`
 	FreeBytes int64        `json:"free_bytes"`
+	RunsBytes int64        `json:"runs_bytes"` // run trees (of live or dead workers)
+	TmpBytes  int64        `json:"tmp_bytes"`  // partial uploads
+	BinBytes  int64        `json:"bin_bytes"`  // provisioned binaries
+	KeptRuns  int          `json:"kept_runs"`  // run records pinning blobs
 	Reach     []ReachCheck `json:"reach,omitempty"`
 }
 

@@ -47,6 +47,16 @@ func Serve(ctx context.Context, in io.Reader, out io.Writer, opts WorkerOptions)
 	if err != nil {
 		return err
 	}
+	// Dead workers' leftovers go first: their run trees and partial
+	// blobs; then this worker takes a tmp/ of its own.
+	swept := sweepDead(filepath.Join(abs, "tmp")) + sweepDead(filepath.Join(abs, "runs"))
+	sweepPids(filepath.Join(abs, "pids"))
+	tmp, err := own(filepath.Join(abs, "tmp", randomID()))
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	defer tmp.release()
+	store.tmp = tmp.path
 	stderr := opts.Stderr
 	if stderr == nil {
 		stderr = io.Discard
@@ -62,6 +72,9 @@ func Serve(ctx context.Context, in io.Reader, out io.Writer, opts WorkerOptions)
 	}
 	w.stderr = stderr
 	w.log = zerolog.New(w.masker.Writer(&lockedStderr{w: stderr})).With().Timestamp().Str("worker", "osiris").Logger()
+	if swept > 0 {
+		w.log.Info().Int("removed", swept).Msg("removed run trees and partial uploads of workers that died")
+	}
 	defer w.cleanup()
 	return w.serve(ctx)
 }
@@ -96,7 +109,10 @@ type worker struct {
 	// the connection ends.
 	outMu   sync.Mutex
 	outputs map[string]string
-	trees   []string
+	trees   []*ownedDir
+
+	// bound is the client's max_store/keep_runs, applied after each run.
+	bound *GCRequest
 
 	runMu     sync.Mutex
 	runCancel context.CancelCauseFunc
@@ -122,6 +138,7 @@ func (w *worker) serve(ctx context.Context) error {
 	if err := first.DecodeBody(&h); err != nil {
 		return err
 	}
+	w.bound = h.GC
 	if h.Protocol != ProtocolVersion {
 		msg := fmt.Sprintf("protocol version mismatch: the client (osiris %s) speaks protocol %d, this worker (osiris %s) speaks %d; use the same osiris version on both sides",
 			orUnknown(h.OsirisVersion), h.Protocol, orUnknown(w.opts.Version), ProtocolVersion)
@@ -187,8 +204,18 @@ func (w *worker) serve(ctx context.Context) error {
 			err = w.get(f)
 		case TypeStatus:
 			err = w.status(ctx, f)
+		case TypeGC:
+			var req GCRequest
+			if err := f.DecodeBody(&req); err != nil {
+				return err
+			}
+			w.waitRun()
+			err = w.send(NewFrame(TypeGC, 0, f.ID, w.collect(req)))
 		case TypeBye:
 			w.waitRun()
+			if w.bound != nil {
+				w.collect(*w.bound)
+			}
 			return nil
 		default:
 			err = w.fail(f.ID, "unknown request %q", f.Type)
@@ -306,6 +333,12 @@ func (w *worker) status(ctx context.Context, f *Frame) error {
 	}
 	st := Status{FreeBytes: w.store.FreeBytes()}
 	st.CASBytes, st.CASBlobs = w.store.Usage()
+	st.RunsBytes = dirBytes(filepath.Join(w.dir, "runs"))
+	st.TmpBytes = dirBytes(filepath.Join(w.dir, "tmp"))
+	st.BinBytes = dirBytes(filepath.Join(w.dir, "bin"))
+	if refs, err := os.ReadDir(filepath.Join(w.dir, "refs")); err == nil {
+		st.KeptRuns = len(refs)
+	}
 	var d net.Dialer
 	for _, c := range req.Reach {
 		if c.Addr == "" {
@@ -350,8 +383,24 @@ func (w *worker) cleanup() {
 	w.outMu.Lock()
 	defer w.outMu.Unlock()
 	for _, t := range w.trees {
-		os.RemoveAll(t)
+		t.release()
 	}
+	w.trees = nil
+}
+
+// collect bounds the sandbox: dead workers' leftovers, run records beyond
+// keep_runs, then unreferenced blobs least recently used first.
+func (w *worker) collect(req GCRequest) GCResult {
+	runs := sweepDead(filepath.Join(w.dir, "tmp")) + sweepDead(filepath.Join(w.dir, "runs"))
+	pinned := keptRefs(filepath.Join(w.dir, "refs"), req.KeepRuns)
+	res := w.store.Prune(req.MaxStore, pinned)
+	res.RunsRemoved = runs
+	res.BinsRemoved = pruneBinaries(filepath.Join(w.dir, "bin"))
+	if res.BlobsRemoved > 0 || res.OverBound {
+		w.log.Info().Int("blobs_removed", res.BlobsRemoved).Int64("bytes_freed", res.BytesFreed).Int64("store_bytes", res.StoreBytes).
+			Bool("over_bound", res.OverBound).Msg("bounded the sandbox store")
+	}
+	return res
 }
 
 func (w *worker) startRun(ctx context.Context, f *Frame) error {
@@ -482,12 +531,13 @@ func (s frameSink) EmitMetric(m exec.Metric) {
 
 // run materialises the tree, runs the engine and stores what it produced.
 func (w *worker) run(ctx context.Context, id uint64, req *RunRequest) Done {
-	tree, err := filepath.Abs(filepath.Join(w.dir, "runs", req.RunID))
+	owned, err := own(filepath.Join(w.dir, "runs", req.RunID))
 	if err != nil {
-		return Done{Status: exec.StatusFailed, Error: err.Error()}
+		return Done{Status: exec.StatusFailed, Error: fmt.Sprintf("run tree: %v", err)}
 	}
+	tree := owned.path
 	w.outMu.Lock()
-	w.trees = append(w.trees, tree)
+	w.trees = append(w.trees, owned)
 	w.outMu.Unlock()
 	fail := func(err error) Done {
 		msg := w.masker.Mask(err.Error())
@@ -626,6 +676,20 @@ func (w *worker) run(ctx context.Context, id uint64, req *RunRequest) Done {
 			return d
 		}
 		done.Artifacts[p], done.Sizes[p] = h, size
+	}
+	// The blobs this run used, so that the store keeps them for the next
+	// keep_runs runs whatever its size.
+	var used []string
+	for _, h := range req.Files {
+		used = append(used, h)
+	}
+	for p, h := range done.Artifacts {
+		if strings.HasPrefix(p, "ws/") {
+			used = append(used, h)
+		}
+	}
+	if err := writeRefs(filepath.Join(w.dir, "refs"), req.RunID, used); err != nil {
+		w.log.Warn().Err(err).Msg("recording the run's blobs")
 	}
 	return done
 }

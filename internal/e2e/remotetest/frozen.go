@@ -188,3 +188,8 @@ func childProcesses(pid int) []int {
 	}
 	return out
 }
+
+func readProc(pid int, name string) string {
+	b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/" + name)
+	return string(b)
+}

@@ -44,6 +44,9 @@ type Sandbox struct {
 	// Freeze, when set, freezes the running worker (see SecondInterrupt);
 	// nil for the local kind's default directory.
 	Freeze Freeze
+	// Live, when set, lists what of the sandbox still runs (see
+	// KillFaults); nil for the local kind's default directory.
+	Live Live
 }
 
 // id is a name fragment unique to the sandbox, for databases and tables.

@@ -85,3 +85,20 @@ func TestSSHSecondInterrupt(t *testing.T) {
 	toml, _ := sshRemoteIn(t, "sshfreeze", dir, nil)
 	remotetest.SecondInterrupt(t, remotetest.Sandbox{Name: "sshfreeze", TOML: toml, Shell: remotetest.LocalShell(dir), Freeze: remotetest.FreezeProcesses(dir)})
 }
+
+func TestDockerKillFaults(t *testing.T) {
+	t.Parallel()
+	sb := ownDockerBox(t, "dockkill")
+	sb.TOML += remotetest.BoundTOML
+	sb.Live = func(t *testing.T, _ string) []string {
+		return strings.Fields(docker(t, testenv.NeedDocker(t), "ps", "-aq", "--filter", "label=osiris.sandbox=dockkill"))
+	}
+	remotetest.KillFaults(t, sb)
+}
+
+func TestSSHKillFaults(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	toml, _ := sshRemoteIn(t, "sshkill", dir, nil, remotetest.BoundTOML)
+	remotetest.KillFaults(t, remotetest.Sandbox{Name: "sshkill", TOML: toml, Shell: remotetest.LocalShell(dir), Live: remotetest.LiveProcesses(dir)})
+}

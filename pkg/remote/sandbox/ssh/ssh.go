@@ -224,6 +224,11 @@ func (s *Sandbox) exitError(what string, ee *exec.ExitError, tail string) error 
 	case strings.Contains(tail, "No route to host") || strings.Contains(tail, "Network is unreachable"):
 		return fmt.Errorf("%s: unreachable (%s)", pre, last)
 	}
+	if !strings.HasPrefix(last, "ssh:") && !strings.Contains(last, "ssh_") && !strings.Contains(tail, "Connection") {
+		// ssh said nothing of its own: the remote command died of a signal
+		// (sshd reports exit-signal, ssh exits 255) or the session dropped.
+		return fmt.Errorf("%s: %s was killed (ssh ended with status 255 and no error of its own: a signal ended the worker, or the connection dropped)%s", pre, what, tailNote(tail))
+	}
 	return fmt.Errorf("%s: %s failed: ssh: %s", pre, what, last)
 }
 

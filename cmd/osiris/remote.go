@@ -53,8 +53,10 @@ func isRemoteName(s string) bool {
 	if s == "" || strings.HasPrefix(s, "-") || strings.ContainsAny(s, `/\.`) {
 		return false
 	}
-	if _, err := os.Stat(s); err == nil {
-		return false // a manifest directory given by a bare name
+	// A manifest directory given by a bare name is a path; any other word
+	// is a sandbox name, even when a folder of that name exists (dock/).
+	if _, err := os.Stat(filepath.Join(s, compile.ManifestFile)); err == nil {
+		return false
 	}
 	return true
 }
@@ -236,7 +238,7 @@ func (a *app) remoteDoctor(ws *workspace.Workspace, name string) error {
 	defer stop()
 	rep, err := remote.Doctor(ctx, sb, bin, sum, version, remote.ReachChecks(ws), ws.Masker)
 	if err != nil {
-		return fmt.Errorf("remote %s: %w", rc.Name, err)
+		return namingRemote(rc.Name, err)
 	}
 	unreachable := 0
 	for _, r := range rep.Status.Reach {
@@ -293,7 +295,7 @@ func (a *app) remoteGC(ws *workspace.Workspace, name string) error {
 	maxStore, keepRuns := rc.StoreBounds()
 	res, err := remote.GC(ctx, sb, bin, sum, version, remote.GCRequest{MaxStore: maxStore, KeepRuns: keepRuns}, ws.Masker)
 	if err != nil {
-		return fmt.Errorf("remote %s: %w", rc.Name, err)
+		return namingRemote(rc.Name, err)
 	}
 	if a.json {
 		return a.printJSON(res)
@@ -304,4 +306,12 @@ func (a *app) remoteGC(ws *workspace.Workspace, name string) error {
 		a.outf("note      the blobs of the last %d run(s) alone exceed max_store; lower keep_runs or raise max_store\n", keepRuns)
 	}
 	return nil
+}
+
+// namingRemote prefixes err with the sandbox's name unless it names it.
+func namingRemote(name string, err error) error {
+	if strings.Contains(err.Error(), fmt.Sprintf("remote %q", name)) {
+		return err
+	}
+	return fmt.Errorf("remote %q: %w", name, err)
 }

@@ -62,6 +62,9 @@ type ClientOptions struct {
 	// CancelGrace is how long a cancelled run may take to end before the
 	// sandbox is stopped (default 5s).
 	StartTimeout, HandshakeTimeout, CancelGrace time.Duration
+	// NoNetwork says the sandbox has no network (network = "none"): a
+	// step's connection failure then says so.
+	NoNetwork bool
 	// Bound, when set, is applied to the sandbox after the run
 	// ([remote.x] max_store, keep_runs).
 	Bound *GCRequest
@@ -140,6 +143,10 @@ func (c *client) run(ctx context.Context) (*exec.Result, error) {
 	})
 	cancelStart()
 	if err != nil {
+		// The kinds' errors name the sandbox ("remote "x": …") already.
+		if strings.Contains(err.Error(), fmt.Sprintf("remote %q", desc.Name)) {
+			return nil, fmt.Errorf("starting the sandbox: %w", err)
+		}
 		return nil, fmt.Errorf("starting sandbox %s (%s): %w", desc.Name, desc.Kind, err)
 	}
 	c.attach(proc)
@@ -469,6 +476,12 @@ func (c *client) session(ctx context.Context) (*exec.Result, error) {
 	if err := checkResultPaths(res); err != nil {
 		return nil, err
 	}
+	if c.o.NoNetwork {
+		res.Error = noNetworkHint(res.Error, c.o.Sandbox.Describe().Name)
+		for i := range res.Steps {
+			res.Steps[i].Error = noNetworkHint(res.Steps[i].Error, c.o.Sandbox.Describe().Name)
+		}
+	}
 	if res.Status != exec.StatusSuccess {
 		c.runErr = runError(res, done.Error)
 	}
@@ -508,6 +521,23 @@ func (c *client) sendFiles(files map[string]string) error {
 		}
 	}
 	return nil
+}
+
+// noNetworkHint adds to a connection failure that the sandbox has no
+// network, which "connection refused" alone does not tell.
+func noNetworkHint(msg, name string) string {
+	l := strings.ToLower(msg)
+	for _, s := range []string{"connection refused", "network is unreachable", "no such host", "no route to host", "dial tcp", "i/o timeout", "can't connect", "could not connect"} {
+		if strings.Contains(l, s) {
+			return msg + fmt.Sprintf(` (sandbox %s has network = "none": it cannot reach any host; remove network = "none" to let steps connect)`, name)
+		}
+	}
+	return msg
+}
+
+func clientHost() string {
+	h, _ := os.Hostname()
+	return h
 }
 
 // checkResultPaths refuses a result whose paths leave the run directory
@@ -755,6 +785,12 @@ func (c *client) runLoop(ctx context.Context, runID uint64) (*Done, error) {
 				return nil, err
 			}
 			e.RunID = c.o.RunID
+			if e.Event == exec.EventRunStart && e.Fields != nil {
+				// Who ran it is this process (the record's pid and host);
+				// the worker's own, often a namespace's pid 1, is kept apart.
+				e.Fields["worker_host"], e.Fields["worker_pid"] = e.Fields["host"], e.Fields["pid"]
+				e.Fields["host"], e.Fields["pid"] = clientHost(), os.Getpid()
+			}
 			if e.IsTerminal() {
 				c.held = &e
 				continue
@@ -903,6 +939,11 @@ func (c *client) get(ctx context.Context, h, local, tree string, progress func(i
 		}
 		left -= int64(len(f.Payload))
 		progress(int64(len(f.Payload)))
+	}
+	// The mode a local run gives the files it writes (CreateTemp's is 0600).
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return 0, err
 	}
 	if err := tmp.Close(); err != nil {
 		return 0, err

@@ -121,6 +121,7 @@ func Execute(ctx context.Context, o ExecuteOptions) (res *exec.Result, relDir st
 	maxStore, keepRuns := rc.StoreBounds()
 	res, err = Run(ctx, ClientOptions{
 		Bound:        &GCRequest{MaxStore: maxStore, KeepRuns: keepRuns},
+		NoNetwork:    rc.Network == "none",
 		Sandbox:      sb,
 		Binary:       bin,
 		BinarySHA256: sum,

@@ -27,6 +27,7 @@ import (
 	"strings"
 
 	"github.com/osiris-go/osiris/internal/filehash"
+	"github.com/osiris-go/osiris/pkg/diag"
 	"github.com/osiris-go/osiris/pkg/remote/sandbox"
 	"github.com/osiris-go/osiris/pkg/remote/sandbox/internal/spawn"
 	"github.com/osiris-go/osiris/workspace"
@@ -49,6 +50,15 @@ func New(cfg *workspace.RemoteConfig, env sandbox.Env) (sandbox.Sandbox, error) 
 		dir = filepath.Join(env.StateDir, "sandboxes", cfg.Name)
 	} else if !filepath.IsAbs(dir) {
 		dir = filepath.Join(env.Root, dir)
+	}
+	// The sandbox directory is mounted writable into the jail: the
+	// workspace (its .env, osiris.toml, data) or a folder holding it must
+	// never be it.
+	if env.Root != "" {
+		d := filepath.Clean(dir)
+		if rel, err := filepath.Rel(d, filepath.Clean(env.Root)); err == nil && (rel == "." || !strings.HasPrefix(rel, "..")) {
+			return nil, diag.Usage("remote %q: dir = %q (osiris.toml line %d) is the workspace or a folder holding it, which the sandbox would see and write (with .env): use a directory of its own, e.g. dir = \".osiris/sandboxes/%s\"", cfg.Name, cfg.Dir, cfg.Line, cfg.Name)
+		}
 	}
 	switch cfg.Network {
 	case "", "host", "none":
@@ -81,12 +91,12 @@ func (s *Sandbox) Dir() string { return s.dir }
 func (s *Sandbox) Start(ctx context.Context, opts sandbox.StartOptions) (sandbox.Process, error) {
 	for _, d := range []string{s.dir, filepath.Join(s.dir, "bin"), filepath.Join(s.dir, "home"), filepath.Join(s.dir, "tmp")} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
-			return nil, fmt.Errorf("local sandbox %s: %w", s.name, err)
+			return nil, fmt.Errorf("remote %q: %w", s.name, err)
 		}
 	}
 	bin, uploaded, err := provisionBinary(s.dir, opts.Binary, opts.BinarySHA256)
 	if err != nil {
-		return nil, fmt.Errorf("local sandbox %s: %w", s.name, err)
+		return nil, fmt.Errorf("remote %q: %w", s.name, err)
 	}
 	var c spawn.Command
 	if s.bwrap != "" {

@@ -438,7 +438,14 @@ func (c *client) session(ctx context.Context) (*exec.Result, error) {
 	// Run.
 	req := RunRequest{
 		RunID: c.o.RunID, Writable: c.o.Plan.Writable,
-		Connections: c.o.Plan.Connections, Env: c.o.Plan.Env, Options: c.o.Engine,
+		Env: c.o.Plan.Env, Options: wireOptions(c.o.Engine),
+	}
+	for _, pc := range c.o.Plan.Connections {
+		wc, err := wireConnection(pc.Conn)
+		if err != nil {
+			return nil, err
+		}
+		req.Connections = append(req.Connections, RunConnection{Ref: pc.Ref, Family: pc.Family, Conn: wc})
 	}
 	if dl, ok := ctx.Deadline(); ok {
 		req.TimeoutMs = max(time.Until(dl).Milliseconds(), 1)
@@ -469,7 +476,7 @@ func (c *client) session(ctx context.Context) (*exec.Result, error) {
 			return nil, err
 		}
 	}
-	res := done.Result
+	res := done.Result.result()
 	if res == nil {
 		return nil, fmt.Errorf("the sandbox could not run the manifest: %s", done.Error)
 	}

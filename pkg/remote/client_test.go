@@ -2,11 +2,13 @@ package remote
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"strings"
 	"testing"
@@ -180,7 +182,7 @@ func TestWorkerArtifactPathOutsideRunDirRefused(t *testing.T) {
 				case TypeRun:
 					res := &exec.Result{Status: exec.StatusSuccess, Steps: []exec.StepResult{{ID: "read", Status: exec.StatusSuccess,
 						Artifact: &exec.Artifact{Path: bad, SHA256: "sha256:" + strings.Repeat("0", 64)}}}}
-					enc.Encode(NewFrame(TypeDone, 0, f.ID, Done{Status: exec.StatusSuccess, Result: res}))
+					enc.Encode(NewFrame(TypeDone, 0, f.ID, Done{Status: exec.StatusSuccess, Result: wireResult(res)}))
 				case TypeBye:
 					return
 				}
@@ -215,5 +217,54 @@ func TestFifteenThousandFilesSync(t *testing.T) {
 	}
 	if s := log.named(exec.EventSyncComplete); len(s) != 1 || s[0].Fields["files"].(int) < 15000 {
 		t.Errorf("sync_complete: %v", s)
+	}
+}
+
+// Connection values keep their types across the protocol: a port stays an
+// integer (not JSON's float), nested tables keep integers too.
+func TestConnectionValuesKeepTheirTypes(t *testing.T) {
+	in := &workspace.Connection{Family: "postgres", Alias: "dst", Values: map[string]any{
+		"host": "db", "port": int64(5432), "ratio": 0.5, "tls": true, "big": int64(1 << 60),
+		"options": map[string]any{"timeout": int64(30), "names": []any{"a", int64(2)}},
+	}}
+	wc, err := wireConnection(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(wc)
+	var back WireConnection
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	out, err := back.connection()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(in, out) {
+		t.Errorf("round trip:\n in %#v\nout %#v", in.Values, out.Values)
+	}
+}
+
+// The result travels as the protocol's type: every field of exec.Result
+// survives the round trip (a field added to the engine's struct and not
+// to the protocol fails here).
+func TestResultRoundTrip(t *testing.T) {
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	in := &exec.Result{RunID: "r", Status: "failed", Started: now, Ended: now, DurationMs: 3, RowsTotal: 4, FailedStep: "b", Error: "e",
+		Steps: []exec.StepResult{{ID: "a", Component: "c", Status: "success", Started: &now, Ended: &now, RowsIn: 1, RowsOut: 2, DurationMs: 5,
+			Error: "x", Artifact: &exec.Artifact{Path: "artifacts/a/output.parquet", Rows: 2, Bytes: 9, SHA256: "sha256:x", TableDigest: "d",
+				Schema: []exec.Column{{Name: "n", Type: "int64", Nullable: true}}},
+			Inputs: []exec.InputSource{{Step: "z", Names: []string{"input_df"}, Source: "memory", Rows: 1, Bytes: 8}},
+			Files:  []string{"out/x.csv"}, PeakMemoryBytes: 7, Cache: "miss", CacheReason: "r", ReusedRun: "u"}}}
+	b, _ := json.Marshal(wireResult(in))
+	var back RunResult
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	out := back.result()
+	got, _ := json.Marshal(out)
+	want, _ := json.Marshal(in)
+	if string(got) != string(want) {
+		t.Errorf("round trip:\n got %s\nwant %s", got, want)
 	}
 }

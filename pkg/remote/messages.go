@@ -1,10 +1,5 @@
 package remote
 
-import (
-	"github.com/osiris-go/osiris/pkg/exec"
-	"github.com/osiris-go/osiris/workspace"
-)
-
 // Hello is the first frame each way.
 type Hello struct {
 	Protocol      int    `json:"protocol"`
@@ -57,9 +52,9 @@ type ErrorBody struct {
 // RunConnection is one connection the manifest uses, resolved (secrets
 // included): it exists in the run request and the worker's memory only.
 type RunConnection struct {
-	Ref    string                `json:"ref"` // as the step wrote it; "" = the family's default
-	Family string                `json:"family"`
-	Conn   *workspace.Connection `json:"conn"`
+	Ref    string          `json:"ref"` // as the step wrote it; "" = the family's default
+	Family string          `json:"family"`
+	Conn   *WireConnection `json:"conn"`
 }
 
 // FilesChunk is part of the next run request's Files, sent ahead of it
@@ -86,7 +81,7 @@ type RunRequest struct {
 	Outputs     []string          `json:"outputs,omitempty"`
 	Connections []RunConnection   `json:"connections,omitempty"`
 	Env         map[string]string `json:"env,omitempty"`
-	Options     exec.Options      `json:"options"`
+	Options     RunOptions        `json:"options"`
 	// TimeoutMs bounds the run in the worker (osiris run --timeout), so a
 	// time limit ends it the way it ends a local run; 0 = none.
 	TimeoutMs int64 `json:"timeout_ms,omitempty"`
@@ -96,7 +91,7 @@ type RunRequest struct {
 // path (run/… in the run directory, ws/… workspace files).
 type Done struct {
 	Status    string            `json:"status"`
-	Result    *exec.Result      `json:"result,omitempty"`
+	Result    *RunResult        `json:"result,omitempty"`
 	Error     string            `json:"error,omitempty"`
 	Artifacts map[string]string `json:"artifacts,omitempty"`
 	Sizes     map[string]int64  `json:"sizes,omitempty"`

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net"
 	"os"
 	"path/filepath"
@@ -428,12 +427,17 @@ func (w *worker) startRun(ctx context.Context, f *Frame) error {
 		return w.fail(f.ID, "run id %q is not a plain name", req.RunID)
 	}
 	// Secrets first: everything the run emits from here on is masked.
+	conns := map[string]*workspace.Connection{}
 	for _, c := range req.Connections {
-		if c.Conn == nil {
+		conn, err := c.Conn.connection()
+		if err != nil {
+			return w.fail(f.ID, "%v", err)
+		}
+		if conn == nil {
 			return w.fail(f.ID, "connection %s without values", c.Ref)
 		}
-		c.Conn.Values = normalizeNumbers(c.Conn.Values)
-		w.masker.Add(connectionSecrets(c.Conn.Values)...)
+		w.masker.Add(connectionSecrets(conn.Values)...)
+		conns[c.Family+"\x00"+c.Ref] = conn
 	}
 	for k, v := range req.Env {
 		if workspace.IsSecretKey(k) || workspace.HasCredential(v) {
@@ -452,7 +456,7 @@ func (w *worker) startRun(ctx context.Context, f *Frame) error {
 	go func() {
 		defer close(w.runDone)
 		defer cancel(nil)
-		done := w.run(runCtx, f.ID, &req)
+		done := w.run(runCtx, f.ID, &req, conns)
 		if err := w.send(NewFrame(TypeDone, 0, f.ID, done)); err != nil {
 			w.log.Error().Err(err).Msg("sending done")
 		}
@@ -470,17 +474,6 @@ func safeRunID(id string) bool {
 		}
 	}
 	return true
-}
-
-// normalizeNumbers turns JSON's float64 back into int64 where the value is
-// integral (ports, sizes), as osiris.toml typed them.
-func normalizeNumbers(vals map[string]any) map[string]any {
-	for k, v := range vals {
-		if f, ok := v.(float64); ok && f == math.Trunc(f) && math.Abs(f) < 1<<53 {
-			vals[k] = int64(f)
-		}
-	}
-	return vals
 }
 
 func connectionSecrets(vals map[string]any) []string {
@@ -530,7 +523,7 @@ func (s frameSink) EmitMetric(m exec.Metric) {
 }
 
 // run materialises the tree, runs the engine and stores what it produced.
-func (w *worker) run(ctx context.Context, id uint64, req *RunRequest) Done {
+func (w *worker) run(ctx context.Context, id uint64, req *RunRequest, conns map[string]*workspace.Connection) Done {
 	owned, err := own(filepath.Join(w.dir, "runs", req.RunID))
 	if err != nil {
 		return Done{Status: exec.StatusFailed, Error: fmt.Sprintf("run tree: %v", err)}
@@ -577,17 +570,13 @@ func (w *worker) run(ctx context.Context, id uint64, req *RunRequest) Done {
 	if err != nil {
 		return fail(err)
 	}
-	conns := map[string]*workspace.Connection{}
-	for _, c := range req.Connections {
-		conns[c.Family+"\x00"+c.Ref] = c.Conn
-	}
 	for k, v := range req.Env {
 		os.Setenv(k, v)
 	}
 	if w.opts.OnRun != nil {
-		w.opts.OnRun(req.Options)
+		w.opts.OnRun(req.Options.engine())
 	}
-	engine := &exec.Engine{Options: req.Options}
+	engine := &exec.Engine{Options: req.Options.engine()}
 	sink := frameSink{w: w, re: id}
 	// SQL names files relative to the workspace root and DuckDB resolves
 	// them against the working directory: the run's ws/ is it while the
@@ -618,7 +607,7 @@ func (w *worker) run(ctx context.Context, id uint64, req *RunRequest) Done {
 	if err := back(); err != nil {
 		return fail(err)
 	}
-	done := Done{Result: res, Artifacts: map[string]string{}, Sizes: map[string]int64{}}
+	done := Done{Result: wireResult(res), Artifacts: map[string]string{}, Sizes: map[string]int64{}}
 	if res != nil {
 		done.Status = res.Status
 	} else {
@@ -672,7 +661,7 @@ func (w *worker) run(ctx context.Context, id uint64, req *RunRequest) Done {
 		}
 		if err != nil {
 			d := fail(fmt.Errorf("storing output %s: %w", p, err))
-			d.Result = res
+			d.Result = done.Result
 			return d
 		}
 		done.Artifacts[p], done.Sizes[p] = h, size

@@ -25,7 +25,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 
+	"github.com/osiris-go/osiris/internal/atomicfile"
 	"github.com/osiris-go/osiris/internal/filehash"
 	"github.com/osiris-go/osiris/pkg/diag"
 	"github.com/osiris-go/osiris/pkg/remote/sandbox"
@@ -41,6 +43,9 @@ type Sandbox struct {
 	dir     string // absolute
 	network string // "" | "host" | "none"
 	bwrap   string // path of bwrap, "" for a plain child
+	// memo records the identity of the binary copy last verified by hash
+	// (see verifiedBefore); "" re-hashes at every start.
+	memo string
 }
 
 // New builds a local sandbox from its [remote.<name>] table.
@@ -66,6 +71,10 @@ func New(cfg *workspace.RemoteConfig, env sandbox.Env) (sandbox.Sandbox, error) 
 		return nil, fmt.Errorf("remote %q: network %q: a local sandbox takes \"host\" (the default) or \"none\"", cfg.Name, cfg.Network)
 	}
 	s := &Sandbox{name: cfg.Name, dir: filepath.Clean(dir), network: cfg.Network}
+	if env.StateDir != "" {
+		// Outside the sandbox directory: the worker cannot write it.
+		s.memo = filepath.Join(env.StateDir, "sandboxes", "."+cfg.Name+".binary")
+	}
 	if p, err := exec.LookPath("bwrap"); err == nil && os.Getenv("OSIRIS_SANDBOX_NO_BWRAP") == "" {
 		s.bwrap = p
 	}
@@ -94,7 +103,7 @@ func (s *Sandbox) Start(ctx context.Context, opts sandbox.StartOptions) (sandbox
 			return nil, fmt.Errorf("remote %q: %w", s.name, err)
 		}
 	}
-	bin, uploaded, err := provisionBinary(s.dir, opts.Binary, opts.BinarySHA256)
+	bin, uploaded, err := provisionBinary(s.dir, opts.Binary, opts.BinarySHA256, s.memo)
 	if err != nil {
 		return nil, fmt.Errorf("remote %q: %w", s.name, err)
 	}
@@ -154,14 +163,20 @@ func (s *Sandbox) Start(ctx context.Context, opts sandbox.StartOptions) (sandbox
 // The copy in the sandbox is verified by hash before every start: the
 // sandbox directory is writable from inside, and a file replaced there
 // (a wrapper script, a truncated copy) is replaced again, never run.
-func provisionBinary(dir, bin, sum string) (string, int64, error) {
+func provisionBinary(dir, bin, sum, memo string) (string, int64, error) {
 	if bin == "" || sum == "" {
 		return "", 0, errors.New("no osiris binary to run in the sandbox")
 	}
 	dst := filepath.Join(dir, "bin", "osiris-"+sum)
 	if st, err := os.Lstat(dst); err == nil {
-		if got, _, herr := filehash.FileHex(dst); herr == nil && got == sum && st.Mode().IsRegular() && st.Mode().Perm()&0o100 != 0 {
-			return dst, 0, nil
+		if st.Mode().IsRegular() && st.Mode().Perm()&0o100 != 0 {
+			if verifiedBefore(memo, sum, st) {
+				return dst, 0, nil
+			}
+			if got, _, herr := filehash.FileHex(dst); herr == nil && got == sum {
+				remember(memo, sum, st)
+				return dst, 0, nil
+			}
 		}
 		if err := os.RemoveAll(dst); err != nil {
 			return "", 0, fmt.Errorf("provisioning the binary: %s does not match its sha256 and cannot be removed: %w", dst, err)
@@ -199,7 +214,38 @@ func provisionBinary(dir, bin, sum string) (string, int64, error) {
 	if err := os.Rename(tmp.Name(), dst); err != nil {
 		return "", 0, fmt.Errorf("provisioning the binary: %w", err)
 	}
+	if st, err := os.Lstat(dst); err == nil {
+		remember(memo, sum, st)
+	}
 	return dst, n, nil
+}
+
+// identity is what any change to a file changes: device, inode, size,
+// mtime and ctime (which no one can set back, root in the sandbox's user
+// namespace included).
+func identity(sum string, st os.FileInfo) string {
+	id := fmt.Sprintf("%s %d %d", sum, st.Size(), st.ModTime().UnixNano())
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+		id += fmt.Sprintf(" %d %d %d.%09d", sys.Dev, sys.Ino, sys.Ctim.Sec, sys.Ctim.Nsec)
+	}
+	return id
+}
+
+// verifiedBefore reports whether the binary at st is the very file this
+// client hashed last time: then its content is what it was (the memo lies
+// outside the sandbox directory, which the worker can write).
+func verifiedBefore(memo, sum string, st os.FileInfo) bool {
+	if memo == "" {
+		return false
+	}
+	b, err := os.ReadFile(memo)
+	return err == nil && string(b) == identity(sum, st)
+}
+
+func remember(memo, sum string, st os.FileInfo) {
+	if memo != "" {
+		_ = atomicfile.Write(memo, []byte(identity(sum, st)), atomicfile.Options{MkdirAll: true})
+	}
 }
 
 // process is a running worker: a spawn.Process, whose stdout is a pipe

@@ -155,7 +155,14 @@ func SecondInterrupt(t *testing.T, sb Sandbox) {
 	if !ended {
 		t.Errorf("the run index has no end line for %s", st.RunID)
 	}
-	if l := left(); len(l) > 0 {
+	// A killed process takes a moment to be gone (reaped by its parent).
+	var l []string
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if l = left(); len(l) == 0 {
+			break
+		}
+	}
+	if len(l) > 0 {
 		t.Errorf("the frozen worker is still there after the run ended: %v", l)
 	}
 	for _, p := range clients {

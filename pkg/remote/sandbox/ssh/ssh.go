@@ -32,6 +32,7 @@ type Sandbox struct {
 	dir      string
 	identity string // absolute, or ""
 	ssh      string // the ssh command
+	memo     string // the verified binary's identity (client side), see spawn.KnownID
 }
 
 // New builds an ssh sandbox from its configuration. A relative identity is
@@ -43,6 +44,14 @@ func New(cfg *workspace.RemoteConfig, env sandbox.Env) (sandbox.Sandbox, error) 
 	s := &Sandbox{cfg: *cfg, dir: cfg.Dir, ssh: "ssh"}
 	if s.dir == "" {
 		s.dir = DefaultDir
+	}
+	if env.StateDir != "" {
+		s.memo = filepath.Join(env.StateDir, "sandboxes", "."+strings.Map(func(r rune) rune {
+			if r == '/' || r == '\\' {
+				return '-'
+			}
+			return r
+		}, cfg.Name)+".binary-id")
 	}
 	if id := cfg.Identity; id != "" {
 		switch {
@@ -124,7 +133,7 @@ func (s *Sandbox) Start(ctx context.Context, opts sandbox.StartOptions) (sandbox
 			return nil, fmt.Errorf("remote %q: %w", s.cfg.Name, err)
 		}
 	}
-	wargs, nonce := spawn.WorkerArgs(s.dir, sha, opts.Env, true)
+	wargs, nonce := spawn.WorkerArgs(s.dir, sha, opts.Env, true, spawn.KnownID(s.memo))
 	remote := spawn.QuoteArgs(append([]string{"/bin/sh"}, wargs...)...)
 	var dirMu sync.Mutex
 	remoteDir := "" // as the start script expanded it, once it answered
@@ -161,6 +170,7 @@ func (s *Sandbox) Start(ctx context.Context, opts sandbox.StartOptions) (sandbox
 	dirMu.Lock()
 	remoteDir = prov.Dir
 	dirMu.Unlock()
+	spawn.Remember(s.memo, prov.ID)
 	return &Process{Process: p, uploaded: prov.Uploaded}, nil
 }
 

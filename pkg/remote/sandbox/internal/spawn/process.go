@@ -48,6 +48,7 @@ type Process struct {
 
 	killOnce sync.Once
 	killErr  error
+	provID   string // the binary identity the start script reported
 
 	// mu orders Kill against the reaping of the process: reaped is set
 	// while the exited process is still a zombie, so Kill never signals a

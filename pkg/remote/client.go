@@ -57,6 +57,10 @@ type ClientOptions struct {
 	// CancelGrace is how long a cancelled run may take to end before the
 	// sandbox is stopped (default 5s).
 	StartTimeout, HandshakeTimeout, CancelGrace time.Duration
+	// HashFile, when set, hashes a workspace file for sync ("sha256:<hex>"
+	// or bare hex), e.g. the step cache's memoised hash; nil reads every
+	// file. Uploads verify what they send whatever it says.
+	HashFile func(path string) (string, error)
 	// NoNetwork says the sandbox has no network (network = "none"): a
 	// step's connection failure then says so.
 	NoNetwork bool

@@ -268,3 +268,36 @@ func TestResultRoundTrip(t *testing.T) {
 		t.Errorf("round trip:\n got %s\nwant %s", got, want)
 	}
 }
+
+// Sync hashes workspace files through ClientOptions.HashFile (the step
+// cache's memo: unchanged files are not read again); what it uploads is
+// still verified, so a stale memo cannot put a wrong blob under a name.
+func TestSyncUsesTheHashMemoAndStillVerifies(t *testing.T) {
+	ws, m, plan := inprocWorkspace(t, nil)
+	cache := exec.NewStepCache(ws.Root, filepath.Join(ws.Root, ".osiris"))
+	calls := 0
+	run := func(hash func(string) (string, error)) error {
+		_, err := Run(context.Background(), ClientOptions{
+			Sandbox: pipeSandbox{dir: t.TempDir()}, Binary: "unused", BinarySHA256: "unused", Version: "test", Plan: plan, Manifest: m,
+			Engine: exec.Options{MemoryBudget: -1, MaxParallel: 1}, RunID: exec.NewRunID(), RunDir: t.TempDir(),
+			Sink: &eventLog{}, Masker: ws.Masker, HashFile: hash,
+		})
+		return err
+	}
+	if err := run(func(p string) (string, error) { calls++; return cache.FileHash(p) }); err != nil {
+		t.Fatal(err)
+	}
+	if calls != len(plan.Files) {
+		t.Errorf("HashFile called %d times for %d files", calls, len(plan.Files))
+	}
+	stale := sum([]byte("not the content"))
+	err := run(func(p string) (string, error) {
+		if strings.HasSuffix(p, "in.csv") {
+			return "sha256:" + stale, nil
+		}
+		return cache.FileHash(p)
+	})
+	if err == nil || !strings.Contains(err.Error(), "changed while it was being uploaded") {
+		t.Errorf("a stale hash: %v, want the upload refused", err)
+	}
+}

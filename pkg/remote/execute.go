@@ -120,8 +120,11 @@ func Execute(ctx context.Context, o ExecuteOptions) (res *exec.Result, relDir st
 	}
 	maxStore, keepRuns := rc.StoreBounds()
 	res, err = Run(ctx, ClientOptions{
-		Bound:        &GCRequest{MaxStore: maxStore, KeepRuns: keepRuns},
-		NoNetwork:    rc.Network == "none",
+		Bound:     &GCRequest{MaxStore: maxStore, KeepRuns: keepRuns},
+		NoNetwork: rc.Network == "none",
+		// Unchanged inputs are not read again to be hashed (the step
+		// cache's size+mtime+ctime+inode memo).
+		HashFile:     exec.NewStepCache(ws.Root, filepath.Join(ws.Root, ws.Config.Paths.State)).FileHash,
 		Sandbox:      sb,
 		Binary:       bin,
 		BinarySHA256: sum,

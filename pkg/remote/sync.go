@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -49,7 +50,7 @@ func (c *client) sync(ctx context.Context) (map[string]string, error) {
 	c.local, c.sizes = local, sizes
 	var hashes []string
 	for _, p := range paths {
-		h, n, err := HashFile(c.o.Plan.Files[p])
+		h, n, err := c.hashFile(c.o.Plan.Files[p])
 		if err != nil {
 			return nil, fmt.Errorf("reading %s for the sandbox: %w", p, err)
 		}
@@ -186,4 +187,21 @@ func (c *client) put(ctx context.Context, h, path string, size int64, progress f
 		return 0, err
 	}
 	return size, nil
+}
+
+// hashFile is the hex SHA-256 and size of a workspace file, through
+// ClientOptions.HashFile when set.
+func (c *client) hashFile(p string) (string, int64, error) {
+	if c.o.HashFile == nil {
+		return HashFile(p)
+	}
+	st, err := os.Stat(p)
+	if err != nil {
+		return "", 0, err
+	}
+	h, err := c.o.HashFile(p)
+	if err != nil {
+		return "", 0, err
+	}
+	return strings.TrimPrefix(h, "sha256:"), st.Size(), nil
 }

@@ -161,11 +161,13 @@ func SandboxBinary(ws *workspace.Workspace, rc *workspace.RemoteConfig, def stri
 		}
 		bin = exe
 	}
-	sum, _, err := HashFile(bin)
+	// Through the step cache's file memo: the binary (~140 MB) is read
+	// again only when it changed, not at every run.
+	sum, err := exec.NewStepCache(ws.Root, filepath.Join(ws.Root, ws.Config.Paths.State)).FileHash(bin)
 	if err != nil {
 		return "", "", &diag.UsageError{Err: fmt.Errorf("remote %s: binary: %w", rc.Name, err)}
 	}
-	return bin, sum, nil
+	return bin, strings.TrimPrefix(sum, "sha256:"), nil
 }
 
 // recorderLog writes the worker's log lines (zerolog JSON) to the run's

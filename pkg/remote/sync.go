@@ -118,18 +118,47 @@ func (c *client) upload(ctx context.Context, hashes []string) (int64, error) {
 	// partial blob.
 	stop := context.AfterFunc(ctx, func() { c.proc.Stdin().Close() })
 	defer stop()
+	// Pipelined: up to putWindow blobs are sent before the oldest one's
+	// stored is awaited (many small files do not cost a round trip each);
+	// the window stays well under the reader's frame buffer.
+	type sent struct {
+		id   uint64
+		path string
+	}
+	var pending []sent
+	await := func() error {
+		p := pending[0]
+		pending = pending[1:]
+		_, err := c.expect(ctx, p.id, TypeStored, 0, "uploading "+filepath.Base(p.path), nil)
+		return err
+	}
 	for _, h := range hashes {
-		if _, err := c.put(ctx, h, c.local[h], c.sizes[h], func(k int64) {
+		id, err := c.put(ctx, h, c.local[h], c.sizes[h], func(k int64) {
 			done += k
 			if c.o.Transfer != nil {
 				c.o.Transfer(Transfer{Direction: "upload", Done: done, Total: total})
 			}
-		}); err != nil {
+		})
+		if err != nil {
+			return 0, err
+		}
+		pending = append(pending, sent{id, c.local[h]})
+		if len(pending) >= putWindow {
+			if err := await(); err != nil {
+				return 0, err
+			}
+		}
+	}
+	for len(pending) > 0 {
+		if err := await(); err != nil {
 			return 0, err
 		}
 	}
 	return total, nil
 }
+
+// putWindow is how many uploaded blobs may await their stored at once.
+const putWindow = 16
 
 // warn writes a warning into the run's log (osiris.log), as the worker's
 // log lines go.
@@ -141,7 +170,9 @@ func (c *client) warn(msg string) {
 	c.o.Log(line)
 }
 
-func (c *client) put(ctx context.Context, h, path string, size int64, progress func(int64)) (int64, error) {
+// put sends blob h (the file at path) and returns the put's id; its
+// stored is awaited by the caller.
+func (c *client) put(ctx context.Context, h, path string, size int64, progress func(int64)) (uint64, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return 0, err
@@ -183,10 +214,7 @@ func (c *client) put(ctx context.Context, h, path string, size int64, progress f
 	if got := hex.EncodeToString(sum.Sum(nil)); got != h {
 		return 0, fmt.Errorf("%s changed while it was being uploaded; run again", path)
 	}
-	if _, err := c.expect(ctx, id, TypeStored, 0, "uploading "+filepath.Base(path), nil); err != nil {
-		return 0, err
-	}
-	return size, nil
+	return id, nil
 }
 
 // hashFile is the hex SHA-256 and size of a workspace file, through

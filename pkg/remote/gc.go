@@ -179,9 +179,33 @@ func keptRefs(dir string, keep int) map[string]bool {
 	return pinned
 }
 
+// liveOthers reports whether a worker other than the one owning self holds
+// its lock under tmp/ (another client's run on the same sandbox).
+func liveOthers(tmpDir, self string) bool {
+	entries, _ := os.ReadDir(tmpDir)
+	for _, e := range entries {
+		p := filepath.Join(tmpDir, e.Name())
+		if !strings.HasSuffix(e.Name(), ".lock") || p == self+".lock" {
+			continue
+		}
+		f, err := os.OpenFile(p, os.O_RDWR, 0)
+		if err != nil {
+			continue
+		}
+		held := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil
+		f.Close()
+		if held {
+			return true
+		}
+	}
+	return false
+}
+
 // Prune removes blobs not in pinned, least recently used first, until the
-// store holds at most max bytes (max <= 0: no bound).
-func (s *Store) Prune(max int64, pinned map[string]bool) (res GCResult) {
+// store holds at most max bytes (max <= 0: no bound). Blobs used after
+// keepAfter (a Unix time in ns; 0 = none) are kept too: another worker's
+// run may be about to use them.
+func (s *Store) Prune(max int64, pinned map[string]bool, keepAfter int64) (res GCResult) {
 	type blob struct {
 		hash string
 		size int64
@@ -207,7 +231,7 @@ func (s *Store) Prune(max int64, pinned map[string]bool) (res GCResult) {
 		if res.StoreBytes <= max {
 			break
 		}
-		if pinned[b.hash] || !ValidHash(b.hash) {
+		if pinned[b.hash] || !ValidHash(b.hash) || (keepAfter > 0 && b.mod > keepAfter) {
 			continue
 		}
 		if os.Remove(s.Path(b.hash)) == nil {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/osiris-go/osiris/pkg/exec"
 )
@@ -97,5 +98,37 @@ func TestDeadWorkersLeftoversGoAtStart(t *testing.T) {
 	enc.Encode(NewFrame(TypeBye, 2, 0, nil))
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Prune removes unreferenced blobs least recently used first, keeps the
+// pinned ones (the last keep_runs runs) and, while another worker runs,
+// those used recently.
+func TestPruneLeastRecentlyUsedFirst(t *testing.T) {
+	s, _ := OpenStore(t.TempDir())
+	var hs []string
+	for i := 0; i < 4; i++ {
+		data := []byte(strings.Repeat(string(rune('a'+i)), 100))
+		h := sum(data)
+		w, _ := s.Writer(h, int64(len(data)))
+		w.Write(data)
+		if err := w.Commit("x"); err != nil {
+			t.Fatal(err)
+		}
+		hs = append(hs, h)
+	}
+	// Used in the order 2, 0, 3, 1 (oldest first).
+	base := time.Now().Add(-time.Hour)
+	for i, h := range []string{hs[2], hs[0], hs[3], hs[1]} {
+		at := base.Add(time.Duration(i) * time.Minute)
+		os.Chtimes(s.Path(h), at, at)
+	}
+	res := s.Prune(250, map[string]bool{hs[2]: true}, 0)
+	// 400 bytes, bound 250: two go; 2 is pinned, so 0 then 3.
+	if res.BlobsRemoved != 2 || s.Has(hs[0]) || s.Has(hs[3]) || !s.Has(hs[2]) || !s.Has(hs[1]) {
+		t.Errorf("prune removed %d; left 0:%v 1:%v 2:%v 3:%v, want 0 and 3 gone", res.BlobsRemoved, s.Has(hs[0]), s.Has(hs[1]), s.Has(hs[2]), s.Has(hs[3]))
+	}
+	if res := s.Prune(1, nil, base.Add(-time.Second).UnixNano()); res.BlobsRemoved != 0 || !res.OverBound {
+		t.Errorf("recently used blobs were removed while another worker runs: %+v", res)
 	}
 }

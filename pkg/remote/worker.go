@@ -392,7 +392,14 @@ func (w *worker) cleanup() {
 func (w *worker) collect(req GCRequest) GCResult {
 	runs := sweepDead(filepath.Join(w.dir, "tmp")) + sweepDead(filepath.Join(w.dir, "runs"))
 	pinned := keptRefs(filepath.Join(w.dir, "refs"), req.KeepRuns)
-	res := w.store.Prune(req.MaxStore, pinned)
+	// While another client's worker runs on this sandbox, blobs used in
+	// the last hour stay: its run may have checked them and not yet laid
+	// them out.
+	var keepAfter int64
+	if liveOthers(filepath.Join(w.dir, "tmp"), w.store.tmp) {
+		keepAfter = time.Now().Add(-time.Hour).UnixNano()
+	}
+	res := w.store.Prune(req.MaxStore, pinned, keepAfter)
 	res.RunsRemoved = runs
 	res.BinsRemoved = pruneBinaries(filepath.Join(w.dir, "bin"))
 	if res.BlobsRemoved > 0 || res.OverBound {

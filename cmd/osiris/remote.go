@@ -77,7 +77,7 @@ func openSandbox(ws *workspace.Workspace, name string) (*workspace.RemoteConfig,
 
 // executeRemote runs m in a sandbox; the run is recorded locally exactly as
 // a local run is (plus the sandbox_* and sync_* events).
-func (a *app) executeRemote(ws *workspace.Workspace, m *compile.Manifest, manifestDir string, timeout time.Duration, name string) error {
+func (a *app) executeRemote(ws *workspace.Workspace, m *compile.Manifest, manifestDir string, timeout time.Duration, name string, pre *remote.Prestarted) error {
 	// As a local run: SIGINT, SIGTERM and SIGHUP cancel (the worker gets
 	// `cancel`, then the sandbox stops); a second signal exits at once.
 	sigs := watchSignals(a.stderr)
@@ -89,7 +89,7 @@ func (a *app) executeRemote(ws *workspace.Workspace, m *compile.Manifest, manife
 		defer cancel()
 	}
 	progress := newProgress(a)
-	res, relDir, runErr := a.runRemote(ctx, ws, m, manifestDir, name, progress, progress.transfer, remoteInterrupts{sigs})
+	res, relDir, runErr := a.runRemote(ctx, ws, m, manifestDir, name, progress, progress.transfer, remoteInterrupts{sigs}, pre)
 	progress.done()
 	if relDir == "" {
 		return runErr // refused before a run directory existed
@@ -100,7 +100,7 @@ func (a *app) executeRemote(ws *workspace.Workspace, m *compile.Manifest, manife
 // runRemote runs m in the sandbox name and writes the run's pages: the one
 // code path of `run --remote` and the MCP run tool. relDir is "" when the
 // run was refused before its directory existed.
-func (a *app) runRemote(ctx context.Context, ws *workspace.Workspace, m *compile.Manifest, manifestDir, name string, sink exec.EventSink, transfer func(remote.Transfer), intr remote.Interrupts) (*exec.Result, string, error) {
+func (a *app) runRemote(ctx context.Context, ws *workspace.Workspace, m *compile.Manifest, manifestDir, name string, sink exec.EventSink, transfer func(remote.Transfer), intr remote.Interrupts, pre *remote.Prestarted) (*exec.Result, string, error) {
 	opts, err := engineOptions(ws)
 	if err != nil {
 		return nil, "", err
@@ -118,6 +118,7 @@ func (a *app) runRemote(ctx context.Context, ws *workspace.Workspace, m *compile
 		Progress:    sink,
 		Transfer:    transfer,
 		Interrupts:  intr,
+		Prestarted:  pre,
 	})
 	if relDir != "" {
 		a.writeRunPages(ws, filepath.Join(ws.Root, filepath.FromSlash(relDir)))

@@ -38,6 +38,9 @@ type ExecuteOptions struct {
 	Wrap func(sandbox.Sandbox) sandbox.Sandbox
 	// CancelGrace: see ClientOptions.
 	CancelGrace time.Duration
+	// Prestarted, when set, is the sandbox started while the pipeline
+	// compiled (Prestart); used when it is the sandbox of this run.
+	Prestarted *Prestarted
 	// Interrupts, when set, lets a second Ctrl-C stop the run at once: the
 	// sandbox is killed and the record completed before the process exits.
 	Interrupts Interrupts
@@ -67,6 +70,8 @@ func Execute(ctx context.Context, o ExecuteOptions) (res *exec.Result, relDir st
 	if err != nil {
 		return nil, "", &diag.UsageError{Err: err}
 	}
+	sb, _ = o.Prestarted.take(sb)
+	defer o.Prestarted.Discard()
 	if o.Wrap != nil {
 		sb = o.Wrap(sb)
 	}

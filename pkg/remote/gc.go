@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // A sandbox stays bounded (spec 04, rule 7). Its directory holds:
@@ -77,9 +78,15 @@ func (o *ownedDir) release() {
 	o.lock.Close()
 }
 
+// looseAge is how old an entry without a lock (written by an osiris
+// version before locks, which may still be running on a shared sandbox)
+// must be before it is taken for a dead worker's.
+const looseAge = time.Hour
+
 // sweepDead removes the entries of parent that no live worker owns: a
-// directory whose .lock nobody holds (or that has none), a lock file
-// without its directory, a loose file (a blob-* of an older worker).
+// directory whose .lock nobody holds, a lock file without its directory,
+// and — after looseAge — an entry with no lock at all (a blob-* or run
+// tree of an older osiris).
 func sweepDead(parent string) (removed int) {
 	entries, err := os.ReadDir(parent)
 	if err != nil {
@@ -98,6 +105,8 @@ func sweepDead(parent string) (removed int) {
 				f.Close()
 				continue // a live worker's
 			}
+		} else if info, err := e.Info(); err != nil || time.Since(info.ModTime()) < looseAge {
+			continue // no lock: maybe an older osiris's, still running
 		}
 		os.RemoveAll(strings.TrimSuffix(p, ".lock"))
 		os.Remove(strings.TrimSuffix(p, ".lock") + ".lock")

@@ -69,6 +69,11 @@ func TestDeadWorkersLeftoversGoAtStart(t *testing.T) {
 	write("tmp/deadworker/blob-1")
 	write("tmp/deadworker.lock")
 	write("tmp/blob-123456")
+	// Without a lock (an older osiris): removed once older than looseAge.
+	old := time.Now().Add(-2 * looseAge)
+	os.Chtimes(filepath.Join(dir, "runs", "01NOLOCK"), old, old)
+	os.Chtimes(filepath.Join(dir, "tmp", "blob-123456"), old, old)
+	write("runs/01FRESH/ws/in.csv")
 	write("runs/01LIVE/ws/in.csv")
 	live, err := os.OpenFile(filepath.Join(dir, "runs", "01LIVE.lock"), os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
@@ -92,8 +97,10 @@ func TestDeadWorkersLeftoversGoAtStart(t *testing.T) {
 			t.Errorf("%s is still there after a worker started", gone)
 		}
 	}
-	if _, err := os.Stat(filepath.Join(dir, "runs", "01LIVE", "ws", "in.csv")); err != nil {
-		t.Errorf("a live worker's run tree was removed: %v", err)
+	for _, kept := range []string{"runs/01LIVE/ws/in.csv", "runs/01FRESH/ws/in.csv"} {
+		if _, err := os.Stat(filepath.Join(dir, kept)); err != nil {
+			t.Errorf("%s (a live worker's) was removed: %v", kept, err)
+		}
 	}
 	enc.Encode(NewFrame(TypeBye, 2, 0, nil))
 	if err := <-done; err != nil {

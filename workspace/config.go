@@ -42,8 +42,18 @@ var ParquetCompressions = []string{"zstd", "snappy", "gzip", "none"}
 // RemoteKinds are the accepted remote.<name>.kind values.
 var RemoteKinds = []string{"local", "docker", "ssh"}
 
-// remoteKindKeys are the keys each sandbox kind accepts besides kind,
-// pass_env and default (which every kind takes): a key of another kind is
+// remoteCommonKeys are the keys every sandbox kind takes.
+var remoteCommonKeys = []string{"kind", "pass_env", "default", "keep_runs", "max_store"}
+
+// Sandbox store bounds when [remote.x] sets none: a sandbox stays under a
+// few GB (its store, plus one run's tree while it runs).
+const (
+	DefaultRemoteMaxStore = "2GiB"
+	DefaultRemoteKeepRuns = 3
+)
+
+// remoteKindKeys are the keys each sandbox kind accepts besides
+// remoteCommonKeys: a key of another kind is
 // an error naming the kind it belongs to, not silently ignored.
 var remoteKindKeys = map[string][]string{
 	"local":  {"dir", "network"},
@@ -157,7 +167,25 @@ type RemoteConfig struct {
 	Network    string
 	PassEnv    []string
 	Default    bool
-	Line       int // of the table in osiris.toml
+	// KeepRuns is how many recent runs' blobs (inputs and written files)
+	// the store keeps whatever its size (nil: DefaultRemoteKeepRuns);
+	// MaxStore the bytes above which least-recently-used blobs of other
+	// runs are removed (0: DefaultRemoteMaxStore).
+	KeepRuns *int
+	MaxStore int64
+	Line     int // of the table in osiris.toml
+}
+
+// StoreBounds returns max_store and keep_runs with defaults applied.
+func (r *RemoteConfig) StoreBounds() (maxStore int64, keepRuns int) {
+	maxStore, keepRuns = r.MaxStore, DefaultRemoteKeepRuns
+	if maxStore == 0 {
+		maxStore, _ = ParseSize(DefaultRemoteMaxStore)
+	}
+	if r.KeepRuns != nil {
+		keepRuns = *r.KeepRuns
+	}
+	return maxStore, keepRuns
 }
 
 // DefaultConfig returns the configuration of an osiris.toml holding only
@@ -306,7 +334,7 @@ func (l *configLoader) remoteKeysOfKind(path []string, t map[string]any, kind st
 		return // no or unknown kind: reported already
 	}
 	for _, k := range l.sortedKeys(t, path) {
-		if k == "kind" || k == "pass_env" || k == "default" || containsString(allowed, k) {
+		if containsString(remoteCommonKeys, k) || containsString(allowed, k) {
 			continue
 		}
 		var owners []string
@@ -318,7 +346,7 @@ func (l *configLoader) remoteKeysOfKind(path []string, t map[string]any, kind st
 		if len(owners) == 0 {
 			continue // an unknown key: reported by fields
 		}
-		l.report("config-value", child(path, k), fmt.Sprintf("keys of a %s sandbox: kind, %s, pass_env, default", kind, strings.Join(allowed, ", ")),
+		l.report("config-value", child(path, k), fmt.Sprintf("keys of a %s sandbox: kind, %s, pass_env, default, keep_runs, max_store", kind, strings.Join(allowed, ", ")),
 			"%s is a key of %s sandboxes, and [%s] is kind %q", dotted(child(path, k)), strings.Join(owners, "/"), dotted(path), kind)
 	}
 }
@@ -733,6 +761,30 @@ func (l *configLoader) remotes(path []string, t map[string]any) map[string]*Remo
 			"docker_host": func(p []string, v any) { l.str(p, v, &r.DockerHost) },
 			"pass_env":    func(p []string, v any) { l.stringList(p, v, &r.PassEnv) },
 			"default":     func(p []string, v any) { l.boolean(p, v, &r.Default) },
+			"keep_runs": func(p []string, v any) {
+				var n int
+				if l.integer(p, v, &n, 0) {
+					r.KeepRuns = &n
+				}
+			},
+			"max_store": func(p []string, v any) {
+				var s string
+				switch x := v.(type) {
+				case int64:
+					s = strconv.FormatInt(x, 10)
+				case string:
+					s = x
+				default:
+					l.report("config-type", p, `write a size such as "2GiB"`, "%s must be a size, got %s", dotted(p), describe(v))
+					return
+				}
+				n, err := ParseSize(s)
+				if err != nil {
+					l.report("bad-size", p, `write a size such as "2GiB" or "500MB"`, "%s: %v", dotted(p), err)
+					return
+				}
+				r.MaxStore = n
+			},
 		})
 		if _, ok := rt["kind"]; !ok {
 			l.report("config-value", rp, `add kind = "local", "docker" or "ssh"`, "[%s] has no kind", dotted(rp))

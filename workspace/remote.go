@@ -8,7 +8,8 @@ import (
 
 // ResolveRemote returns the sandbox name with ${VAR} expanded in its
 // string values. An empty name picks the one marked default, else the
-// only one, else a plain "local" sandbox.
+// only one, else "local": [remote.local] when configured, else a plain
+// local sandbox (spec 04).
 func (w *Workspace) ResolveRemote(name string) (*RemoteConfig, error) {
 	r, err := w.pickRemote(name)
 	if err != nil {
@@ -70,9 +71,10 @@ func (w *Workspace) pickRemote(name string) (*RemoteConfig, error) {
 			return r, nil
 		}
 	}
-	if len(remotes) > 1 {
-		return nil, &ConnectionError{Ref: "remote", Msg: fmt.Sprintf("%d sandboxes and none is the default", len(remotes)),
-			Hint: "pass --remote NAME or mark one default = true"}
+	// Several and none marked default: "local" (spec 04), the configured
+	// [remote.local] if there is one, else the plain local sandbox.
+	if r, ok := remotes["local"]; ok {
+		return r, nil
 	}
 	return &RemoteConfig{Name: "local", Kind: "local"}, nil
 }

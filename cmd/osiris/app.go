@@ -67,7 +67,7 @@ func commands() []command {
 		{"components", "list or show the built-in components", (*app).cmdComponents},
 		{"schema", "print the JSON Schema of pipeline files (for editors)", (*app).cmdSchema},
 		{"logs", "browse recorded runs: list, show, diff, html, gc", (*app).cmdLogs},
-		{"remote", "list sandboxes or check one (remote list | remote doctor [NAME])", (*app).cmdRemote},
+		{"remote", "list, check or clean sandboxes (remote list | remote doctor [NAME] | remote gc [NAME])", (*app).cmdRemote},
 		{"mcp", "serve the workspace to AI assistants (Model Context Protocol)", (*app).cmdMCP},
 		{"worker", "the sandbox side of a remote run (started by sandboxes)", (*app).cmdWorker},
 		{"version", "print version information", (*app).cmdVersion},

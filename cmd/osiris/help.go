@@ -134,12 +134,14 @@ var helpTexts = map[string]helpText{
 		},
 	},
 	"remote": {
-		about: "Lists the sandboxes of [remote.<name>] in osiris.toml, or starts one, does the\nprotocol handshake and reports versions, free store space and which\nconnections are reachable from inside it.",
+		about: "Lists the sandboxes of [remote.<name>] in osiris.toml, or starts one, does the\nprotocol handshake and reports versions, the store's size and bound, free space\nand which connections are reachable from inside it. `remote gc` bounds a sandbox\nnow (each run does it too): dead workers' leftovers go, then blobs no recent run\nused, least recently used first, until the store is under max_store.",
 		examples: []string{
 			"# every configured sandbox",
 			"osiris remote list",
 			"# check the sandbox named box",
 			"osiris remote doctor box",
+			"# bound its store to [remote.box] max_store now",
+			"osiris remote gc box",
 		},
 	},
 	"worker": {

@@ -96,7 +96,7 @@ func (h *mcpHost) Run(ctx context.Context, req mcp.RunRequest, progress exec.Eve
 	var res *exec.Result
 	var relDir string
 	if req.Remote {
-		res, relDir, err = a.runRemote(ctx, ws, m, dir, req.Sandbox, progress, nil)
+		res, relDir, err = a.runRemote(ctx, ws, m, dir, req.Sandbox, progress, nil, nil, nil)
 	} else {
 		res, relDir, err = a.runLocal(ctx, ws, m, dir, localRun{NoCache: req.NoCache, Sinks: []exec.EventSink{progress}})
 	}

@@ -54,8 +54,10 @@ func isRemoteName(s string) bool {
 	if s == "" || strings.HasPrefix(s, "-") || strings.ContainsAny(s, `/\.`) {
 		return false
 	}
-	if _, err := os.Stat(s); err == nil {
-		return false // a manifest directory given by a bare name
+	// A manifest directory given by a bare name is a path; any other word
+	// is a sandbox name, even when a folder of that name exists (dock/).
+	if _, err := os.Stat(filepath.Join(s, compile.ManifestFile)); err == nil {
+		return false
 	}
 	return true
 }
@@ -76,7 +78,7 @@ func openSandbox(ws *workspace.Workspace, name string) (*workspace.RemoteConfig,
 
 // executeRemote runs m in a sandbox; the run is recorded locally exactly as
 // a local run is (plus the sandbox_* and sync_* events).
-func (a *app) executeRemote(ws *workspace.Workspace, m *compile.Manifest, manifestDir string, timeout time.Duration, name string) error {
+func (a *app) executeRemote(ws *workspace.Workspace, m *compile.Manifest, manifestDir string, timeout time.Duration, name string, pre *remote.Prestarted) error {
 	// As a local run: SIGINT, SIGTERM and SIGHUP cancel (the worker gets
 	// `cancel`, then the sandbox stops); a second signal exits at once.
 	sigs := watchSignals(a.stderr)
@@ -88,7 +90,7 @@ func (a *app) executeRemote(ws *workspace.Workspace, m *compile.Manifest, manife
 		defer cancel()
 	}
 	progress := newProgress(a)
-	res, relDir, runErr := a.runRemote(ctx, ws, m, manifestDir, name, progress, progress.transfer)
+	res, relDir, runErr := a.runRemote(ctx, ws, m, manifestDir, name, progress, progress.transfer, remoteInterrupts{sigs}, pre)
 	progress.done()
 	if relDir == "" {
 		return runErr // refused before a run directory existed
@@ -99,7 +101,7 @@ func (a *app) executeRemote(ws *workspace.Workspace, m *compile.Manifest, manife
 // runRemote runs m in the sandbox name and writes the run's pages: the one
 // code path of `run --remote` and the MCP run tool. relDir is "" when the
 // run was refused before its directory existed.
-func (a *app) runRemote(ctx context.Context, ws *workspace.Workspace, m *compile.Manifest, manifestDir, name string, sink exec.EventSink, transfer func(remote.Transfer)) (*exec.Result, string, error) {
+func (a *app) runRemote(ctx context.Context, ws *workspace.Workspace, m *compile.Manifest, manifestDir, name string, sink exec.EventSink, transfer func(remote.Transfer), intr remote.Interrupts, pre *remote.Prestarted) (*exec.Result, string, error) {
 	opts, err := engineOptions(ws)
 	if err != nil {
 		return nil, "", err
@@ -117,6 +119,8 @@ func (a *app) runRemote(ctx context.Context, ws *workspace.Workspace, m *compile
 		Version:     version,
 		Progress:    exec.MultiSink{sink, live},
 		Transfer:    transfer,
+		Interrupts:  intr,
+		Prestarted:  pre,
 	})
 	live.Close()
 	if relDir != "" {
@@ -125,8 +129,15 @@ func (a *app) runRemote(ctx context.Context, ws *workspace.Workspace, m *compile
 	return res, relDir, runErr
 }
 
+// remoteInterrupts lets a second signal stop a remote run at once: the
+// sandbox is killed and the run recorded before the process exits.
+type remoteInterrupts struct{ s *runSignals }
+
+func (r remoteInterrupts) Recording(abandon func(os.Signal)) { r.s.recording(abandon) }
+func (r remoteInterrupts) Finish(f func())                   { r.s.finish(f) }
+
 func (a *app) cmdRemote(args []string) error {
-	const synopsis = "remote list | remote doctor [NAME]"
+	const synopsis = "remote list | remote doctor [NAME] | remote gc [NAME]"
 	fs := flag.NewFlagSet("remote", flag.ContinueOnError)
 	all, err := a.parseFlags(fs, args, synopsis)
 	if err != nil {
@@ -155,6 +166,15 @@ func (a *app) cmdRemote(args []string) error {
 			name = pos[0]
 		}
 		return a.remoteDoctor(ws, name)
+	case "gc":
+		if len(pos) > 1 {
+			return diag.Usage("remote gc takes at most one sandbox name")
+		}
+		name := ""
+		if len(pos) == 1 {
+			name = pos[0]
+		}
+		return a.remoteGC(ws, name)
 	}
 	return diag.Usage("unknown remote subcommand %q; usage: osiris %s", sub, synopsis)
 }
@@ -222,7 +242,7 @@ func (a *app) remoteDoctor(ws *workspace.Workspace, name string) error {
 	defer stop()
 	rep, err := remote.Doctor(ctx, sb, bin, sum, version, remote.ReachChecks(ws), ws.Masker)
 	if err != nil {
-		return fmt.Errorf("remote %s: %w", rc.Name, err)
+		return namingRemote(rc.Name, err)
 	}
 	unreachable := 0
 	for _, r := range rep.Status.Reach {
@@ -239,7 +259,10 @@ func (a *app) remoteDoctor(ws *workspace.Workspace, name string) error {
 		a.outf("sandbox   %s (%s, %s) %s\n", d.Name, d.Kind, d.Isolation, d.Where)
 		a.outf("worker    osiris %s, protocol %d, %s/%s, started and answered in %s\n", rep.Worker.OsirisVersion, rep.Worker.Protocol, rep.Worker.OS, rep.Worker.Arch, fmtMS(rep.StartMs))
 		a.outf("client    osiris %s, protocol %d\n", version, rep.Protocol)
-		a.outf("store     %s in %d blobs, %s free\n", fmtBytes(rep.Status.CASBytes), rep.Status.CASBlobs, fmtBytes(rep.Status.FreeBytes))
+		maxStore, keepRuns := rc.StoreBounds()
+		a.outf("store     %s in %d blobs (max_store %s, keep_runs %d, %d run(s) kept), %s free\n", fmtBytes(rep.Status.CASBytes), rep.Status.CASBlobs,
+			fmtBytes(maxStore), keepRuns, rep.Status.KeptRuns, fmtBytes(rep.Status.FreeBytes))
+		a.outf("disk      runs %s, partial uploads %s, binaries %s\n", fmtBytes(rep.Status.RunsBytes), fmtBytes(rep.Status.TmpBytes), fmtBytes(rep.Status.BinBytes))
 		if len(rep.Status.Reach) == 0 {
 			a.outf("reach     (the workspace defines no network connections)\n")
 		}
@@ -258,4 +281,41 @@ func (a *app) remoteDoctor(ws *workspace.Workspace, name string) error {
 		return &exitError{code: exitRunFailed, err: errors.New(fmt.Sprintf("%d connection(s) not reachable from sandbox %s", unreachable, rc.Name))}
 	}
 	return nil
+}
+
+// remoteGC bounds a sandbox now: dead workers' leftovers, then
+// unreferenced blobs least recently used first down to max_store.
+func (a *app) remoteGC(ws *workspace.Workspace, name string) error {
+	rc, sb, err := openSandbox(ws, name)
+	if err != nil {
+		return err
+	}
+	bin, sum, err := remote.SandboxBinary(ws, rc, "")
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	maxStore, keepRuns := rc.StoreBounds()
+	res, err := remote.GC(ctx, sb, bin, sum, version, remote.GCRequest{MaxStore: maxStore, KeepRuns: keepRuns}, ws.Masker)
+	if err != nil {
+		return namingRemote(rc.Name, err)
+	}
+	if a.json {
+		return a.printJSON(res)
+	}
+	a.outf("removed   %d blob(s), %s; %d dead worker tree(s); %d old binary(ies)\n", res.BlobsRemoved, fmtBytes(res.BytesFreed), res.RunsRemoved, res.BinsRemoved)
+	a.outf("store     %s in %d blobs (max_store %s, keep_runs %d)\n", fmtBytes(res.StoreBytes), res.StoreBlobs, fmtBytes(maxStore), keepRuns)
+	if res.OverBound {
+		a.outf("note      the blobs of the last %d run(s) alone exceed max_store; lower keep_runs or raise max_store\n", keepRuns)
+	}
+	return nil
+}
+
+// namingRemote prefixes err with the sandbox's name unless it names it.
+func namingRemote(name string, err error) error {
+	if strings.Contains(err.Error(), fmt.Sprintf("remote %q", name)) {
+		return err
+	}
+	return fmt.Errorf("remote %q: %w", name, err)
 }

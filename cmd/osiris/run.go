@@ -14,6 +14,7 @@ import (
 	"github.com/osiris-go/osiris/pkg/compile"
 	"github.com/osiris-go/osiris/pkg/diag"
 	"github.com/osiris-go/osiris/pkg/exec"
+	"github.com/osiris-go/osiris/pkg/remote"
 	"github.com/osiris-go/osiris/pkg/runlog"
 	"github.com/osiris-go/osiris/workspace"
 )
@@ -27,8 +28,8 @@ func (a *app) cmdRun(args []string) error {
 	timeout := fs.Duration("timeout", 0, "bound the whole run (e.g. 30m); 0 = none")
 	noCache := fs.Bool("no-cache", false, "execute every step and rehash every file read; do not reuse step outputs of earlier runs (the step cache)")
 	fs.Bool("remote", false, "run in the sandbox `[NAME]` of [remote.NAME] (default: the one marked default, else the only one, else local)")
-	args, remoteName, remote := splitRemoteFlag(args)
-	a.remote = remote
+	args, remoteName, useRemote := splitRemoteFlag(args)
+	a.remote = useRemote
 	pos, err := a.parseFlags(fs, args, "run PIPELINE | MANIFEST_DIR | --last-compile [--param k=v] [--dry-run] [--timeout D] [--remote [NAME]]")
 	if err != nil {
 		return err
@@ -48,6 +49,12 @@ func (a *app) cmdRun(args []string) error {
 			return err
 		}
 	}
+	var pre *remote.Prestarted
+	if useRemote && !*dryRun {
+		// The sandbox starts while the pipeline compiles.
+		pre = remote.Prestart(ws, remoteName, "")
+		defer pre.Discard()
+	}
 	m, manifestDir, err := a.runTarget(ws, pos, *lastCompile, params)
 	if err != nil {
 		return err
@@ -55,8 +62,8 @@ func (a *app) cmdRun(args []string) error {
 	if *dryRun {
 		return a.printPlan(ws, m)
 	}
-	if remote {
-		return a.executeRemote(ws, m, manifestDir, *timeout, remoteName)
+	if useRemote {
+		return a.executeRemote(ws, m, manifestDir, *timeout, remoteName, pre)
 	}
 	// SQL names files relative to the workspace root and DuckDB resolves
 	// them against the working directory (a remote worker runs in its ws/).

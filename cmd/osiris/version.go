@@ -98,7 +98,7 @@ func engineIdentity(cache *exec.StepCache) string {
 		if exe, xerr := os.Executable(); xerr != nil {
 			err = xerr
 		} else {
-			sum, err = cache.HashFile(exe)
+			sum, err = cache.FileHash(exe)
 		}
 		if err != nil {
 			sum = "unknown " + fmt.Sprint(os.Getpid()) // never equal to another run's

@@ -51,10 +51,12 @@ const racyWindow = 2 * time.Second
 // it does not change. With NoReuse (--no-cache) the memo is not trusted:
 // every file is read and its memo rewritten. Cached artifacts are always
 // hashed in full (copyArtifact).
-// HashFile is "sha256:<hex>" of the file at p through the cache's memo: a
-// file unchanged since it was last hashed (size, mtime, ctime, inode) is
-// not read again.
-func (c *StepCache) HashFile(p string) (string, error) { return c.hashFile(p) }
+// FileHash is the memoised file hash ("sha256:<hex>") the step cache keys
+// on, for callers outside the engine that name files by content (remote
+// sync, the engine identity of a build without a clean commit): a file
+// whose size, mtime, ctime, inode and device did not change since it was
+// hashed is not read again.
+func (c *StepCache) FileHash(path string) (string, error) { return c.hashFile(path) }
 
 func (c *StepCache) hashFile(p string) (string, error) {
 	st, err := os.Stat(p)

@@ -2,12 +2,8 @@ package remote
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -61,6 +57,16 @@ type ClientOptions struct {
 	// CancelGrace is how long a cancelled run may take to end before the
 	// sandbox is stopped (default 5s).
 	StartTimeout, HandshakeTimeout, CancelGrace time.Duration
+	// HashFile, when set, hashes a workspace file for sync ("sha256:<hex>"
+	// or bare hex), e.g. the step cache's memoised hash; nil reads every
+	// file. Uploads verify what they send whatever it says.
+	HashFile func(path string) (string, error)
+	// NoNetwork says the sandbox has no network (network = "none"): a
+	// step's connection failure then says so.
+	NoNetwork bool
+	// Bound, when set, is applied to the sandbox after the run
+	// ([remote.x] max_store, keep_runs).
+	Bound *GCRequest
 }
 
 // Run executes the manifest in the sandbox. Like exec.Engine.Run it returns
@@ -89,15 +95,22 @@ type client struct {
 	seqMu  sync.Mutex
 	stderr *tail
 
-	proc    sandbox.Process
-	enc     *Encoder
-	frames  chan *Frame
-	readErr error
+	proc   sandbox.Process
+	enc    *Encoder
+	frames chan *Frame
+	// readErr is why the frame stream ended; set before readDone closes
+	// and read only after it.
+	readErr  error
+	readDone chan struct{}
+	// quit ends readLoop when the session ends before the stream does.
+	quit    chan struct{}
 	waitCh  chan struct{}
 	waitErr error
 	nextID  uint64
-	held    *exec.Event // the worker's terminal event
-	runErr  error       // the run's own failure (a step failed)
+	held    *exec.Event       // the worker's terminal event
+	local   map[string]string // hash → a local file holding it (sync)
+	sizes   map[string]int64
+	runErr  error // the run's own failure (a step failed)
 }
 
 func (c *client) emit(name, step string, fields map[string]any) {
@@ -129,17 +142,14 @@ func (c *client) run(ctx context.Context) (*exec.Result, error) {
 	})
 	cancelStart()
 	if err != nil {
+		// The kinds' errors name the sandbox ("remote "x": …") already.
+		if strings.Contains(err.Error(), fmt.Sprintf("remote %q", desc.Name)) {
+			return nil, fmt.Errorf("starting the sandbox: %w", err)
+		}
 		return nil, fmt.Errorf("starting sandbox %s (%s): %w", desc.Name, desc.Kind, err)
 	}
-	c.proc = proc
-	c.enc = NewEncoder(proc.Stdin())
-	c.frames = make(chan *Frame, 64)
-	c.waitCh = make(chan struct{})
-	go func() {
-		c.waitErr = proc.Wait()
-		close(c.waitCh)
-	}()
-	go c.readLoop(proc.Stdout())
+	c.attach(proc)
+	defer c.detach()
 	c.emit(EventSandboxStarted, "", map[string]any{
 		"sandbox": desc.Name, "kind": desc.Kind, "isolation": desc.Isolation, "where": desc.Where,
 		"duration_ms": time.Since(started).Milliseconds(),
@@ -170,199 +180,9 @@ func (c *client) run(ctx context.Context) (*exec.Result, error) {
 	return res, c.runErr
 }
 
-// startProcess starts the worker; the start itself is bounded by startCtx,
-// the worker's life by procCtx.
-func startProcess(startCtx, procCtx context.Context, sb sandbox.Sandbox, opts sandbox.StartOptions) (sandbox.Process, error) {
-	type result struct {
-		p   sandbox.Process
-		err error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		p, err := sb.Start(procCtx, opts)
-		ch <- result{p, err}
-	}()
-	select {
-	case r := <-ch:
-		return r.p, r.err
-	case <-startCtx.Done():
-		go func() {
-			if r := <-ch; r.p != nil {
-				r.p.Kill()
-			}
-		}()
-		return nil, fmt.Errorf("the sandbox did not start: %w", context.Cause(startCtx))
-	}
-}
-
-func (c *client) readLoop(r io.Reader) {
-	dec := NewDecoder(r)
-	for {
-		f, err := dec.Decode()
-		if err != nil {
-			c.readErr = err
-			close(c.frames)
-			return
-		}
-		c.frames <- f
-	}
-}
-
-// deadErr explains why the frame stream ended.
-func (c *client) deadErr(what string) error {
-	// Give the process a moment to exit so its status can be reported.
-	select {
-	case <-c.waitCh:
-	case <-time.After(2 * time.Second):
-	}
-	var fe *FrameError
-	cause := ""
-	switch {
-	case errors.As(c.readErr, &fe):
-		cause = fe.Error()
-	case isClosed(c.waitCh):
-		cause = "the sandbox worker died (" + exitText(c.waitErr) + ")"
-	default:
-		cause = "the sandbox worker closed its stdout while still running"
-	}
-	return fmt.Errorf("%s: %s%s", what, cause, c.stderrTail())
-}
-
-func isClosed(ch chan struct{}) bool {
-	select {
-	case <-ch:
-		return true
-	default:
-		return false
-	}
-}
-
-func exitText(err error) string {
-	if err == nil {
-		return "exit status 0"
-	}
-	return err.Error()
-}
-
-func (c *client) stderrTail() string {
-	t := strings.TrimSpace(c.mask(c.stderr.String()))
-	if t == "" {
-		return ""
-	}
-	lines := strings.Split(t, "\n")
-	if len(lines) > 15 {
-		lines = lines[len(lines)-15:]
-	}
-	return "\nlast lines of the worker's stderr:\n  " + strings.Join(lines, "\n  ")
-}
-
-func (c *client) send(typ string, body any) (uint64, error) {
-	c.nextID++
-	id := c.nextID
-	if err := c.enc.Encode(NewFrame(typ, id, 0, body)); err != nil {
-		return 0, c.deadErr("sending " + typ)
-	}
-	return id, nil
-}
-
-// next waits for a frame; a zero timeout waits as long as ctx.
-func (c *client) next(ctx context.Context, timeout time.Duration, what string) (*Frame, error) {
-	var tc <-chan time.Time
-	if timeout > 0 {
-		t := time.NewTimer(timeout)
-		defer t.Stop()
-		tc = t.C
-	}
-	for {
-		select {
-		case f, ok := <-c.frames:
-			if !ok {
-				return nil, c.deadErr(what)
-			}
-			if f.Type == TypeLog {
-				c.logLine(f)
-				continue
-			}
-			return f, nil
-		case <-ctx.Done():
-			return nil, context.Cause(ctx)
-		case <-tc:
-			return nil, fmt.Errorf("%s: no answer from the sandbox worker within %s%s", what, timeout, c.stderrTail())
-		}
-	}
-}
-
-func (c *client) logLine(f *Frame) {
-	if c.o.Log != nil && len(f.Payload) > 0 {
-		c.o.Log(f.Payload)
-	}
-}
-
-// expect waits for the answer to request id of type typ; an error frame
-// becomes an error.
-func (c *client) expect(ctx context.Context, id uint64, typ string, timeout time.Duration, what string, body any) (*Frame, error) {
-	for {
-		f, err := c.next(ctx, timeout, what)
-		if err != nil {
-			return nil, err
-		}
-		if f.Type == TypeError {
-			var eb ErrorBody
-			f.DecodeBody(&eb)
-			return nil, fmt.Errorf("%s: the sandbox worker refused: %s", what, eb.Message)
-		}
-		if f.Re != id || f.Type != typ {
-			return nil, &FrameError{Msg: fmt.Sprintf("%s: expected %s answering %d, got %s answering %d", what, typ, id, f.Type, f.Re)}
-		}
-		if body != nil {
-			if err := f.DecodeBody(body); err != nil {
-				return nil, err
-			}
-		}
-		return f, nil
-	}
-}
-
-// stop ends the worker: bye and a wait, or a kill. It returns the exit code
-// (-1 when killed or unknown).
-func (c *client) stop(kill bool) int {
-	if !kill {
-		if _, err := c.send(TypeBye, nil); err != nil {
-			kill = true
-		}
-	}
-	if !kill {
-		c.proc.Stdin().Close()
-		select {
-		case <-c.waitCh:
-		case <-time.After(10 * time.Second):
-			kill = true
-		}
-	}
-	if kill {
-		c.proc.Kill()
-		c.proc.Stdin().Close()
-		select {
-		case <-c.waitCh:
-		case <-time.After(5 * time.Second):
-		}
-	}
-	if !isClosed(c.waitCh) {
-		return -1
-	}
-	if c.waitErr == nil {
-		return 0
-	}
-	var ec interface{ ExitCode() int }
-	if errors.As(c.waitErr, &ec) {
-		return ec.ExitCode()
-	}
-	return -1
-}
-
 func (c *client) session(ctx context.Context) (*exec.Result, error) {
 	// Handshake.
-	id, err := c.send(TypeHello, Hello{Protocol: ProtocolVersion, OsirisVersion: c.o.Version})
+	id, err := c.send(TypeHello, Hello{Protocol: ProtocolVersion, OsirisVersion: c.o.Version, GC: c.o.Bound})
 	if err != nil {
 		return nil, err
 	}
@@ -382,8 +202,15 @@ func (c *client) session(ctx context.Context) (*exec.Result, error) {
 
 	// Run.
 	req := RunRequest{
-		RunID: c.o.RunID, Files: files, Writable: c.o.Plan.Writable,
-		Connections: c.o.Plan.Connections, Env: c.o.Plan.Env, Options: c.o.Engine,
+		RunID: c.o.RunID, Writable: c.o.Plan.Writable,
+		Env: c.o.Plan.Env, Options: wireOptions(c.o.Engine),
+	}
+	for _, pc := range c.o.Plan.Connections {
+		wc, err := wireConnection(pc.Conn)
+		if err != nil {
+			return nil, err
+		}
+		req.Connections = append(req.Connections, RunConnection{Ref: pc.Ref, Family: pc.Family, Conn: wc})
 	}
 	if dl, ok := ctx.Deadline(); ok {
 		req.TimeoutMs = max(time.Until(dl).Milliseconds(), 1)
@@ -392,17 +219,40 @@ func (c *client) session(ctx context.Context) (*exec.Result, error) {
 		req.Outputs = append(req.Outputs, p)
 	}
 	sort.Strings(req.Outputs)
-	runID, err := c.send(TypeRun, req)
-	if err != nil {
-		return nil, err
+	var done *Done
+	for attempt := 0; ; attempt++ {
+		if err := c.sendFiles(files); err != nil {
+			return nil, err
+		}
+		runID, err := c.send(TypeRun, req)
+		if err != nil {
+			return nil, err
+		}
+		if done, err = c.runLoop(ctx, runID); err != nil {
+			return nil, err
+		}
+		if len(done.Missing) == 0 || done.Result != nil || attempt > 0 {
+			break
+		}
+		// Blobs that verified at sync no longer did when the run was laid
+		// out: the worker removed them; send them again, once.
+		c.warn(fmt.Sprintf("%d blob(s) changed on the sandbox's disk between sync and run; uploading them again", len(done.Missing)))
+		if _, err := c.upload(ctx, done.Missing); err != nil {
+			return nil, err
+		}
 	}
-	done, err := c.runLoop(ctx, runID)
-	if err != nil {
-		return nil, err
-	}
-	res := done.Result
+	res := done.Result.result()
 	if res == nil {
 		return nil, fmt.Errorf("the sandbox could not run the manifest: %s", done.Error)
+	}
+	if err := checkResultPaths(res); err != nil {
+		return nil, err
+	}
+	if c.o.NoNetwork {
+		res.Error = noNetworkHint(res.Error, c.o.Sandbox.Describe().Name)
+		for i := range res.Steps {
+			res.Steps[i].Error = noNetworkHint(res.Steps[i].Error, c.o.Sandbox.Describe().Name)
+		}
 	}
 	if res.Status != exec.StatusSuccess {
 		c.runErr = runError(res, done.Error)
@@ -425,6 +275,16 @@ func (c *client) session(ctx context.Context) (*exec.Result, error) {
 	return res, nil
 }
 
+// interrupted is the error of work stopped because ctx ended: the run is
+// cancelled (Ctrl-C) or out of time.
+func interrupted(ctx context.Context, what string) error {
+	why := exec.ErrCancelled
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		why = exec.ErrRunTimedOut
+	}
+	return fmt.Errorf("%w while %s (%v)", why, what, context.Cause(ctx))
+}
+
 // runError rebuilds the engine's error from a result that did not succeed.
 func runError(res *exec.Result, msg string) error {
 	switch res.Status {
@@ -439,341 +299,4 @@ func runError(res *exec.Result, msg string) error {
 		msg = res.Error
 	}
 	return errors.New(msg)
-}
-
-// sync hashes the plan's files and uploads the blobs the sandbox lacks.
-func (c *client) sync(ctx context.Context) (map[string]string, error) {
-	start := time.Now()
-	paths := make([]string, 0, len(c.o.Plan.Files))
-	for p := range c.o.Plan.Files {
-		paths = append(paths, p)
-	}
-	sort.Strings(paths)
-	files := map[string]string{}
-	sizes := map[string]int64{}
-	local := map[string]string{} // hash → a local path holding it
-	var hashes []string
-	for _, p := range paths {
-		h, n, err := HashFile(c.o.Plan.Files[p])
-		if err != nil {
-			return nil, fmt.Errorf("reading %s for the sandbox: %w", p, err)
-		}
-		files[p] = h
-		if _, dup := local[h]; !dup {
-			local[h] = c.o.Plan.Files[p]
-			sizes[h] = n
-			hashes = append(hashes, h)
-		}
-	}
-	id, err := c.send(TypeHave, Hashes{Hashes: hashes})
-	if err != nil {
-		return nil, err
-	}
-	var miss Hashes
-	if _, err := c.expect(ctx, id, TypeMissing, c.o.HandshakeTimeout, "asking the sandbox what it has", &miss); err != nil {
-		return nil, err
-	}
-	var total, done int64
-	for _, h := range miss.Hashes {
-		if _, ok := local[h]; !ok {
-			return nil, &FrameError{Msg: fmt.Sprintf("the worker asked for blob %s, which was not offered", short(h))}
-		}
-		total += sizes[h]
-	}
-	var all int64
-	for _, h := range hashes {
-		all += sizes[h]
-	}
-	for _, h := range miss.Hashes {
-		n, err := c.put(ctx, h, local[h], sizes[h], func(k int64) {
-			done += k
-			if c.o.Transfer != nil {
-				c.o.Transfer(Transfer{Direction: "upload", Done: done, Total: total})
-			}
-		})
-		if err != nil {
-			return nil, err
-		}
-		_ = n
-	}
-	fields := map[string]any{
-		"files": len(paths), "blobs_missing": len(miss.Hashes), "bytes_uploaded": total,
-		"bytes_skipped": all - total, "duration_ms": time.Since(start).Milliseconds(),
-	}
-	// The binary is provisioned by the sandbox kind when it starts (by
-	// hash, once per version); the kind says how much that moved.
-	if bu, ok := c.proc.(interface{ BinaryBytesUploaded() int64 }); ok {
-		fields["binary_bytes_uploaded"] = bu.BinaryBytesUploaded()
-	}
-	c.emit(EventSyncComplete, "", fields)
-	return files, nil
-}
-
-func (c *client) put(ctx context.Context, h, path string, size int64, progress func(int64)) (int64, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	id, err := c.send(TypePut, Put{Hash: h, Size: size})
-	if err != nil {
-		return 0, err
-	}
-	sum := sha256.New()
-	buf := make([]byte, ChunkBytes)
-	left := size
-	for left > 0 {
-		n := int64(len(buf))
-		if left < n {
-			n = left
-		}
-		if _, err := io.ReadFull(f, buf[:n]); err != nil {
-			return 0, fmt.Errorf("reading %s: %w (did it change during the upload?)", path, err)
-		}
-		sum.Write(buf[:n])
-		if err := c.enc.Encode(&Frame{Type: TypeData, Re: id, Payload: buf[:n]}); err != nil {
-			return 0, c.deadErr("uploading " + filepath.Base(path))
-		}
-		left -= n
-		progress(n)
-	}
-	if got := hex.EncodeToString(sum.Sum(nil)); got != h {
-		return 0, fmt.Errorf("%s changed while it was being uploaded; run again", path)
-	}
-	if _, err := c.expect(ctx, id, TypeStored, 0, "uploading "+filepath.Base(path), nil); err != nil {
-		return 0, err
-	}
-	return size, nil
-}
-
-// runLoop relays the run's events until done. The terminal event is held
-// back: it is delivered after the artifacts are fetched and the sandbox
-// stopped, so the event stream still ends with it.
-func (c *client) runLoop(ctx context.Context, runID uint64) (*Done, error) {
-	var grace <-chan time.Time
-	waitCtx := ctx
-	for {
-		var f *Frame
-		var err error
-		select {
-		case fr, ok := <-c.frames:
-			if !ok {
-				return nil, c.deadErr("running the pipeline in the sandbox")
-			}
-			f = fr
-		case <-waitCtx.Done():
-			// Ctrl-C: ask the worker to cancel, give it a moment to end the
-			// run properly, then stop it. The time limit is the worker's
-			// own (TimeoutMs): it gets the same moment to report.
-			waitCtx = context.Background()
-			if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				if _, err := c.send(TypeCancel, struct{}{}); err != nil {
-					return nil, err
-				}
-			}
-			grace = time.After(c.o.CancelGrace)
-			continue
-		case <-grace:
-			why := exec.ErrCancelled
-			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				why = exec.ErrRunTimedOut
-			}
-			return nil, fmt.Errorf("%w: the sandbox worker did not end the run within %s; stopped it%s", why, c.o.CancelGrace, c.stderrTail())
-		}
-		if err != nil {
-			return nil, err
-		}
-		switch f.Type {
-		case TypeLog:
-			c.logLine(f)
-		case TypeEvent:
-			var e exec.Event
-			if err := f.DecodeBody(&e); err != nil {
-				return nil, err
-			}
-			e.RunID = c.o.RunID
-			if e.IsTerminal() {
-				c.held = &e
-				continue
-			}
-			c.relay(e)
-		case TypeMetric:
-			var m exec.Metric
-			if err := decodeMetric(f, &m); err != nil {
-				return nil, err
-			}
-			if c.o.Metrics != nil {
-				c.o.Metrics.EmitMetric(m)
-			}
-		case TypeDone:
-			var d Done
-			if err := f.DecodeBody(&d); err != nil {
-				return nil, err
-			}
-			return &d, nil
-		case TypeError:
-			var eb ErrorBody
-			f.DecodeBody(&eb)
-			return nil, fmt.Errorf("the sandbox worker refused the run: %s", eb.Message)
-		default:
-			return nil, &FrameError{Msg: fmt.Sprintf("unexpected %s frame during the run", f.Type)}
-		}
-	}
-}
-
-func decodeMetric(f *Frame, m *exec.Metric) error {
-	var raw struct {
-		TS    string  `json:"ts"`
-		Step  string  `json:"step"`
-		Name  string  `json:"name"`
-		Value float64 `json:"value"`
-		Unit  string  `json:"unit"`
-	}
-	if err := f.DecodeBody(&raw); err != nil {
-		return err
-	}
-	ts, _ := time.Parse(time.RFC3339Nano, raw.TS)
-	*m = exec.Metric{TS: ts, Step: raw.Step, Name: raw.Name, Value: raw.Value, Unit: raw.Unit}
-	return nil
-}
-
-// fetch gets the run's artifacts into the local run directory and the
-// written workspace files into the workspace, verified by hash.
-func (c *client) fetch(ctx context.Context, d *Done, res *exec.Result) error {
-	start := time.Now()
-	want := map[string]string{} // artifact path in the run dir → "sha256:…"
-	for _, s := range res.Steps {
-		if s.Artifact != nil {
-			want["run/"+s.Artifact.Path] = s.Artifact.SHA256
-		}
-	}
-	paths := make([]string, 0, len(d.Artifacts))
-	var total int64
-	for p := range d.Artifacts {
-		paths = append(paths, p)
-	}
-	sort.Strings(paths)
-	type job struct{ tree, local, hash string }
-	var jobs []job
-	for _, p := range paths {
-		h := d.Artifacts[p]
-		if err := CheckTreePath(p); err != nil || !ValidHash(h) {
-			return &FrameError{Msg: fmt.Sprintf("the worker reported an invalid artifact %q", p)}
-		}
-		var local string
-		switch {
-		case strings.HasPrefix(p, "run/artifacts/"):
-			local = filepath.Join(c.o.RunDir, filepath.FromSlash(strings.TrimPrefix(p, "run/")))
-		case c.o.Plan.Outputs[p] != "":
-			local = c.o.Plan.Outputs[p]
-			if lh, _, err := HashFile(local); err == nil && lh == h {
-				continue // unchanged
-			}
-		default:
-			// Never write a path the plan did not expect (a worker is not
-			// trusted with the client's disk).
-			return &FrameError{Msg: fmt.Sprintf("the worker reported an output %q the run does not write", p)}
-		}
-		if w, ok := want[p]; ok && w != "sha256:"+h {
-			return fmt.Errorf("artifact %s: the worker's hash %s differs from the engine's %s", p, short(h), w)
-		}
-		jobs = append(jobs, job{p, local, h})
-		total += d.Sizes[p]
-	}
-	var done, bytes int64
-	for _, j := range jobs {
-		n, err := c.get(ctx, j.hash, j.local, j.tree, func(k int64) {
-			done += k
-			if c.o.Transfer != nil {
-				c.o.Transfer(Transfer{Direction: "download", Done: done, Total: total})
-			}
-		})
-		if err != nil {
-			return err
-		}
-		bytes += n
-	}
-	for p, sum := range want {
-		if _, ok := d.Artifacts[p]; !ok {
-			return fmt.Errorf("artifact %s (%s) did not come back from the sandbox", p, sum)
-		}
-	}
-	c.emit(EventArtifactsFetched, "", map[string]any{"blobs": len(jobs), "bytes": bytes, "duration_ms": time.Since(start).Milliseconds()})
-	return nil
-}
-
-// get downloads blob h to local (temp file, verify, rename).
-func (c *client) get(ctx context.Context, h, local, tree string, progress func(int64)) (int64, error) {
-	what := "downloading " + tree
-	id, err := c.send(TypeGet, Get{Hash: h})
-	if err != nil {
-		return 0, err
-	}
-	var b Blob
-	if _, err := c.expect(ctx, id, TypeBlob, 30*time.Second, what, &b); err != nil {
-		return 0, err
-	}
-	if err := os.MkdirAll(filepath.Dir(local), 0o755); err != nil {
-		return 0, err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(local), "."+filepath.Base(local)+".*.part")
-	if err != nil {
-		return 0, err
-	}
-	defer os.Remove(tmp.Name())
-	sum := sha256.New()
-	left := b.Size
-	for left > 0 {
-		f, err := c.next(ctx, 30*time.Second, what)
-		if err != nil {
-			tmp.Close()
-			return 0, err
-		}
-		if f.Type != TypeData || f.Re != id || int64(len(f.Payload)) > left {
-			tmp.Close()
-			return 0, &FrameError{Msg: fmt.Sprintf("%s: unexpected %s frame in a blob", what, f.Type)}
-		}
-		sum.Write(f.Payload)
-		if _, err := tmp.Write(f.Payload); err != nil {
-			tmp.Close()
-			return 0, fmt.Errorf("%s: %w", what, err)
-		}
-		left -= int64(len(f.Payload))
-		progress(int64(len(f.Payload)))
-	}
-	if err := tmp.Close(); err != nil {
-		return 0, err
-	}
-	if got := hex.EncodeToString(sum.Sum(nil)); got != h {
-		return 0, &HashMismatchError{Want: h, Got: got, What: "download of " + tree}
-	}
-	if err := os.Rename(tmp.Name(), local); err != nil {
-		return 0, err
-	}
-	return b.Size, nil
-}
-
-// tail keeps the last bytes written to it (the worker's stderr).
-type tail struct {
-	mu  sync.Mutex
-	max int
-	buf []byte
-}
-
-func newTail(max int) *tail { return &tail{max: max} }
-
-func (t *tail) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.buf = append(t.buf, p...)
-	if len(t.buf) > t.max {
-		t.buf = append([]byte(nil), t.buf[len(t.buf)-t.max:]...)
-	}
-	return len(p), nil
-}
-
-func (t *tail) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return string(t.buf)
 }

@@ -27,6 +27,43 @@ type DoctorReport struct {
 // store's size, the free space, and whether each address in reach can be
 // reached from inside.
 func Doctor(ctx context.Context, sb sandbox.Sandbox, binary, sum, version string, reach []ReachCheck, masker *workspace.Masker) (*DoctorReport, error) {
+	rep := &DoctorReport{Sandbox: sb.Describe(), Protocol: ProtocolVersion}
+	err := withWorker(ctx, sb, binary, sum, version, masker, nil, func(c *client, h Hello, startMs int64) error {
+		rep.Worker, rep.StartMs = h, startMs
+		id, err := c.send(TypeStatus, StatusRequest{Reach: reach})
+		if err != nil {
+			return err
+		}
+		_, err = c.expect(ctx, id, TypeStatus, 60*time.Second, "asking the sandbox worker for its status", &rep.Status)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return rep, nil
+}
+
+// GC starts the sandbox and bounds it now (osiris remote gc): dead
+// workers' leftovers, run records beyond keep_runs, unreferenced blobs
+// least recently used first until the store holds at most max_store.
+func GC(ctx context.Context, sb sandbox.Sandbox, binary, sum, version string, req GCRequest, masker *workspace.Masker) (*GCResult, error) {
+	var res GCResult
+	err := withWorker(ctx, sb, binary, sum, version, masker, nil, func(c *client, _ Hello, _ int64) error {
+		id, err := c.send(TypeGC, req)
+		if err != nil {
+			return err
+		}
+		_, err = c.expect(ctx, id, TypeGC, 5*time.Minute, "collecting the sandbox store", &res)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &res, nil
+}
+
+// withWorker starts a worker, does the handshake, runs f and stops it.
+func withWorker(ctx context.Context, sb sandbox.Sandbox, binary, sum, version string, masker *workspace.Masker, gc *GCRequest, f func(c *client, h Hello, startMs int64) error) error {
 	c := &client{o: ClientOptions{Sandbox: sb, Masker: masker, HandshakeTimeout: 30 * time.Second}, stderr: newTail(8 << 10)}
 	procCtx, stop := context.WithCancel(context.Background())
 	defer stop()
@@ -35,36 +72,27 @@ func Doctor(ctx context.Context, sb sandbox.Sandbox, binary, sum, version string
 	proc, err := startProcess(startCtx, procCtx, sb, sandbox.StartOptions{Binary: binary, BinarySHA256: sum, Stderr: c.stderr})
 	cancel()
 	if err != nil {
-		return nil, fmt.Errorf("starting sandbox %s: %w", sb.Describe().Name, err)
+		return fmt.Errorf("starting the sandbox: %w", err)
 	}
-	c.proc = proc
-	c.enc = NewEncoder(proc.Stdin())
-	c.frames = make(chan *Frame, 8)
-	c.waitCh = make(chan struct{})
-	go func() { c.waitErr = proc.Wait(); close(c.waitCh) }()
-	go c.readLoop(proc.Stdout())
-	rep := &DoctorReport{Sandbox: sb.Describe(), Protocol: ProtocolVersion}
+	c.attach(proc)
+	defer c.detach()
 	err = func() error {
-		id, err := c.send(TypeHello, Hello{Protocol: ProtocolVersion, OsirisVersion: version})
+		id, err := c.send(TypeHello, Hello{Protocol: ProtocolVersion, OsirisVersion: version, GC: gc})
 		if err != nil {
 			return err
 		}
-		if _, err := c.expect(ctx, id, TypeHello, c.o.HandshakeTimeout, "handshake with the sandbox worker", &rep.Worker); err != nil {
+		var h Hello
+		if _, err := c.expect(ctx, id, TypeHello, c.o.HandshakeTimeout, "handshake with the sandbox worker", &h); err != nil {
 			return err
 		}
-		rep.StartMs = time.Since(t0).Milliseconds()
-		id, err = c.send(TypeStatus, StatusRequest{Reach: reach})
-		if err != nil {
-			return err
+		if h.Protocol != ProtocolVersion {
+			return fmt.Errorf("protocol version mismatch: this osiris (%s) speaks protocol %d, the sandbox worker (osiris %s) speaks %d; use the same osiris version on both sides",
+				orUnknown(version), ProtocolVersion, orUnknown(h.OsirisVersion), h.Protocol)
 		}
-		_, err = c.expect(ctx, id, TypeStatus, 60*time.Second, "asking the sandbox worker for its status", &rep.Status)
-		return err
+		return f(c, h, time.Since(t0).Milliseconds())
 	}()
 	c.stop(err != nil)
-	if err != nil {
-		return nil, err
-	}
-	return rep, nil
+	return err
 }
 
 // ReachChecks lists host:port of every network connection the workspace

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -37,6 +38,20 @@ type ExecuteOptions struct {
 	Wrap func(sandbox.Sandbox) sandbox.Sandbox
 	// CancelGrace: see ClientOptions.
 	CancelGrace time.Duration
+	// Prestarted, when set, is the sandbox started while the pipeline
+	// compiled (Prestart); used when it is the sandbox of this run.
+	Prestarted *Prestarted
+	// Interrupts, when set, lets a second Ctrl-C stop the run at once: the
+	// sandbox is killed and the record completed before the process exits.
+	Interrupts Interrupts
+}
+
+// Interrupts is how the command's signal handling stops a run at once (a
+// second Ctrl-C): Recording hands it the function that does so, Finish
+// completes the record excluding that function meanwhile.
+type Interrupts interface {
+	Recording(abandon func(sig os.Signal))
+	Finish(f func())
 }
 
 // Execute runs a manifest in a sandbox and records it locally with the same
@@ -55,9 +70,13 @@ func Execute(ctx context.Context, o ExecuteOptions) (res *exec.Result, relDir st
 	if err != nil {
 		return nil, "", &diag.UsageError{Err: err}
 	}
+	sb, _ = o.Prestarted.take(sb)
+	defer o.Prestarted.Discard()
 	if o.Wrap != nil {
 		sb = o.Wrap(sb)
 	}
+	procs := &tracked{Sandbox: sb}
+	sb = procs
 	runID := exec.NewRunID()
 	rec, err := exec.StartRecorder(exec.RecorderOptions{
 		RunLogsDir:    filepath.Join(ws.Root, ws.Config.Paths.RunLogs),
@@ -73,9 +92,27 @@ func Execute(ctx context.Context, o ExecuteOptions) (res *exec.Result, relDir st
 	if err != nil {
 		return nil, "", fmt.Errorf("creating the run directory: %w", err)
 	}
+	sink := &gatedSink{inner: rec.Sink()}
+	if o.Interrupts != nil {
+		o.Interrupts.Recording(func(sig os.Signal) {
+			// Nothing the dying session still emits may follow the end event.
+			sink.close()
+			// The worker, its container or ssh session go first: nothing of
+			// the run may outlive the process.
+			procs.killAll(10 * time.Second)
+			rec.Finish(nil, fmt.Errorf("%w: stopped at once by a second %s; the sandbox worker was killed", exec.ErrCancelled, sig))
+		})
+	}
 	defer func() {
-		if ferr := rec.Finish(res, err); ferr != nil && err == nil {
-			err = ferr
+		finish := func() {
+			if ferr := rec.Finish(res, err); ferr != nil && err == nil {
+				err = ferr
+			}
+		}
+		if o.Interrupts != nil {
+			o.Interrupts.Finish(finish)
+		} else {
+			finish()
 		}
 	}()
 	plan, err := MakePlan(ws, o.Manifest, o.ManifestDir, rc.PassEnv)
@@ -86,7 +123,13 @@ func Execute(ctx context.Context, o ExecuteOptions) (res *exec.Result, relDir st
 	if err != nil {
 		return nil, rec.RelDir(), err
 	}
+	maxStore, keepRuns := rc.StoreBounds()
 	res, err = Run(ctx, ClientOptions{
+		Bound:     &GCRequest{MaxStore: maxStore, KeepRuns: keepRuns},
+		NoNetwork: rc.Network == "none",
+		// Unchanged inputs are not read again to be hashed (the step
+		// cache's size+mtime+ctime+inode memo).
+		HashFile:     exec.NewStepCache(ws.Root, filepath.Join(ws.Root, ws.Config.Paths.State)).FileHash,
 		Sandbox:      sb,
 		Binary:       bin,
 		BinarySHA256: sum,
@@ -96,7 +139,7 @@ func Execute(ctx context.Context, o ExecuteOptions) (res *exec.Result, relDir st
 		Engine:       o.Engine,
 		RunID:        runID,
 		RunDir:       rec.Dir(),
-		Sink:         exec.MultiSink{rec.Sink(), o.Progress},
+		Sink:         exec.MultiSink{sink, o.Progress},
 		Metrics:      rec.Sink().(exec.MetricSink),
 		Masker:       ws.Masker,
 		Transfer:     o.Transfer,
@@ -123,11 +166,13 @@ func SandboxBinary(ws *workspace.Workspace, rc *workspace.RemoteConfig, def stri
 		}
 		bin = exe
 	}
-	sum, _, err := HashFile(bin)
+	// Through the step cache's file memo: the binary (~140 MB) is read
+	// again only when it changed, not at every run.
+	sum, err := exec.NewStepCache(ws.Root, filepath.Join(ws.Root, ws.Config.Paths.State)).FileHash(bin)
 	if err != nil {
 		return "", "", &diag.UsageError{Err: fmt.Errorf("remote %s: binary: %w", rc.Name, err)}
 	}
-	return bin, sum, nil
+	return bin, strings.TrimPrefix(sum, "sha256:"), nil
 }
 
 // recorderLog writes the worker's log lines (zerolog JSON) to the run's
@@ -158,4 +203,81 @@ func recorderLog(l zerolog.Logger) func([]byte) {
 		}
 		ev.Msg(msg)
 	}
+}
+
+// tracked remembers the workers a sandbox started, to kill them at once.
+type tracked struct {
+	sandbox.Sandbox
+	mu    sync.Mutex
+	procs []*trackedProcess
+}
+
+func (t *tracked) Start(ctx context.Context, opts sandbox.StartOptions) (sandbox.Process, error) {
+	p, err := t.Sandbox.Start(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	tp := &trackedProcess{Process: p, exited: make(chan struct{})}
+	t.mu.Lock()
+	t.procs = append(t.procs, tp)
+	t.mu.Unlock()
+	return tp, nil
+}
+
+// killAll kills every worker and waits, up to within, for each to be gone.
+func (t *tracked) killAll(within time.Duration) {
+	t.mu.Lock()
+	procs := append([]*trackedProcess(nil), t.procs...)
+	t.mu.Unlock()
+	deadline := time.After(within)
+	for _, p := range procs {
+		p.Kill()
+		select {
+		case <-p.exited:
+		case <-deadline:
+			return
+		}
+	}
+}
+
+type trackedProcess struct {
+	sandbox.Process
+	once   sync.Once
+	exited chan struct{}
+}
+
+func (p *trackedProcess) Wait() error {
+	err := p.Process.Wait()
+	p.once.Do(func() { close(p.exited) })
+	return err
+}
+
+// BinaryBytesUploaded passes the kind's figure through.
+func (p *trackedProcess) BinaryBytesUploaded() int64 {
+	if bu, ok := p.Process.(interface{ BinaryBytesUploaded() int64 }); ok {
+		return bu.BinaryBytesUploaded()
+	}
+	return 0
+}
+
+// gatedSink forwards events until closed.
+type gatedSink struct {
+	inner  exec.EventSink
+	mu     sync.Mutex
+	closed bool
+}
+
+func (g *gatedSink) Emit(e exec.Event) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !g.closed {
+		g.inner.Emit(e)
+	}
+}
+
+// close stops forwarding, after an event being forwarded.
+func (g *gatedSink) close() {
+	g.mu.Lock()
+	g.closed = true
+	g.mu.Unlock()
 }

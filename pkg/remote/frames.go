@@ -5,7 +5,10 @@ import "github.com/osiris-go/osiris/pkg/remote/wire"
 // ProtocolVersion is the version both sides state in hello. A worker
 // refuses a client of another version (and the client a worker), naming
 // both: client and worker are the same binary only when provisioned so.
-const ProtocolVersion = 1
+//
+// 2: blobs re-verified by the store (missing.corrupted, done.missing),
+// run files sent in chunks (files frames) before a large run request.
+const ProtocolVersion = 2
 
 // The framing lives in pkg/remote/wire (small, fuzzed on its own).
 type (
@@ -40,6 +43,8 @@ const (
 	TypeError   = wire.TypeError
 	TypeStatus  = wire.TypeStatus
 	TypeLog     = wire.TypeLog
+	TypeFiles   = wire.TypeFiles
+	TypeGC      = wire.TypeGC
 
 	ChunkBytes = wire.ChunkBytes
 )

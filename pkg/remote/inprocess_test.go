@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -154,5 +155,82 @@ steps:
 	sync := second.named(exec.EventSyncComplete)
 	if len(sync) != 1 || sync[0].Fields["bytes_uploaded"] != int64(0) {
 		t.Errorf("second run's sync: %v; want 0 bytes uploaded", sync)
+	}
+}
+
+// An input blob edited in the sandbox's store between two runs is not
+// served: the second run uploads it again and computes the right result.
+func TestCorruptedStoreBlobIsUploadedAgain(t *testing.T) {
+	root := t.TempDir()
+	files := map[string]string{
+		"osiris.toml": "[project]\nname = \"inproc\"\n",
+		"data/in.csv": "id,v\n1,10\n2,20\n",
+		"pipelines/p.yaml": `oml_version: "0.1.0"
+name: inproc
+steps:
+  - id: read
+    component: filesystem.csv_extractor
+    mode: read
+    config: {path: data/in.csv}
+  - id: total
+    component: duckdb.processor
+    mode: transform
+    needs: [read]
+    config: {query: "SELECT sum(v) AS s FROM input_df"}
+  - id: write
+    component: filesystem.csv_writer
+    mode: write
+    needs: [total]
+    config: {path: out/total.csv}
+`,
+	}
+	for p, c := range files {
+		os.MkdirAll(filepath.Dir(filepath.Join(root, p)), 0o755)
+		os.WriteFile(filepath.Join(root, p), []byte(c), 0o644)
+	}
+	ws, err := workspace.LoadWithEnv(root, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, ds := compile.Compile(compile.FromWorkspace(ws), filepath.Join(root, "pipelines", "p.yaml"), compile.Options{})
+	if ds.HasErrors() {
+		t.Fatal(ds)
+	}
+	mdir, _, err := compile.WriteBuild(root, filepath.Join(root, "build"), filepath.Join(root, ".osiris"), m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := MakePlan(ws, m, mdir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sbDir := t.TempDir()
+	sb := pipeSandbox{dir: sbDir}
+	run := func() *eventLog {
+		log := &eventLog{}
+		res, err := Run(context.Background(), ClientOptions{
+			Sandbox: sb, Binary: "unused", BinarySHA256: "unused", Version: "test", Plan: plan, Manifest: m,
+			Engine: exec.Options{MemoryBudget: -1, MaxParallel: 1}, RunID: exec.NewRunID(), RunDir: t.TempDir(),
+			Sink: log, Masker: ws.Masker,
+		})
+		if err != nil || res.Status != exec.StatusSuccess {
+			t.Fatalf("run: %v %+v", err, res)
+		}
+		return log
+	}
+	run()
+	h := sum([]byte(files["data/in.csv"]))
+	blob := filepath.Join(sbDir, "cas", "sha256", h[:2], h)
+	os.Chmod(blob, 0o644)
+	if err := os.WriteFile(blob, []byte("id,v\n1,90\n2,90\n"), 0o444); err != nil {
+		t.Fatal(err)
+	}
+	log := run()
+	if got, _ := os.ReadFile(filepath.Join(root, "out", "total.csv")); !strings.Contains(string(got), "30") {
+		t.Errorf("out/total.csv = %q after a corrupted blob; want the sum 30", got)
+	}
+	sync := log.named(exec.EventSyncComplete)
+	if len(sync) != 1 || sync[0].Fields["bytes_uploaded"] == int64(0) || sync[0].Fields["blobs_corrupted"] != 1 {
+		t.Errorf("sync_complete after a corrupted blob: %v; want the blob uploaded again and blobs_corrupted 1", sync)
 	}
 }

@@ -31,9 +31,16 @@ type Plan struct {
 	// are written back to.
 	Outputs map[string]string
 	// Connections the manifest uses, resolved (secrets in memory only).
-	Connections []RunConnection
+	Connections []PlanConnection
 	// Env is [remote.x].pass_env with values from the workspace environment.
 	Env map[string]string
+}
+
+// PlanConnection is a connection the manifest uses, as the step names it,
+// resolved.
+type PlanConnection struct {
+	Ref, Family string
+	Conn        *workspace.Connection
 }
 
 // MakePlan resolves what a remote run of m needs. Its errors are
@@ -118,7 +125,7 @@ func MakePlan(ws *workspace.Workspace, m *compile.Manifest, manifestDir string, 
 			key := family + "\x00" + ref
 			if !seen[key] {
 				seen[key] = true
-				p.Connections = append(p.Connections, RunConnection{Ref: ref, Family: family, Conn: conn})
+				p.Connections = append(p.Connections, PlanConnection{Ref: ref, Family: family, Conn: conn})
 			}
 		}
 		// What the step reads and writes is the engine's own rule (base_dir

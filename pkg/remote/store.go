@@ -10,8 +10,11 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"sort"
 	"strings"
+	"sync"
 	"syscall"
+	"time"
 
 	"github.com/osiris-go/osiris/internal/filehash"
 )
@@ -24,12 +27,38 @@ import (
 // unchanged workspace upload nothing.
 type Store struct {
 	dir string // <worker dir>/cas/sha256
-	tmp string // <worker dir>/tmp
+	tmp string // <worker dir>/tmp (or a worker's own tmp/<id>/)
+
+	// verified holds the file identity (device, inode, size, mtime, ctime)
+	// of each blob this process hashed and found right: a blob is re-read
+	// only when its identity changed since, so a run hashes each blob once
+	// although it is checked at sync and again when linked into the run.
+	mu       sync.Mutex
+	verified map[string]fileID
+	// corrupted counts blobs found not matching their name (and removed).
+	corrupted []string
+}
+
+// fileID is what changes when a file's content is rewritten in place or
+// the file is replaced: an edit of a blob cannot keep all of it.
+type fileID struct {
+	dev, ino     uint64
+	size         int64
+	mtime, ctime int64
+}
+
+func statID(st os.FileInfo) fileID {
+	id := fileID{size: st.Size(), mtime: st.ModTime().UnixNano()}
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+		id.dev, id.ino = uint64(sys.Dev), uint64(sys.Ino)
+		id.ctime = sys.Ctim.Sec*1e9 + sys.Ctim.Nsec
+	}
+	return id
 }
 
 // OpenStore opens (creating) the store under the worker directory dir.
 func OpenStore(dir string) (*Store, error) {
-	s := &Store{dir: filepath.Join(dir, "cas", "sha256"), tmp: filepath.Join(dir, "tmp")}
+	s := &Store{dir: filepath.Join(dir, "cas", "sha256"), tmp: filepath.Join(dir, "tmp"), verified: map[string]fileID{}}
 	for _, d := range []string{s.dir, s.tmp} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return nil, fmt.Errorf("store: %w", err)
@@ -54,13 +83,69 @@ func ValidHash(h string) bool {
 // Path is where blob h lives (whether or not it is there).
 func (s *Store) Path(h string) string { return filepath.Join(s.dir, h[:2], h) }
 
-// Has reports whether blob h is stored.
+// Has reports whether a file is stored under h, without reading it: what
+// the store may serve is decided by Verify.
 func (s *Store) Has(h string) bool {
 	if !ValidHash(h) {
 		return false
 	}
 	st, err := os.Stat(s.Path(h))
 	return err == nil && st.Mode().IsRegular()
+}
+
+// Verify reports whether blob h is stored and its content matches its
+// name. A blob that does not match (edited in the sandbox, planted there,
+// truncated by a full disk) is removed and remembered in Corrupted, so it
+// is asked for again rather than served. Blobs are read in full unless
+// this process verified the same file unchanged before.
+func (s *Store) Verify(h string) bool {
+	if !ValidHash(h) {
+		return false
+	}
+	p := s.Path(h)
+	st, err := os.Stat(p)
+	if err != nil || !st.Mode().IsRegular() {
+		return false
+	}
+	id := statID(st)
+	s.mu.Lock()
+	known, ok := s.verified[h]
+	s.mu.Unlock()
+	if ok && known == id {
+		return true
+	}
+	got, _, err := HashFile(p)
+	if err == nil && got == h {
+		s.remember(h, id)
+		return true
+	}
+	s.drop(h)
+	return false
+}
+
+func (s *Store) remember(h string, id fileID) {
+	s.mu.Lock()
+	s.verified[h] = id
+	s.mu.Unlock()
+}
+
+// drop removes a blob that failed verification.
+func (s *Store) drop(h string) {
+	os.Remove(s.Path(h))
+	s.mu.Lock()
+	delete(s.verified, h)
+	s.corrupted = append(s.corrupted, h)
+	s.mu.Unlock()
+}
+
+// Corrupted returns (and forgets) the blobs found not matching their name
+// since the last call.
+func (s *Store) Corrupted() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := s.corrupted
+	s.corrupted = nil
+	return out
 }
 
 // HashMismatchError is a blob whose content does not match its name.
@@ -150,6 +235,9 @@ func (w *BlobWriter) Commit(what string) error {
 	if err := os.Rename(w.f.Name(), dst); err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
+	if st, err := os.Stat(dst); err == nil {
+		w.s.remember(w.want, statID(st))
+	}
 	return nil
 }
 
@@ -166,7 +254,8 @@ func (s *Store) AddFile(p string) (string, int64, error) {
 	if err != nil {
 		return "", 0, err
 	}
-	if s.Has(h) {
+	if s.Verify(h) {
+		s.Touch(h)
 		return h, size, nil
 	}
 	dst := s.Path(h)
@@ -240,9 +329,20 @@ func CheckTreePath(p string) error {
 
 // Materialize lays out files (tree path → hash) under dst: hard links to
 // the store, or copies for the paths in writable (and where linking fails,
-// e.g. across filesystems). Every blob must be stored.
+// e.g. across filesystems). Every blob is checked against its name as it
+// is handed to the run — a copy is hashed while it is copied, a link is
+// hashed unless this process verified that very file unchanged — and a
+// blob that does not match is removed from the store and reported as a
+// *CorruptBlobsError (the client uploads it again).
 func (s *Store) Materialize(dst string, files map[string]string, writable map[string]bool) error {
-	for p, h := range files {
+	paths := make([]string, 0, len(files))
+	for p := range files {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	var bad []string
+	for _, p := range paths {
+		h := files[p]
 		if err := CheckTreePath(p); err != nil {
 			return err
 		}
@@ -255,31 +355,80 @@ func (s *Store) Materialize(dst string, files map[string]string, writable map[st
 		}
 		if !writable[p] {
 			if err := os.Link(s.Path(h), target); err == nil {
+				if !s.Verify(h) {
+					os.Remove(target)
+					bad = append(bad, h)
+				}
+				s.Touch(h)
 				continue
 			}
 		}
-		if err := copyFile(s.Path(h), target, 0o644); err != nil {
+		got, err := copyFile(s.Path(h), target, 0o644)
+		if err != nil {
 			return fmt.Errorf("materialize %s: %w", p, err)
 		}
+		if got != h {
+			os.Remove(target)
+			s.drop(h)
+			bad = append(bad, h)
+			continue
+		}
+		s.Touch(h)
+	}
+	if len(bad) > 0 {
+		return &CorruptBlobsError{Hashes: bad}
 	}
 	return nil
 }
 
-func copyFile(src, dst string, mode os.FileMode) error {
+// CorruptBlobsError names blobs that did not match their name when a run
+// was laid out; they were removed from the store.
+type CorruptBlobsError struct{ Hashes []string }
+
+func (e *CorruptBlobsError) Error() string {
+	names := make([]string, len(e.Hashes))
+	for i, h := range e.Hashes {
+		names[i] = short(h)
+	}
+	return fmt.Sprintf("blob(s) %s in the sandbox store did not match their sha256 (changed on the sandbox's disk); removed them", strings.Join(names, ", "))
+}
+
+// copyFile copies src to dst and returns the hex SHA-256 of what it copied.
+func copyFile(src, dst string, mode os.FileMode) (string, error) {
 	in, err := os.Open(src)
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer in.Close()
 	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, mode)
 	if err != nil {
-		return err
+		return "", err
 	}
-	if _, err := io.Copy(out, in); err != nil {
+	sum := sha256.New()
+	if _, err := io.Copy(io.MultiWriter(out, sum), in); err != nil {
 		out.Close()
-		return err
+		return "", err
 	}
-	return out.Close()
+	return hex.EncodeToString(sum.Sum(nil)), out.Close()
+}
+
+// Touch marks blob h as used now: the store's least-recently-used order
+// is its blobs' modification times.
+func (s *Store) Touch(h string) {
+	p := s.Path(h)
+	now := time.Now()
+	if os.Chtimes(p, now, now) != nil {
+		return
+	}
+	// Touching changes the file's times, not its content: keep it verified.
+	s.mu.Lock()
+	_, ok := s.verified[h]
+	s.mu.Unlock()
+	if ok {
+		if st, err := os.Stat(p); err == nil {
+			s.remember(h, statID(st))
+		}
+	}
 }
 
 // errNotStored is returned by Open for a blob the store lacks.

@@ -101,3 +101,80 @@ func TestMaterializeLinksAndCopies(t *testing.T) {
 		t.Error("a blob the store lacks was materialised")
 	}
 }
+
+// A blob changed on the sandbox's disk (the worker runs as root there:
+// mode 0444 protects nothing) or planted at a hash path is never served:
+// Verify removes it and the run's layout refuses it.
+func TestStoreVerifiesWhatItServes(t *testing.T) {
+	s, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := []byte("region,amount\nnorth,10\n")
+	h := sum(data)
+	w, _ := s.Writer(h, int64(len(data)))
+	w.Write(data)
+	if err := w.Commit("upload"); err != nil {
+		t.Fatal(err)
+	}
+	if !s.Verify(h) {
+		t.Fatal("a stored blob did not verify")
+	}
+
+	// Edited in place, same size.
+	p := s.Path(h)
+	os.Chmod(p, 0o644)
+	os.WriteFile(p, []byte("region,amount\nnorth,99\n"), 0o444)
+	if s.Verify(h) {
+		t.Fatal("an edited blob verified")
+	}
+	if _, err := os.Stat(p); err == nil {
+		t.Error("the edited blob was left in the store")
+	}
+	if got := s.Corrupted(); len(got) != 1 || got[0] != h {
+		t.Errorf("Corrupted = %v, want [%s]", got, short(h))
+	}
+
+	// Planted read-only at a new input's hash path: not present.
+	other := []byte("id\n1\n")
+	ho := sum(other)
+	os.MkdirAll(filepath.Dir(s.Path(ho)), 0o755)
+	os.WriteFile(s.Path(ho), []byte("id\n2\n"), 0o444)
+	if s.Verify(ho) {
+		t.Error("a planted blob counts as present")
+	}
+
+	// Changed after it was verified, before it is linked into a run: the
+	// layout hashes it again and refuses it.
+	w, _ = s.Writer(h, int64(len(data)))
+	w.Write(data)
+	if err := w.Commit("upload"); err != nil {
+		t.Fatal(err)
+	}
+	if !s.Verify(h) {
+		t.Fatal("re-uploaded blob did not verify")
+	}
+	os.Chmod(p, 0o644)
+	os.WriteFile(p, []byte("region,amount\nsouth,10\n"), 0o444)
+	for _, writable := range []bool{false, true} {
+		if writable { // the copy path hashes while copying
+			w, _ = s.Writer(h, int64(len(data)))
+			w.Write(data)
+			w.Commit("upload")
+			os.Chmod(p, 0o644)
+			os.WriteFile(p, []byte("region,amount\nsouth,10\n"), 0o444)
+		}
+		tree := t.TempDir()
+		err := s.Materialize(tree, map[string]string{"ws/data/in.csv": h}, map[string]bool{"ws/data/in.csv": writable})
+		var cb *CorruptBlobsError
+		if !errors.As(err, &cb) || len(cb.Hashes) != 1 || cb.Hashes[0] != h {
+			t.Fatalf("writable=%v: Materialize of a changed blob: %v, want a CorruptBlobsError naming it", writable, err)
+		}
+		if _, err := os.Stat(filepath.Join(tree, "ws", "data", "in.csv")); err == nil {
+			t.Errorf("writable=%v: the changed blob was laid out in the run", writable)
+		}
+		if s.Has(h) {
+			t.Errorf("writable=%v: the changed blob stays in the store", writable)
+		}
+	}
+}

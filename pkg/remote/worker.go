@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net"
 	"os"
 	"path/filepath"
@@ -47,6 +46,16 @@ func Serve(ctx context.Context, in io.Reader, out io.Writer, opts WorkerOptions)
 	if err != nil {
 		return err
 	}
+	// Dead workers' leftovers go first: their run trees and partial
+	// blobs; then this worker takes a tmp/ of its own.
+	swept := sweepDead(filepath.Join(abs, "tmp")) + sweepDead(filepath.Join(abs, "runs"))
+	sweepPids(filepath.Join(abs, "pids"))
+	tmp, err := own(filepath.Join(abs, "tmp", randomID()))
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	defer tmp.release()
+	store.tmp = tmp.path
 	stderr := opts.Stderr
 	if stderr == nil {
 		stderr = io.Discard
@@ -62,6 +71,9 @@ func Serve(ctx context.Context, in io.Reader, out io.Writer, opts WorkerOptions)
 	}
 	w.stderr = stderr
 	w.log = zerolog.New(w.masker.Writer(&lockedStderr{w: stderr})).With().Timestamp().Str("worker", "osiris").Logger()
+	if swept > 0 {
+		w.log.Info().Int("removed", swept).Msg("removed run trees and partial uploads of workers that died")
+	}
 	defer w.cleanup()
 	return w.serve(ctx)
 }
@@ -88,13 +100,18 @@ type worker struct {
 	stderr io.Writer
 
 	puts map[uint64]*BlobWriter
+	// files are the next run's files, sent ahead in files frames.
+	files map[string]string
 	// outputs are the run directory's files by hash, served to get from
 	// the run tree itself: the store keeps inputs and workspace outputs
 	// (what a next run syncs), not every run's artifacts. The trees go when
 	// the connection ends.
 	outMu   sync.Mutex
 	outputs map[string]string
-	trees   []string
+	trees   []*ownedDir
+
+	// bound is the client's max_store/keep_runs, applied after each run.
+	bound *GCRequest
 
 	runMu     sync.Mutex
 	runCancel context.CancelCauseFunc
@@ -120,6 +137,7 @@ func (w *worker) serve(ctx context.Context) error {
 	if err := first.DecodeBody(&h); err != nil {
 		return err
 	}
+	w.bound = h.GC
 	if h.Protocol != ProtocolVersion {
 		msg := fmt.Sprintf("protocol version mismatch: the client (osiris %s) speaks protocol %d, this worker (osiris %s) speaks %d; use the same osiris version on both sides",
 			orUnknown(h.OsirisVersion), h.Protocol, orUnknown(w.opts.Version), ProtocolVersion)
@@ -149,15 +167,30 @@ func (w *worker) serve(ctx context.Context) error {
 			}
 			miss := []string{}
 			for _, h := range b.Hashes {
-				if !w.store.Has(h) {
+				if !w.store.Verify(h) {
 					miss = append(miss, h)
 				}
 			}
-			err = w.send(NewFrame(TypeMissing, 0, f.ID, Hashes{Hashes: miss}))
+			bad := w.store.Corrupted()
+			for _, h := range bad {
+				w.log.Warn().Str("blob", h).Msg("a blob in the store did not match its sha256 (changed on the sandbox's disk); removed it and asked the client for it again")
+			}
+			err = w.send(NewFrame(TypeMissing, 0, f.ID, Hashes{Hashes: miss, Corrupted: bad}))
 		case TypePut:
 			err = w.put(f)
 		case TypeData:
 			err = w.data(f)
+		case TypeFiles:
+			var fc FilesChunk
+			if err := f.DecodeBody(&fc); err != nil {
+				return err
+			}
+			if w.files == nil {
+				w.files = map[string]string{}
+			}
+			for p, h := range fc.Files {
+				w.files[p] = h
+			}
 		case TypeRun:
 			err = w.startRun(ctx, f)
 		case TypeCancel:
@@ -170,8 +203,18 @@ func (w *worker) serve(ctx context.Context) error {
 			err = w.get(f)
 		case TypeStatus:
 			err = w.status(ctx, f)
+		case TypeGC:
+			var req GCRequest
+			if err := f.DecodeBody(&req); err != nil {
+				return err
+			}
+			w.waitRun()
+			err = w.send(NewFrame(TypeGC, 0, f.ID, w.collect(req)))
 		case TypeBye:
 			w.waitRun()
+			if w.bound != nil {
+				w.collect(*w.bound)
+			}
 			return nil
 		default:
 			err = w.fail(f.ID, "unknown request %q", f.Type)
@@ -289,6 +332,12 @@ func (w *worker) status(ctx context.Context, f *Frame) error {
 	}
 	st := Status{FreeBytes: w.store.FreeBytes()}
 	st.CASBytes, st.CASBlobs = w.store.Usage()
+	st.RunsBytes = dirBytes(filepath.Join(w.dir, "runs"))
+	st.TmpBytes = dirBytes(filepath.Join(w.dir, "tmp"))
+	st.BinBytes = dirBytes(filepath.Join(w.dir, "bin"))
+	if refs, err := os.ReadDir(filepath.Join(w.dir, "refs")); err == nil {
+		st.KeptRuns = len(refs)
+	}
 	var d net.Dialer
 	for _, c := range req.Reach {
 		if c.Addr == "" {
@@ -333,8 +382,31 @@ func (w *worker) cleanup() {
 	w.outMu.Lock()
 	defer w.outMu.Unlock()
 	for _, t := range w.trees {
-		os.RemoveAll(t)
+		t.release()
 	}
+	w.trees = nil
+}
+
+// collect bounds the sandbox: dead workers' leftovers, run records beyond
+// keep_runs, then unreferenced blobs least recently used first.
+func (w *worker) collect(req GCRequest) GCResult {
+	runs := sweepDead(filepath.Join(w.dir, "tmp")) + sweepDead(filepath.Join(w.dir, "runs"))
+	pinned := keptRefs(filepath.Join(w.dir, "refs"), req.KeepRuns)
+	// While another client's worker runs on this sandbox, blobs used in
+	// the last hour stay: its run may have checked them and not yet laid
+	// them out.
+	var keepAfter int64
+	if liveOthers(filepath.Join(w.dir, "tmp"), w.store.tmp) {
+		keepAfter = time.Now().Add(-time.Hour).UnixNano()
+	}
+	res := w.store.Prune(req.MaxStore, pinned, keepAfter)
+	res.RunsRemoved = runs
+	res.BinsRemoved = pruneBinaries(filepath.Join(w.dir, "bin"))
+	if res.BlobsRemoved > 0 || res.OverBound {
+		w.log.Info().Int("blobs_removed", res.BlobsRemoved).Int64("bytes_freed", res.BytesFreed).Int64("store_bytes", res.StoreBytes).
+			Bool("over_bound", res.OverBound).Msg("bounded the sandbox store")
+	}
+	return res
 }
 
 func (w *worker) startRun(ctx context.Context, f *Frame) error {
@@ -342,6 +414,13 @@ func (w *worker) startRun(ctx context.Context, f *Frame) error {
 	if err := f.DecodeBody(&req); err != nil {
 		return err
 	}
+	if req.Files == nil {
+		req.Files = map[string]string{}
+	}
+	for p, h := range w.files {
+		req.Files[p] = h
+	}
+	w.files = nil
 	w.runMu.Lock()
 	defer w.runMu.Unlock()
 	if w.runDone != nil {
@@ -355,12 +434,17 @@ func (w *worker) startRun(ctx context.Context, f *Frame) error {
 		return w.fail(f.ID, "run id %q is not a plain name", req.RunID)
 	}
 	// Secrets first: everything the run emits from here on is masked.
+	conns := map[string]*workspace.Connection{}
 	for _, c := range req.Connections {
-		if c.Conn == nil {
+		conn, err := c.Conn.connection()
+		if err != nil {
+			return w.fail(f.ID, "%v", err)
+		}
+		if conn == nil {
 			return w.fail(f.ID, "connection %s without values", c.Ref)
 		}
-		c.Conn.Values = normalizeNumbers(c.Conn.Values)
-		w.masker.Add(connectionSecrets(c.Conn.Values)...)
+		w.masker.Add(connectionSecrets(conn.Values)...)
+		conns[c.Family+"\x00"+c.Ref] = conn
 	}
 	for k, v := range req.Env {
 		if workspace.IsSecretKey(k) || workspace.HasCredential(v) {
@@ -379,7 +463,7 @@ func (w *worker) startRun(ctx context.Context, f *Frame) error {
 	go func() {
 		defer close(w.runDone)
 		defer cancel(nil)
-		done := w.run(runCtx, f.ID, &req)
+		done := w.run(runCtx, f.ID, &req, conns)
 		if err := w.send(NewFrame(TypeDone, 0, f.ID, done)); err != nil {
 			w.log.Error().Err(err).Msg("sending done")
 		}
@@ -397,17 +481,6 @@ func safeRunID(id string) bool {
 		}
 	}
 	return true
-}
-
-// normalizeNumbers turns JSON's float64 back into int64 where the value is
-// integral (ports, sizes), as osiris.toml typed them.
-func normalizeNumbers(vals map[string]any) map[string]any {
-	for k, v := range vals {
-		if f, ok := v.(float64); ok && f == math.Trunc(f) && math.Abs(f) < 1<<53 {
-			vals[k] = int64(f)
-		}
-	}
-	return vals
 }
 
 func connectionSecrets(vals map[string]any) []string {
@@ -457,13 +530,14 @@ func (s frameSink) EmitMetric(m exec.Metric) {
 }
 
 // run materialises the tree, runs the engine and stores what it produced.
-func (w *worker) run(ctx context.Context, id uint64, req *RunRequest) Done {
-	tree, err := filepath.Abs(filepath.Join(w.dir, "runs", req.RunID))
+func (w *worker) run(ctx context.Context, id uint64, req *RunRequest, conns map[string]*workspace.Connection) Done {
+	owned, err := own(filepath.Join(w.dir, "runs", req.RunID))
 	if err != nil {
-		return Done{Status: exec.StatusFailed, Error: err.Error()}
+		return Done{Status: exec.StatusFailed, Error: fmt.Sprintf("run tree: %v", err)}
 	}
+	tree := owned.path
 	w.outMu.Lock()
-	w.trees = append(w.trees, tree)
+	w.trees = append(w.trees, owned)
 	w.outMu.Unlock()
 	fail := func(err error) Done {
 		msg := w.masker.Mask(err.Error())
@@ -478,6 +552,14 @@ func (w *worker) run(ctx context.Context, id uint64, req *RunRequest) Done {
 		writable[p] = true
 	}
 	if err := w.store.Materialize(tree, req.Files, writable); err != nil {
+		var cb *CorruptBlobsError
+		if errors.As(err, &cb) {
+			w.store.Corrupted()
+			w.log.Warn().Strs("blobs", cb.Hashes).Msg(err.Error() + "; asking the client for them again")
+			d := fail(err)
+			d.Missing = cb.Hashes
+			return d
+		}
 		return fail(err)
 	}
 	m, err := compile.LoadManifest(filepath.Join(tree, "manifest"))
@@ -495,17 +577,13 @@ func (w *worker) run(ctx context.Context, id uint64, req *RunRequest) Done {
 	if err != nil {
 		return fail(err)
 	}
-	conns := map[string]*workspace.Connection{}
-	for _, c := range req.Connections {
-		conns[c.Family+"\x00"+c.Ref] = c.Conn
-	}
 	for k, v := range req.Env {
 		os.Setenv(k, v)
 	}
 	if w.opts.OnRun != nil {
-		w.opts.OnRun(req.Options)
+		w.opts.OnRun(req.Options.engine())
 	}
-	engine := &exec.Engine{Options: req.Options}
+	engine := &exec.Engine{Options: req.Options.engine()}
 	sink := frameSink{w: w, re: id}
 	// SQL names files relative to the workspace root and DuckDB resolves
 	// them against the working directory: the run's ws/ is it while the
@@ -536,7 +614,7 @@ func (w *worker) run(ctx context.Context, id uint64, req *RunRequest) Done {
 	if err := back(); err != nil {
 		return fail(err)
 	}
-	done := Done{Result: res, Artifacts: map[string]string{}, Sizes: map[string]int64{}}
+	done := Done{Result: wireResult(res), Artifacts: map[string]string{}, Sizes: map[string]int64{}}
 	if res != nil {
 		done.Status = res.Status
 	} else {
@@ -590,10 +668,24 @@ func (w *worker) run(ctx context.Context, id uint64, req *RunRequest) Done {
 		}
 		if err != nil {
 			d := fail(fmt.Errorf("storing output %s: %w", p, err))
-			d.Result = res
+			d.Result = done.Result
 			return d
 		}
 		done.Artifacts[p], done.Sizes[p] = h, size
+	}
+	// The blobs this run used, so that the store keeps them for the next
+	// keep_runs runs whatever its size.
+	var used []string
+	for _, h := range req.Files {
+		used = append(used, h)
+	}
+	for p, h := range done.Artifacts {
+		if strings.HasPrefix(p, "ws/") {
+			used = append(used, h)
+		}
+	}
+	if err := writeRefs(filepath.Join(w.dir, "refs"), req.RunID, used); err != nil {
+		w.log.Warn().Err(err).Msg("recording the run's blobs")
 	}
 	return done
 }

@@ -52,3 +52,12 @@ steps:
 		t.Errorf("plain run: %s %+v", st.Status, st.Steps)
 	}
 }
+
+func TestLocalStoreFaults(t *testing.T) { t.Parallel(); remotetest.StoreFaults(t, box) }
+
+func TestLocalSecondInterrupt(t *testing.T) { t.Parallel(); remotetest.SecondInterrupt(t, box) }
+
+func TestLocalKillFaults(t *testing.T) {
+	t.Parallel()
+	remotetest.KillFaults(t, remotetest.Sandbox{Name: "bounded", TOML: "[remote.bounded]\nkind = \"local\"\n" + remotetest.BoundTOML})
+}

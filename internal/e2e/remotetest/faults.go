@@ -34,6 +34,8 @@ type faultSandbox struct {
 	sandbox.Sandbox
 	up   func(f *wire.Frame) *wire.Frame    // client → worker
 	down func(p *proxy, f *wire.Frame) bool // worker → client; false: do not forward
+	// upP is up with the proxy (to kill the worker mid-upload).
+	upP func(p *proxy, f *wire.Frame) *wire.Frame
 	// started receives the proxy once the worker runs.
 	started chan *proxy
 }
@@ -43,7 +45,14 @@ func (s *faultSandbox) Start(ctx context.Context, opts sandbox.StartOptions) (sa
 	if err != nil {
 		return nil, err
 	}
-	px := newProxy(p, s.up, s.down)
+	up := func(_ *proxy, f *wire.Frame) *wire.Frame { return f }
+	switch {
+	case s.upP != nil:
+		up = s.upP
+	case s.up != nil:
+		up = func(_ *proxy, f *wire.Frame) *wire.Frame { return s.up(f) }
+	}
+	px := newProxy(p, up, s.down)
 	if s.started != nil {
 		s.started <- px
 	}
@@ -63,7 +72,7 @@ type proxy struct {
 	faultAt time.Time
 }
 
-func newProxy(inner sandbox.Process, up func(*wire.Frame) *wire.Frame, down func(*proxy, *wire.Frame) bool) *proxy {
+func newProxy(inner sandbox.Process, up func(*proxy, *wire.Frame) *wire.Frame, down func(*proxy, *wire.Frame) bool) *proxy {
 	inR, inW := io.Pipe()
 	outR, outW := io.Pipe()
 	p := &proxy{inner: inner, inW: inW, outR: outR, outW: outW}
@@ -75,9 +84,7 @@ func newProxy(inner sandbox.Process, up func(*wire.Frame) *wire.Frame, down func
 				inner.Stdin().Close()
 				return
 			}
-			if up != nil {
-				f = up(f)
-			}
+			f = up(p, f)
 			if f != nil && enc.Encode(f) != nil {
 				inR.CloseWithError(errors.New("worker stdin closed"))
 				return
@@ -283,7 +290,7 @@ func Faults(t *testing.T, sb Sandbox) {
 				}
 				return f
 			},
-			cause: []string{"protocol version mismatch", "protocol 99", "speaks 1", "v99.0.0"}},
+			cause: []string{"protocol version mismatch", "protocol 99", fmt.Sprintf("speaks %d", remote.ProtocolVersion), "v99.0.0"}},
 		{name: "worker speaks another protocol version",
 			down: func(p *proxy, f *wire.Frame) bool {
 				if f.Type == wire.TypeHello {
@@ -292,7 +299,7 @@ func Faults(t *testing.T, sb Sandbox) {
 				}
 				return true
 			},
-			cause: []string{"protocol version mismatch", "speaks protocol 1", "speaks 99", "v99.0.0"}},
+			cause: []string{"protocol version mismatch", fmt.Sprintf("speaks protocol %d", remote.ProtocolVersion), "speaks 99", "v99.0.0"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

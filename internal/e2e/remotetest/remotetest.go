@@ -38,6 +38,15 @@ type Sandbox struct {
 	// trees) for the secrets canary; the local kind's default directory is
 	// inside the workspace and is searched without it.
 	Files func(t *testing.T) map[string][]byte
+	// Shell, when set, runs a script in the sandbox's directory (see
+	// StoreFaults); nil for the local kind's default directory.
+	Shell Shell
+	// Freeze, when set, freezes the running worker (see SecondInterrupt);
+	// nil for the local kind's default directory.
+	Freeze Freeze
+	// Live, when set, lists what of the sandbox still runs (see
+	// KillFaults); nil for the local kind's default directory.
+	Live Live
 }
 
 // id is a name fragment unique to the sandbox, for databases and tables.

@@ -46,6 +46,8 @@ const (
 	TypeError   = "error"
 	TypeStatus  = "status" // doctor: store space, reachability
 	TypeLog     = "log"    // a worker log line (payload), answering the run
+	TypeFiles   = "files"  // part of the next run request's files (large runs)
+	TypeGC      = "gc"     // bound the sandbox now (osiris remote gc)
 )
 
 // Frame is one protocol message. ID is set on requests (unique per sender);

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -28,6 +29,7 @@ type Sandbox struct {
 	cfg    workspace.RemoteConfig
 	volume string // a volume name, or an absolute path on the Docker host
 	docker string // the docker command
+	memo   string // the verified binary's identity (client side), see spawn.KnownID
 }
 
 // New builds a docker sandbox from its configuration.
@@ -38,6 +40,9 @@ func New(cfg *workspace.RemoteConfig, env sandbox.Env) (sandbox.Sandbox, error) 
 	s := &Sandbox{cfg: *cfg, volume: cfg.Volume, docker: "docker"}
 	if s.volume == "" {
 		s.volume = "osiris-sandbox-" + dockerName(cfg.Name)
+	}
+	if env.StateDir != "" {
+		s.memo = filepath.Join(env.StateDir, "sandboxes", "."+dockerName(cfg.Name)+".binary-id")
 	}
 	return s, nil
 }
@@ -99,7 +104,8 @@ func (s *Sandbox) Start(ctx context.Context, opts sandbox.StartOptions) (sandbox
 		}
 	}
 	args = append(args, "--entrypoint", "/bin/sh", s.cfg.Image)
-	args = append(args, spawn.WorkerArgs(Mount, sha, nil)...)
+	wargs, _ := spawn.WorkerArgs(Mount, sha, nil, false, spawn.KnownID(s.memo))
+	args = append(args, wargs...)
 	p, err := spawn.Start(ctx, spawn.Command{
 		Path: s.docker, Args: args, Env: s.env(opts.Env), Stderr: opts.Stderr,
 		Kill: func() error { return s.remove(name) },
@@ -116,6 +122,7 @@ func (s *Sandbox) Start(ctx context.Context, opts sandbox.StartOptions) (sandbox
 	if err != nil {
 		return nil, s.startFailed(p, err)
 	}
+	spawn.Remember(s.memo, prov.ID)
 	return &Process{Process: p, uploaded: prov.Uploaded}, nil
 }
 

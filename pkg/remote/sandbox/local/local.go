@@ -16,6 +16,8 @@ package local
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -23,10 +25,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 
+	"github.com/osiris-go/osiris/internal/atomicfile"
+	"github.com/osiris-go/osiris/internal/filehash"
+	"github.com/osiris-go/osiris/pkg/diag"
 	"github.com/osiris-go/osiris/pkg/remote/sandbox"
+	"github.com/osiris-go/osiris/pkg/remote/sandbox/internal/spawn"
 	"github.com/osiris-go/osiris/workspace"
 )
 
@@ -38,6 +43,9 @@ type Sandbox struct {
 	dir     string // absolute
 	network string // "" | "host" | "none"
 	bwrap   string // path of bwrap, "" for a plain child
+	// memo records the identity of the binary copy last verified by hash
+	// (see verifiedBefore); "" re-hashes at every start.
+	memo string
 }
 
 // New builds a local sandbox from its [remote.<name>] table.
@@ -48,12 +56,25 @@ func New(cfg *workspace.RemoteConfig, env sandbox.Env) (sandbox.Sandbox, error) 
 	} else if !filepath.IsAbs(dir) {
 		dir = filepath.Join(env.Root, dir)
 	}
+	// The sandbox directory is mounted writable into the jail: the
+	// workspace (its .env, osiris.toml, data) or a folder holding it must
+	// never be it.
+	if env.Root != "" {
+		d := filepath.Clean(dir)
+		if rel, err := filepath.Rel(d, filepath.Clean(env.Root)); err == nil && (rel == "." || !strings.HasPrefix(rel, "..")) {
+			return nil, diag.Usage("remote %q: dir = %q (osiris.toml line %d) is the workspace or a folder holding it, which the sandbox would see and write (with .env): use a directory of its own, e.g. dir = \".osiris/sandboxes/%s\"", cfg.Name, cfg.Dir, cfg.Line, cfg.Name)
+		}
+	}
 	switch cfg.Network {
 	case "", "host", "none":
 	default:
 		return nil, fmt.Errorf("remote %q: network %q: a local sandbox takes \"host\" (the default) or \"none\"", cfg.Name, cfg.Network)
 	}
 	s := &Sandbox{name: cfg.Name, dir: filepath.Clean(dir), network: cfg.Network}
+	if env.StateDir != "" {
+		// Outside the sandbox directory: the worker cannot write it.
+		s.memo = filepath.Join(env.StateDir, "sandboxes", "."+cfg.Name+".binary")
+	}
 	if p, err := exec.LookPath("bwrap"); err == nil && os.Getenv("OSIRIS_SANDBOX_NO_BWRAP") == "" {
 		s.bwrap = p
 	}
@@ -79,14 +100,14 @@ func (s *Sandbox) Dir() string { return s.dir }
 func (s *Sandbox) Start(ctx context.Context, opts sandbox.StartOptions) (sandbox.Process, error) {
 	for _, d := range []string{s.dir, filepath.Join(s.dir, "bin"), filepath.Join(s.dir, "home"), filepath.Join(s.dir, "tmp")} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
-			return nil, fmt.Errorf("local sandbox %s: %w", s.name, err)
+			return nil, fmt.Errorf("remote %q: %w", s.name, err)
 		}
 	}
-	bin, uploaded, err := provisionBinary(s.dir, opts.Binary, opts.BinarySHA256)
+	bin, uploaded, err := provisionBinary(s.dir, opts.Binary, opts.BinarySHA256, s.memo)
 	if err != nil {
-		return nil, fmt.Errorf("local sandbox %s: %w", s.name, err)
+		return nil, fmt.Errorf("remote %q: %w", s.name, err)
 	}
-	var cmd *exec.Cmd
+	var c spawn.Command
 	if s.bwrap != "" {
 		inside := "/sandbox"
 		args := []string{
@@ -122,48 +143,44 @@ func (s *Sandbox) Start(ctx context.Context, opts sandbox.StartOptions) (sandbox
 			}
 		}
 		args = append(args, "--", inside+"/bin/"+filepath.Base(bin), "worker", "--stdio", "--dir", inside)
-		cmd = exec.Command(s.bwrap, args...)
+		c = spawn.Command{Path: s.bwrap, Args: args}
 	} else {
-		cmd = exec.Command(bin, "worker", "--stdio", "--dir", s.dir)
-		cmd.Dir = s.dir
-		cmd.Env = append([]string{"PATH=/usr/bin:/bin", "HOME=" + filepath.Join(s.dir, "home"), "TMPDIR=" + filepath.Join(s.dir, "tmp")}, opts.Env...)
+		c = spawn.Command{Path: bin, Args: []string{"worker", "--stdio", "--dir", s.dir}, Dir: s.dir,
+			Env: append([]string{"PATH=/usr/bin:/bin", "HOME=" + filepath.Join(s.dir, "home"), "TMPDIR=" + filepath.Join(s.dir, "tmp")}, opts.Env...)}
 	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if opts.Stderr != nil {
-		cmd.Stderr = opts.Stderr
-	}
-	stdin, err := cmd.StdinPipe()
+	// Its own process group: Kill takes bwrap and the worker together.
+	c.Group = true
+	c.Stderr = opts.Stderr
+	p, err := spawn.Start(ctx, c)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("starting the worker: %w", err)
 	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("local sandbox %s: starting the worker: %w", s.name, err)
-	}
-	p := &process{cmd: cmd, stdin: stdin, stdout: stdout, done: make(chan struct{}), binaryBytes: uploaded}
-	go func() {
-		select {
-		case <-ctx.Done():
-			p.Kill()
-		case <-p.done:
-		}
-	}()
-	return p, nil
+	return &process{Process: p, binaryBytes: uploaded}, nil
 }
 
 // provisionBinary copies the osiris binary to <dir>/bin/osiris-<sha256>
-// unless that version is already there (verified by hash after copying),
-// and says how many bytes it copied.
-func provisionBinary(dir, bin, sum string) (string, int64, error) {
+// unless that version is already there, and says how many bytes it copied.
+// The copy in the sandbox is verified by hash before every start: the
+// sandbox directory is writable from inside, and a file replaced there
+// (a wrapper script, a truncated copy) is replaced again, never run.
+func provisionBinary(dir, bin, sum, memo string) (string, int64, error) {
 	if bin == "" || sum == "" {
 		return "", 0, errors.New("no osiris binary to run in the sandbox")
 	}
 	dst := filepath.Join(dir, "bin", "osiris-"+sum)
-	if st, err := os.Stat(dst); err == nil && st.Mode().IsRegular() {
-		return dst, 0, nil
+	if st, err := os.Lstat(dst); err == nil {
+		if st.Mode().IsRegular() && st.Mode().Perm()&0o100 != 0 {
+			if verifiedBefore(memo, sum, st) {
+				return dst, 0, nil
+			}
+			if got, _, herr := filehash.FileHex(dst); herr == nil && got == sum {
+				remember(memo, sum, st)
+				return dst, 0, nil
+			}
+		}
+		if err := os.RemoveAll(dst); err != nil {
+			return "", 0, fmt.Errorf("provisioning the binary: %s does not match its sha256 and cannot be removed: %w", dst, err)
+		}
 	}
 	in, err := os.Open(bin)
 	if err != nil {
@@ -178,7 +195,7 @@ func provisionBinary(dir, bin, sum string) (string, int64, error) {
 		return "", 0, fmt.Errorf("provisioning the binary: %w", err)
 	}
 	defer os.Remove(tmp.Name())
-	h := newSHA()
+	h := sha256.New()
 	n, err := io.Copy(io.MultiWriter(tmp, h), in)
 	if err != nil {
 		tmp.Close()
@@ -191,47 +208,53 @@ func provisionBinary(dir, bin, sum string) (string, int64, error) {
 	if err := tmp.Close(); err != nil {
 		return "", 0, err
 	}
-	if got := h.hex(); got != sum {
+	if got := hex.EncodeToString(h.Sum(nil)); got != sum {
 		return "", 0, fmt.Errorf("provisioning the binary: %s has sha256 %s, expected %s (did it change?)", bin, got[:12], sum[:12])
 	}
 	if err := os.Rename(tmp.Name(), dst); err != nil {
 		return "", 0, fmt.Errorf("provisioning the binary: %w", err)
 	}
+	if st, err := os.Lstat(dst); err == nil {
+		remember(memo, sum, st)
+	}
 	return dst, n, nil
 }
 
-type process struct {
-	cmd    *exec.Cmd
-	stdin  io.WriteCloser
-	stdout io.Reader
-	once   sync.Once
-	err    error
-	done   chan struct{}
+// identity is what any change to a file changes: device, inode, size,
+// mtime and ctime (which no one can set back, root in the sandbox's user
+// namespace included).
+func identity(sum string, st os.FileInfo) string {
+	id := fmt.Sprintf("%s %d %d", sum, st.Size(), st.ModTime().UnixNano())
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+		id += fmt.Sprintf(" %d %d %d.%09d", sys.Dev, sys.Ino, sys.Ctim.Sec, sys.Ctim.Nsec)
+	}
+	return id
+}
 
+// verifiedBefore reports whether the binary at st is the very file this
+// client hashed last time: then its content is what it was (the memo lies
+// outside the sandbox directory, which the worker can write).
+func verifiedBefore(memo, sum string, st os.FileInfo) bool {
+	if memo == "" {
+		return false
+	}
+	b, err := os.ReadFile(memo)
+	return err == nil && string(b) == identity(sum, st)
+}
+
+func remember(memo, sum string, st os.FileInfo) {
+	if memo != "" {
+		_ = atomicfile.Write(memo, []byte(identity(sum, st)), atomicfile.Options{MkdirAll: true})
+	}
+}
+
+// process is a running worker: a spawn.Process, whose stdout is a pipe
+// that Wait does not close under a reader.
+type process struct {
+	*spawn.Process
 	binaryBytes int64
 }
 
 // BinaryBytesUploaded is how much of the binary this start copied in (0
 // when that version was already there).
 func (p *process) BinaryBytesUploaded() int64 { return p.binaryBytes }
-
-func (p *process) Stdin() io.WriteCloser { return p.stdin }
-func (p *process) Stdout() io.Reader     { return p.stdout }
-
-func (p *process) Wait() error {
-	p.once.Do(func() {
-		p.err = p.cmd.Wait()
-		close(p.done)
-	})
-	<-p.done
-	return p.err
-}
-
-// Kill stops the worker and everything in its process group.
-func (p *process) Kill() error {
-	if p.cmd.Process == nil {
-		return nil
-	}
-	syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-	return p.cmd.Process.Kill()
-}

@@ -105,15 +105,28 @@ func TestBinaryProvisionedOncePerVersion(t *testing.T) {
 	os.WriteFile(bin, []byte("#!/bin/sh\n"), 0o755)
 	sum := sha256.Sum256([]byte("#!/bin/sh\n"))
 	h := hex.EncodeToString(sum[:])
-	_, n1, err := provisionBinary(dir, bin, h)
+	memo := filepath.Join(t.TempDir(), "memo")
+	dst, n1, err := provisionBinary(dir, bin, h, memo)
 	if err != nil || n1 == 0 {
 		t.Fatalf("first provisioning: %d bytes, %v", n1, err)
 	}
-	_, n2, err := provisionBinary(dir, bin, h)
+	_, n2, err := provisionBinary(dir, bin, h, memo)
 	if err != nil || n2 != 0 {
 		t.Fatalf("second provisioning copied %d bytes (%v), want 0", n2, err)
 	}
-	if _, _, err := provisionBinary(t.TempDir(), bin, strings.Repeat("0", 64)); err == nil {
+	if _, _, err := provisionBinary(t.TempDir(), bin, strings.Repeat("0", 64), memo); err == nil {
 		t.Error("a binary whose hash does not match was provisioned")
+	}
+	// Changed in the sandbox after it was verified (same size, even its
+	// mtime set back): the memo no longer matches, the copy is replaced.
+	st, _ := os.Stat(dst)
+	os.WriteFile(dst, []byte("#!/bin/X\n"), 0o755)
+	os.Chtimes(dst, st.ModTime(), st.ModTime())
+	_, n3, err := provisionBinary(dir, bin, h, memo)
+	if err != nil || n3 == 0 {
+		t.Fatalf("a changed binary was not replaced: %d bytes copied, %v", n3, err)
+	}
+	if b, _ := os.ReadFile(dst); string(b) != "#!/bin/sh\n" {
+		t.Errorf("the sandbox's binary is %q after provisioning", b)
 	}
 }

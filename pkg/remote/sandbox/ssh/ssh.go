@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/osiris-go/osiris/pkg/diag"
 	"github.com/osiris-go/osiris/pkg/remote/sandbox"
@@ -30,6 +32,7 @@ type Sandbox struct {
 	dir      string
 	identity string // absolute, or ""
 	ssh      string // the ssh command
+	memo     string // the verified binary's identity (client side), see spawn.KnownID
 }
 
 // New builds an ssh sandbox from its configuration. A relative identity is
@@ -41,6 +44,14 @@ func New(cfg *workspace.RemoteConfig, env sandbox.Env) (sandbox.Sandbox, error) 
 	s := &Sandbox{cfg: *cfg, dir: cfg.Dir, ssh: "ssh"}
 	if s.dir == "" {
 		s.dir = DefaultDir
+	}
+	if env.StateDir != "" {
+		s.memo = filepath.Join(env.StateDir, "sandboxes", "."+strings.Map(func(r rune) rune {
+			if r == '/' || r == '\\' {
+				return '-'
+			}
+			return r
+		}, cfg.Name)+".binary-id")
 	}
 	if id := cfg.Identity; id != "" {
 		switch {
@@ -122,10 +133,24 @@ func (s *Sandbox) Start(ctx context.Context, opts sandbox.StartOptions) (sandbox
 			return nil, fmt.Errorf("remote %q: %w", s.cfg.Name, err)
 		}
 	}
-	remote := spawn.QuoteArgs(append([]string{"/bin/sh"}, spawn.WorkerArgs(s.dir, sha, opts.Env)...)...)
+	wargs, nonce := spawn.WorkerArgs(s.dir, sha, opts.Env, true, spawn.KnownID(s.memo))
+	remote := spawn.QuoteArgs(append([]string{"/bin/sh"}, wargs...)...)
+	var dirMu sync.Mutex
+	remoteDir := "" // as the start script expanded it, once it answered
 	p, err := spawn.Start(ctx, spawn.Command{
 		Path: s.ssh, Args: s.args(remote), Stderr: opts.Stderr,
 		Exited: func(ee *exec.ExitError, tail string) error { return s.exitError("the worker", ee, tail) },
+		// Ending the ssh client does not end a worker that is stopped
+		// (SIGSTOP) or ignores its closed stdin: kill it by its pid.
+		Kill: func() error {
+			dirMu.Lock()
+			d := remoteDir
+			dirMu.Unlock()
+			if d == "" {
+				return nil
+			}
+			return s.killRemote(d, nonce)
+		},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("remote %q: start ssh: %w", s.cfg.Name, err)
@@ -142,7 +167,30 @@ func (s *Sandbox) Start(ctx context.Context, opts sandbox.StartOptions) (sandbox
 		}
 		return nil, fmt.Errorf("remote %q: starting the worker on %s: %w%s", s.cfg.Name, s.target(), err, tailNote(p.Tail()))
 	}
+	dirMu.Lock()
+	remoteDir = prov.Dir
+	dirMu.Unlock()
+	spawn.Remember(s.memo, prov.ID)
 	return &Process{Process: p, uploaded: prov.Uploaded}, nil
+}
+
+// killRemote SIGKILLs the worker started with nonce, over a second ssh
+// session, within 10 s.
+func (s *Sandbox) killRemote(dir, nonce string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, s.ssh, s.args(spawn.QuoteArgs("/bin/sh", "-c", spawn.KillScript, "osiris-kill", dir, nonce))...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("remote %q: killing the worker on %s: %s", s.cfg.Name, s.target(), orErr(spawn.LastLine(string(out)), err))
+	}
+	return nil
+}
+
+func orErr(msg string, err error) string {
+	if msg != "" {
+		return msg
+	}
+	return err.Error()
 }
 
 // Process is a running worker over ssh. Killing it ends the ssh client; the
@@ -185,6 +233,11 @@ func (s *Sandbox) exitError(what string, ee *exec.ExitError, tail string) error 
 		return fmt.Errorf("%s: unreachable, no answer within %d s (%s)", pre, ConnectTimeout, last)
 	case strings.Contains(tail, "No route to host") || strings.Contains(tail, "Network is unreachable"):
 		return fmt.Errorf("%s: unreachable (%s)", pre, last)
+	}
+	if !strings.HasPrefix(last, "ssh:") && !strings.Contains(last, "ssh_") && !strings.Contains(tail, "Connection") {
+		// ssh said nothing of its own: the remote command died of a signal
+		// (sshd reports exit-signal, ssh exits 255) or the session dropped.
+		return fmt.Errorf("%s: %s was killed (ssh ended with status 255 and no error of its own: a signal ended the worker, or the connection dropped)%s", pre, what, tailNote(tail))
 	}
 	return fmt.Errorf("%s: %s failed: ssh: %s", pre, what, last)
 }

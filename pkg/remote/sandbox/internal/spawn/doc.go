@@ -1,4 +1,4 @@
-// Package spawn is what the docker and ssh sandbox kinds share: a worker
+// Package spawn is what the local, docker and ssh sandbox kinds share: a worker
 // started as a local command (`docker run -i …`, `ssh … HOST …`) whose
 // stdin/stdout carry the protocol, and the provisioning of the osiris
 // binary by hash through such a command's stdin.

@@ -9,7 +9,10 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Command is a local command that starts a worker (or a provisioning
@@ -18,6 +21,10 @@ type Command struct {
 	Path string
 	Args []string // without Path
 	Env  []string // the local command's environment; nil = this process's
+	Dir  string   // its working directory; "" = this process's
+	// Group starts the command in a process group of its own, and Kill
+	// kills the whole group (the local kind: bwrap and the worker in it).
+	Group bool
 	// Stderr receives the command's stderr besides the tail kept for errors.
 	Stderr io.Writer
 	// Kill, if set, runs before the local process is killed (docker rm -f:
@@ -41,6 +48,14 @@ type Process struct {
 
 	killOnce sync.Once
 	killErr  error
+	provID   string // the binary identity the start script reported
+
+	// mu orders Kill against the reaping of the process: reaped is set
+	// while the exited process is still a zombie, so Kill never signals a
+	// pid or process group that may have been reused.
+	mu     sync.Mutex
+	reaped bool
+	group  bool
 }
 
 // Start starts c; cancelling ctx kills it (c.Kill first).
@@ -58,6 +73,11 @@ func Start(ctx context.Context, c Command) (*Process, error) {
 	p := &Process{stdin: inW, stdout: bufio.NewReaderSize(&eofCloser{f: outR}, 64<<10), tail: NewTail(4096), kill: c.Kill, exited: c.Exited}
 	cmd := exec.CommandContext(ctx, c.Path, c.Args...)
 	cmd.Env = c.Env
+	cmd.Dir = c.Dir
+	p.group = c.Group
+	if c.Group {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	}
 	cmd.Stdin = inR
 	cmd.Stdout = outW
 	if c.Stderr != nil {
@@ -67,7 +87,7 @@ func Start(ctx context.Context, c Command) (*Process, error) {
 	}
 	cmd.Cancel = func() error {
 		p.runKill()
-		return cmd.Process.Kill()
+		return p.signal()
 	}
 	cmd.WaitDelay = 5 * time.Second
 	p.cmd = cmd
@@ -102,6 +122,21 @@ func (p *Process) Tail() string { return p.tail.String() }
 // Wait waits for the command to exit. A non-zero exit goes through
 // Command.Exited.
 func (p *Process) Wait() error {
+	// Wait for the exit without reaping, mark it, then reap.
+	for {
+		var info unix.Siginfo
+		err := unix.Waitid(unix.P_PID, p.cmd.Process.Pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	p.mu.Lock()
+	if p.group {
+		// What the leader left behind in its group goes with it.
+		syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	}
+	p.reaped = true
+	p.mu.Unlock()
 	err := p.cmd.Wait()
 	p.stdin.Close()
 	var ee *exec.ExitError
@@ -114,11 +149,25 @@ func (p *Process) Wait() error {
 // Kill stops the worker now: Command.Kill, then the local process.
 func (p *Process) Kill() error {
 	p.runKill()
+	return errors.Join(p.killErr, p.signal())
+}
+
+// signal SIGKILLs the process (its group with Command.Group) unless it has
+// exited already.
+func (p *Process) signal() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.reaped {
+		return nil
+	}
+	if p.group {
+		syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	}
 	err := p.cmd.Process.Kill()
 	if errors.Is(err, os.ErrProcessDone) {
 		err = nil
 	}
-	return errors.Join(p.killErr, err)
+	return err
 }
 
 // eofCloser closes the pipe's read end once it has been read to the end,

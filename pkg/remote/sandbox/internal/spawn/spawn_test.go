@@ -1,10 +1,16 @@
 package spawn
 
 import (
+	"bufio"
+	"context"
+	"os"
 	"os/exec"
 	"runtime"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // Every quoted word reaches the program as exactly itself through a real
@@ -53,4 +59,32 @@ func TestCheckPlatform(t *testing.T) {
 	if err := CheckPlatform(Provisioned{OS: "Darwin", Arch: "riscv64"}, true); err != nil {
 		t.Errorf("override refused: %v", err)
 	}
+}
+
+// A worker's process group goes with it: what the leader left running is
+// killed when the leader exits (while it is still unreaped, so the group
+// id cannot have been reused), and Kill after that signals nothing.
+func TestGroupEndsWithItsLeader(t *testing.T) {
+	p, err := Start(context.Background(), Command{Path: "/bin/sh", Args: []string{"-c", "sleep 60 & echo $!; exit 0"}, Group: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(p.Stdout()).ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	child, _ := strconv.Atoi(strings.TrimSpace(line))
+	p.Wait()
+	if err := p.Kill(); err != nil {
+		t.Errorf("Kill after the exit: %v", err)
+	}
+	for i := 0; i < 100; i++ {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(child) + "/stat")
+		if err != nil || strings.Contains(string(b), ") Z ") {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	syscall.Kill(child, syscall.SIGKILL)
+	t.Errorf("the leader's child %d outlived its group", child)
 }

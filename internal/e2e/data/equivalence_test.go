@@ -185,9 +185,11 @@ func loadEquivalenceTables(t *testing.T) {
 }
 
 // Spec 03's equivalence contract through the binary: the same pipelines
-// with memory_budget "0" (every input read back from parquet) and
-// "unlimited" (every input from memory) give identical outputs, rows and
-// table digests, and inputs_resolved says which path was taken.
+// with memory_budget "0" (every input read back from parquet), "64MiB" and
+// "unlimited" (every input from memory), each with [run] streaming off and
+// on (consumers reading their upstream's stream while it runs), give
+// identical outputs, target tables, rows and table digests, and
+// inputs_resolved says which path was taken.
 func TestBudgetEquivalence(t *testing.T) {
 	t.Parallel()
 	loadEquivalenceTables(t)
@@ -198,12 +200,12 @@ func TestBudgetEquivalence(t *testing.T) {
 		csv     map[string][]byte
 		pgTable []string
 	}
-	runAll := func(budget string) outcome {
+	runAll := func(budget, streaming string) outcome {
 		files := map[string]string{"data/eq_sales.csv": eqSalesCSV()}
 		for k, v := range equivalencePipelines {
 			files[k] = v
 		}
-		w := newWorkspace(t, wsConfig{Budget: budget, BatchRows: 512, MySQLDB: dbE2E, PGDB: dbE2E}, files)
+		w := newWorkspace(t, wsConfig{Budget: budget, BatchRows: 512, Streaming: streaming, MySQLDB: dbE2E, PGDB: dbE2E}, files)
 		e2e.PGExec(t, pg, "DROP TABLE IF EXISTS eq_target")
 		o := outcome{status: map[string]e2e.Status{}, csv: map[string][]byte{}}
 		for p := range equivalencePipelines {
@@ -232,6 +234,9 @@ func TestBudgetEquivalence(t *testing.T) {
 					t.Errorf("budget %s, %s step %s: inputs_resolved lists %d inputs, status.json %d", budget, p, s.ID, len(srcs), len(s.Inputs))
 				}
 				for i, src := range srcs {
+					if streaming == "true" && src == osexec.SourceStream {
+						continue
+					}
 					if src != wantSource {
 						t.Errorf("budget %s, %s step %s: input %d read from %q, want %q", budget, p, s.ID, i, src, wantSource)
 					}
@@ -249,8 +254,35 @@ func TestBudgetEquivalence(t *testing.T) {
 		return o
 	}
 
-	disk := runAll("0")
-	mem := runAll("unlimited")
+	disk := runAll("0", "false")
+	mem := runAll("unlimited", "false")
+	for _, c := range []struct{ budget, streaming string }{{"64MiB", "false"}, {"0", "true"}, {"64MiB", "true"}, {"unlimited", "true"}} {
+		o := runAll(c.budget, c.streaming)
+		name := fmt.Sprintf("budget %s streaming %s", c.budget, c.streaming)
+		for p, ds := range disk.status {
+			os := o.status[p]
+			if len(ds.Steps) != len(os.Steps) {
+				t.Fatalf("%s, %s: %d steps vs %d", name, p, len(os.Steps), len(ds.Steps))
+			}
+			for i, d := range ds.Steps {
+				m := os.Steps[i]
+				if d.ID != m.ID || d.Status != m.Status || d.RowsIn != m.RowsIn || d.RowsOut != m.RowsOut {
+					t.Errorf("%s, %s step %s: %s rows in/out %d/%d, want %s %d/%d", name, p, d.ID, m.Status, m.RowsIn, m.RowsOut, d.Status, d.RowsIn, d.RowsOut)
+				}
+				if (d.Artifact == nil) != (m.Artifact == nil) || d.Artifact != nil && d.Artifact.TableDigest != m.Artifact.TableDigest {
+					t.Errorf("%s, %s step %s: artifact %+v, want %+v", name, p, d.ID, m.Artifact, d.Artifact)
+				}
+			}
+		}
+		for f, b := range disk.csv {
+			if !bytes.Equal(b, o.csv[f]) {
+				t.Errorf("%s: out/%s.csv differs from budget 0 without streaming", name, f)
+			}
+		}
+		if !equalRows(disk.pgTable, o.pgTable) {
+			t.Errorf("%s: eq_target differs from budget 0 without streaming: %s", name, diffRows(o.pgTable, disk.pgTable))
+		}
+	}
 
 	for p, ds := range disk.status {
 		ms := mem.status[p]

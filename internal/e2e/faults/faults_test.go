@@ -456,8 +456,9 @@ dsn = "${FLT_DOWN_URL:-postgres://nobody:not-a-real-password@127.0.0.1:1/nowhere
 	}
 }
 
-// SIGINT while the extractor streams (no writer has started): exit 130,
-// status cancelled, no artifact under its final name, no CSV target.
+// SIGINT while the extractor streams (the writer not started, or started
+// on its stream): exit 130, status cancelled, no artifact under its final
+// name, no CSV target.
 func TestSIGINTDuringExtract(t *testing.T) {
 	t.Parallel()
 	marker := fmt.Sprintf("flt_sigint_extract_%d", time.Now().UnixNano())
@@ -481,8 +482,10 @@ func TestSIGINTDuringExtract(t *testing.T) {
 	if s := rec.Status.Step(t, "extract-endless"); s.Status != osexec.StatusCancelled {
 		t.Errorf("extract-endless: status %q, want cancelled", s.Status)
 	}
-	if s := rec.Status.Step(t, "write-csv"); s.Status != osexec.StatusSkipped {
-		t.Errorf("write-csv: status %q, want skipped", s.Status)
+	// With streaming (the default) the writer may have started on the
+	// extract's stream: then it is cancelled with it, and writes nothing.
+	if s := rec.Status.Step(t, "write-csv"); s.Status != osexec.StatusSkipped && s.Status != osexec.StatusCancelled {
+		t.Errorf("write-csv: status %q, want skipped or cancelled", s.Status)
 	}
 	noFinalArtifact(t, rec.Dir, "extract-endless")
 	if _, err := os.Stat(filepath.Join(w.Root, "out", "endless.csv")); err == nil {

@@ -96,6 +96,10 @@ type RunConfig struct {
 	ParquetCompression string
 	MaxParallelSteps   int
 	BatchRows          int
+	// Streaming lets a consumer start on its upstream's batches while the
+	// upstream still runs (default true; false runs each step after its
+	// inputs completed).
+	Streaming bool
 }
 
 // RetentionConfig is [retention].
@@ -195,7 +199,7 @@ func DefaultConfig(projectName string) Config {
 		Project: ProjectConfig{Name: projectName, Profile: DefaultProfile},
 		Paths:   PathsConfig{Pipelines: "pipelines", Build: "build", RunLogs: "run_logs", State: ".osiris"},
 		Run: RunConfig{MemoryBudget: DefaultMemoryBudget, ParquetCompression: DefaultParquetCompression,
-			MaxParallelSteps: DefaultMaxParallelSteps, BatchRows: DefaultBatchRows},
+			MaxParallelSteps: DefaultMaxParallelSteps, BatchRows: DefaultBatchRows, Streaming: true},
 		Retention:   RetentionConfig{RunLogsDays: DefaultRunLogsDays, KeepRunsPerPipeline: DefaultKeepRunsPerPipeline},
 		Watch:       WatchConfig{Debounce: DefaultDebounce},
 		Connections: map[string]map[string]*ConnectionConfig{},
@@ -520,6 +524,7 @@ func parseConfig(file, text string) (cfg Config, hasConnections bool, diags diag
 					}
 				},
 				"batch_rows": func(p []string, v any) { l.integer(p, v, &c.Run.BatchRows, 1) },
+				"streaming":  func(p []string, v any) { l.boolean(p, v, &c.Run.Streaming) },
 			})
 		},
 		"retention": func(p []string, v any) {

@@ -116,6 +116,9 @@ func TestLoadMinimal(t *testing.T) {
 	if !reflect.DeepEqual(ws.Config, DefaultConfig("x")) {
 		t.Errorf("got %+v", ws.Config)
 	}
+	if !ws.Config.Run.Streaming {
+		t.Error("[run] streaming is true by default")
+	}
 	if ws.ConnectionsFile != "" || len(ws.ConnectionRefs()) != 0 {
 		t.Error("no connections expected")
 	}
@@ -167,6 +170,8 @@ func TestLoadBadConfig(t *testing.T) {
 			[]wantDiag{{"bad-duration", 4, 1, ""}, {"bad-duration", 5, 1, ""}, {"bad-duration", 6, 1, "watch.retry"}}},
 		{"out of range", "[project]\nname = \"x\"\n[run]\nbatch_rows = 0\n",
 			[]wantDiag{{"config-value", 4, 1, "out of range"}}},
+		{"streaming not boolean", "[project]\nname = \"x\"\n[run]\nstreaming = \"off\"\n",
+			[]wantDiag{{"config-type", 4, 1, "run.streaming must be a boolean"}}},
 		{"bad compression", "[project]\nname = \"x\"\n[run]\nparquet_compression = \"lzo\"\n",
 			[]wantDiag{{"config-value", 4, 1, "zstd, snappy, gzip, none"}}},
 		{"two defaults", "[project]\nname = \"x\"\n[connections.mysql.a]\ndefault = true\n[connections.mysql.b]\nhost = \"h\"\ndefault = true\n",

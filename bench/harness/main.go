@@ -17,10 +17,13 @@ import (
 
 // config is what the flags and environment chose.
 type config struct {
-	Rows       int64
-	Runs       int
-	Osiris     string // path of the binary measured
-	Build      bool   // build osiris from ./cmd/osiris even when the binary exists
+	Rows   int64
+	Runs   int
+	Osiris string // path of the binary measured
+	// Before is a second osiris binary (-before): every osiris job runs
+	// with it too, interleaved with Osiris (before, after, before, …).
+	Before     string
+	Build      bool // build osiris from ./cmd/osiris even when the binary exists
 	ResultsDir string
 	SharedDir  string
 	Only       map[string]bool // workload ids to run; nil = all
@@ -97,6 +100,7 @@ func parseConfig(args []string, getenv func(string) string, root string) (config
 	fs.Int64Var(&cfg.Rows, "rows", cfg.Rows, "movies rows (default: BENCH_ROWS or 2000000)")
 	fs.IntVar(&cfg.Runs, "runs", cfg.Runs, "measured runs per command after one warm-up (default: BENCH_RUNS or 3)")
 	fs.StringVar(&cfg.Osiris, "osiris", filepath.Join(root, "bin", "osiris"), "the osiris binary to measure")
+	fs.StringVar(&cfg.Before, "before", "", "a second osiris binary: every osiris run/compile job also runs with it, interleaved (before, after, before, after …), and both series are printed with their spread")
 	fs.BoolVar(&cfg.Build, "build", false, "go build -tags duckdb_arrow ./cmd/osiris to the -osiris path first (done anyway when it does not exist)")
 	fs.StringVar(&cfg.ResultsDir, "results", filepath.Join(root, "bench", "results"), "where the JSON results go")
 	fs.StringVar(&cfg.SharedDir, "shared", shared, "the shared dir holding bench/movies.sql (default: OSIRIS_SHARED_DIR or ../shared)")
@@ -131,13 +135,16 @@ func parseConfig(args []string, getenv func(string) string, root string) (config
 			cfg.Only[id] = true
 		}
 	}
-	if !filepath.IsAbs(cfg.Osiris) {
+	for _, p := range []*string{&cfg.Osiris, &cfg.Before} {
+		if *p == "" || filepath.IsAbs(*p) {
+			continue
+		}
 		// Relative to where the harness was started, like any other path flag.
-		abs, err := filepath.Abs(cfg.Osiris)
+		abs, err := filepath.Abs(*p)
 		if err != nil {
 			return cfg, err
 		}
-		cfg.Osiris = abs
+		*p = abs
 	}
 	return cfg, nil
 }
@@ -191,6 +198,12 @@ func runBench(ctx context.Context, cfg config, root string, progress progressFun
 		return nil, fmt.Errorf("the osiris binary: %w", err)
 	}
 
+	if cfg.Before != "" {
+		if _, err := os.Stat(cfg.Before); err != nil {
+			return nil, fmt.Errorf("the -before binary: %w", err)
+		}
+	}
+
 	s := cfg.Servers
 	if err := ensureDataset(ctx, s, cfg.SharedDir, cfg.Rows, progress); err != nil {
 		return nil, err
@@ -242,6 +255,14 @@ func runBench(ctx context.Context, cfg config, root string, progress progressFun
 		wsDefault:  ws[budgetDefault],
 		pandasNote: pandasNote,
 	}
+	if cfg.Before != "" {
+		for name, j := range newJobs(s, cfg.Before, ws, timeBin, tmp) {
+			if strings.HasPrefix(name, "osiris ") {
+				j.name = beforeName(name)
+				b.jobs[j.name] = j
+			}
+		}
+	}
 
 	want := expectedRows{movies: cfg.Rows, directors: min(cfg.Rows, directorsRows)}
 	if cfg.Only == nil || cfg.Only["W4"] {
@@ -264,8 +285,10 @@ func runBench(ctx context.Context, cfg config, root string, progress progressFun
 		r := result{ID: w.ID, Title: w.Title, Target: w.Target, Unavailable: w.Unavailable}
 		if w.Unavailable == "" {
 			progress("%s %s", w.ID, w.Title)
+			b.pairs = nil
 			o, err := w.measure(ctx, b)
 			r.outcome = o
+			r.BeforeAfter = b.pairs
 			if err != nil {
 				r.Error = err.Error()
 				progress("%s failed: %v", w.ID, err)

@@ -39,6 +39,8 @@ type result struct {
 	// WouldPass is the verdict of the checks even when the size is not judged.
 	WouldPass *bool  `json:"would_pass,omitempty"`
 	Error     string `json:"error,omitempty"`
+	// BeforeAfter: with -before, each osiris job measured with both binaries.
+	BeforeAfter []beforeAfter `json:"before_after,omitempty"`
 }
 
 // verdict decides a result's verdict from its checks.
@@ -132,7 +134,43 @@ func renderTable(results []result, rows int64, runs int) string {
 			b.WriteString("- " + n + "\n")
 		}
 	}
+	renderBeforeAfter(&b, results)
 	return b.String()
+}
+
+// renderBeforeAfter prints, with -before, both binaries' series of every
+// osiris job: median, min–max and spread ((max − min) / median) of wall
+// time, peak RSS, and the after/before ratios.
+func renderBeforeAfter(b *strings.Builder, results []result) {
+	header := false
+	for _, r := range results {
+		for _, p := range r.BeforeAfter {
+			if !header {
+				header = true
+				b.WriteString("\nbefore/after (-before; the two binaries interleaved per workload):\n\n")
+				b.WriteString("| workload | job | before median (min–max) s | spread | after median (min–max) s | spread | after/before wall | before RSS (MB) | after RSS (MB) | after/before RSS |\n")
+				b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+			}
+			bs, as := p.Before.Stats, p.After.Stats
+			cells := []string{
+				r.ID, p.Job,
+				fmt.Sprintf("%s (%s–%s)", fmtSeconds(bs.MedianSeconds), fmtSeconds(bs.MinSeconds), fmtSeconds(bs.MaxSeconds)), fmtSpread(bs),
+				fmt.Sprintf("%s (%s–%s)", fmtSeconds(as.MedianSeconds), fmtSeconds(as.MinSeconds), fmtSeconds(as.MaxSeconds)), fmtSpread(as),
+				fmtRatio(ratio(as.MedianSeconds, bs.MedianSeconds)) + "×",
+				fmtMiB(bs.PeakRSSMiB), fmtMiB(as.PeakRSSMiB),
+				fmtRatio(ratio(as.PeakRSSMiB, bs.PeakRSSMiB)) + "×",
+			}
+			b.WriteString("| " + strings.Join(cells, " | ") + " |\n")
+		}
+	}
+}
+
+// fmtSpread is (max − min) / median of a series' wall times, in percent.
+func fmtSpread(s stats) string {
+	if s.MedianSeconds <= 0 {
+		return dash
+	}
+	return strconv.FormatFloat(100*(s.MaxSeconds-s.MinSeconds)/s.MedianSeconds, 'f', 0, 64) + " %"
 }
 
 func fmtSeconds(s float64) string { return strconv.FormatFloat(s, 'f', 3, 64) }

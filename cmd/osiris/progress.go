@@ -58,6 +58,11 @@ func (p *progress) Emit(e exec.Event) {
 	case exec.EventInputsResolved:
 		if p.verbose {
 			for _, in := range inputList(e.Fields["inputs"]) {
+				if in["source"] == exec.SourceStream {
+					// Its rows are not known yet: it reads them as they come.
+					p.line(fmt.Sprintf("    %s ← %v: stream (while %v runs)", e.Step, in["step"], in["step"]))
+					continue
+				}
 				p.line(fmt.Sprintf("    %s ← %v: %v rows from %v", e.Step, in["step"], in["rows"], in["source"]))
 			}
 		}

@@ -342,6 +342,7 @@ func engineOptions(ws *workspace.Workspace) (exec.Options, error) {
 		MaxParallel:  ws.Config.Run.MaxParallelSteps,
 		BatchRows:    ws.Config.Run.BatchRows,
 		Compression:  ws.Config.Run.ParquetCompression,
+		Streaming:    ws.Config.Run.Streaming,
 	}, nil
 }
 

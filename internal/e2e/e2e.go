@@ -382,6 +382,7 @@ type Config struct {
 	Budget      string // [run] memory_budget; "" keeps the default
 	BatchRows   int    // [run] batch_rows; 0 keeps the default
 	MaxParallel int    // [run] max_parallel_steps; 0 keeps the default
+	Streaming   string // [run] streaming: "true", "false"; "" keeps the default
 	Paths       string // the body of a [paths] table ("" writes none)
 	// MySQLDB adds [connections.mysql.src] for that MariaDB database (created
 	// if missing; the test skips, or fails under CI, without MariaDB).
@@ -417,6 +418,9 @@ func NewConfiguredWorkspace(t testing.TB, cfg Config, files map[string]string) *
 	}
 	if cfg.MaxParallel > 0 {
 		fmt.Fprintf(&b, "max_parallel_steps = %d\n", cfg.MaxParallel)
+	}
+	if cfg.Streaming != "" {
+		fmt.Fprintf(&b, "streaming = %s\n", cfg.Streaming)
 	}
 	var env []string
 	if cfg.MySQLDB != "" {

@@ -74,6 +74,7 @@ func (c *hybridCache) releaseAll() {
 	c.mu.Unlock()
 	for _, o := range outs {
 		o.releaseMemory()
+		o.releaseStream()
 	}
 }
 
@@ -97,6 +98,19 @@ type stepOutput struct {
 	// is released when it reaches 0.
 	consumersLeft int
 	finished      map[string]bool // consumers counted off (consumerFinished)
+
+	// The stream (stream.go), when the run streams.
+	streaming  bool
+	open       bool // the tee runs: consumers may subscribe
+	ended      bool // the step ended (endStream)
+	failErr    error
+	gap        bool // a published batch is no longer in memory
+	base       int  // absolute index of entries[0]
+	entries    []streamEntry
+	streamHeld int64 // budget bytes of reserved entries
+	subs       map[string]*subscriber
+	changed    chan struct{} // closed and replaced on every change
+	endedCh    chan struct{} // closed by endStream
 }
 
 // hold keeps rec in memory when the budget allows; otherwise it releases
@@ -175,19 +189,27 @@ type inputTable struct {
 	// progress); may be nil.
 	delivered *atomic.Int64
 	consumer  string // the consuming step's id (DoneReading)
+	opened    bool   // a stream input's subscription was opened
 }
 
 var _ component.Table = (*inputTable)(nil)
 
 func (t *inputTable) StepID() string        { return t.out.stepID }
 func (t *inputTable) Schema() *arrow.Schema { return t.out.schema }
-func (t *inputTable) Rows() int64           { return t.out.rows }
-func (t *inputTable) ParquetPath() string   { return t.out.path }
+func (t *inputTable) Rows() int64 {
+	t.out.mu.Lock()
+	defer t.out.mu.Unlock()
+	return t.out.rows
+}
+func (t *inputTable) ParquetPath() string { return t.out.path }
 
 // Open returns a new reader over all rows.
 func (t *inputTable) Open(ctx context.Context) (array.RecordReader, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	if t.source == SourceStream {
+		return t.openStreamed(ctx)
 	}
 	var rdr array.RecordReader
 	if t.source == SourceMemory {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -69,7 +70,8 @@ func init() {
 	tag := component.Field{Name: "tag", Type: component.TypeString}
 	component.Register(component.Spec{Name: "test.gen", Role: component.RoleExtract, Modes: []string{"read"},
 		Fields: []component.Field{tag, {Name: "rows", Type: component.TypeInteger}, {Name: "batch", Type: component.TypeInteger},
-			{Name: "reverse", Type: component.TypeBoolean}, {Name: "sleep", Type: component.TypeDuration}, {Name: "offset", Type: component.TypeInteger}}},
+			{Name: "reverse", Type: component.TypeBoolean}, {Name: "sleep", Type: component.TypeDuration}, {Name: "offset", Type: component.TypeInteger},
+			{Name: "pace", Type: component.TypeDuration}, {Name: "fail_at", Type: component.TypeInteger}}},
 		genDriver{})
 	component.Register(component.Spec{Name: "test.fail", Role: component.RoleExtract, Modes: []string{"read"},
 		Fields: []component.Field{tag, {Name: "after", Type: component.TypeInteger}, {Name: "echo", Type: component.TypeString}}},
@@ -82,7 +84,7 @@ func init() {
 	component.Register(component.Spec{Name: "test.concat", Role: component.RoleTransform, Modes: []string{"transform"},
 		Fields: []component.Field{tag}}, concatDriver{})
 	component.Register(component.Spec{Name: "test.sink", Role: component.RoleWrite, Modes: []string{"write"},
-		Fields: []component.Field{tag, {Name: "lie", Type: component.TypeInteger}}}, sinkDriver{})
+		Fields: []component.Field{tag, {Name: "lie", Type: component.TypeInteger}, {Name: "wait_artifact", Type: component.TypeBoolean}}}, sinkDriver{})
 	component.Register(component.Spec{Name: "test.conn", Role: component.RoleExtract, Modes: []string{"read"},
 		Families: []string{"testdb"}, ConnectionRequired: true, Fields: []component.Field{tag}}, connDriver{})
 	component.Register(component.Spec{Name: "test.nodriver", Role: component.RoleExtract, Modes: []string{"read"}}, nil)
@@ -164,6 +166,7 @@ type genReader struct {
 	onRows  func(int64)
 	failAt  int64 // produce an error once this many rows were produced (0 = never)
 	failErr error
+	pace    time.Duration // wait before each batch
 }
 
 func (g *genReader) Retain()               { g.refs.Add(1) }
@@ -190,6 +193,14 @@ func (g *genReader) Next() bool {
 	if err := g.ctx.Err(); err != nil {
 		g.err = err
 		return false
+	}
+	if g.pace > 0 && g.next < g.total {
+		select {
+		case <-time.After(g.pace):
+		case <-g.ctx.Done():
+			g.err = g.ctx.Err()
+			return false
+		}
 	}
 	if g.failAt > 0 && g.next >= g.failAt {
 		g.err = g.failErr
@@ -222,7 +233,8 @@ func (genDriver) Extract(ctx context.Context, req *component.Request) (array.Rec
 	}
 	batch := req.Config.Int("batch", int64(req.BatchRows))
 	return &genReader{ctx: ctx, mem: req.Alloc, total: req.Config.Int("rows", 100), batch: batch,
-		offset: req.Config.Int("offset", 0), reverse: req.Config.Bool("reverse", false)}, nil
+		offset: req.Config.Int("offset", 0), reverse: req.Config.Bool("reverse", false),
+		pace: req.Config.Duration("pace", 0), failAt: req.Config.Int("fail_at", 0), failErr: errors.New("source connection lost")}, nil
 }
 
 type failDriver struct{}
@@ -315,6 +327,20 @@ type sinkDriver struct{}
 func (sinkDriver) Write(ctx context.Context, req *component.Request, in component.Table) (component.WriteResult, error) {
 	tr := trackerFor(req.Config.String("tag"))
 	defer tr.enter(req.StepID)()
+	if req.Config.Bool("wait_artifact", false) {
+		// Like a TRUNCATE waiting for the lock of the extract that reads
+		// the same table: nothing is read until the upstream finished.
+		for {
+			if _, err := os.Stat(in.ParquetPath()); err == nil {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return component.WriteResult{}, ctx.Err()
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}
 	rdr, err := in.Open(ctx)
 	if err != nil {
 		return component.WriteResult{}, err
@@ -326,6 +352,10 @@ func (sinkDriver) Write(ctx context.Context, req *component.Request, in componen
 	}
 	if err := rdr.Err(); err != nil {
 		return component.WriteResult{}, err
+	}
+	// A writer commits here: its input must be complete, artifact and all.
+	if _, err := os.Stat(in.ParquetPath()); err != nil {
+		return component.WriteResult{}, fmt.Errorf("input ended before its artifact was committed: %w", err)
 	}
 	tr.mu.Lock()
 	tr.rows[req.StepID] += n

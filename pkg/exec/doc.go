@@ -43,6 +43,42 @@
 // wide TEXT/BLOB values neither overflow Arrow's 32-bit offsets nor
 // multiply the process's memory.
 //
+// # Streaming
+//
+// With [run] streaming (the default; Options.Streaming), a consumer may
+// start while its upstream still runs (stream.go): once the upstream's tee
+// knows the schema its output is open, and the scheduler starts a ready
+// consumer and subscribes it before any step started with it takes a
+// batch. Every batch then goes to the parquet artifact, the digest and the
+// stream; a subscriber's reader hands the batches over as they are
+// published and lets each go once it has moved past it, and a batch every
+// subscriber has taken leaves memory unless the stream still holds the
+// whole table for a consumer that has not started (while the budget
+// allows, as without streaming). The stream ends for its readers only
+// after the producing step has completed: artifact committed, digest and
+// step_complete recorded. So a writer, which commits only at the end of
+// its input, never commits a table whose upstream failed: the upstream's
+// failure is its readers' error, and the consumer ends cancelled (the
+// upstream is the run's failed step). A failing consumer stops the run as
+// any failed step does, its upstream included.
+//
+// Memory: beyond what it holds for consumers not yet started, a stream
+// keeps at most four batches ahead of its slowest subscriber, counted in
+// the budget when they fit (like batches in flight otherwise). When it is
+// that far ahead, a subscriber with one input applies back-pressure (the
+// producer waits; it waits on nothing else, so this cannot deadlock); a
+// subscriber with several inputs may be busy reading another one, so it is
+// detached instead and reads the rest from the committed parquet artifact,
+// from the first row it did not get. A consumer that starts too late to
+// get every batch waits for the step's end and reads memory or parquet as
+// without streaming. inputs_resolved says stream, memory or parquet.
+//
+// Only steps the step cache would execute anyway stream, since a step's
+// key needs its inputs' table digests: writers (unless --reuse-writes)
+// and, without a step cache or with --no-cache, transforms. Their key is
+// computed when the inputs are complete. With streaming = false a step
+// starts only after all its inputs completed, as before streaming existed.
+//
 // # Step cache
 //
 // RunEnv.StepCache (stepcache.go and the files it names) reuses the output

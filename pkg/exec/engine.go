@@ -48,6 +48,9 @@ type Options struct {
 	BatchRows int
 	// Compression is the parquet codec: zstd (default), snappy, gzip, none.
 	Compression string
+	// Streaming is run.streaming: a consumer may start while its upstream
+	// still runs and read its batches as they are produced (stream.go).
+	Streaming bool
 }
 
 // Engine executes compiled manifests. The zero value runs one step at a time
@@ -92,6 +95,11 @@ type stepPlan struct {
 	sink    bool        // no consumers: its rows count in rows_total
 	// cacheKey is set by cacheLookup for cacheStore (stepcache.go).
 	cacheKey *stepKey
+	// streamable: the step may start while an upstream still runs. Its
+	// cache key needs the inputs' digests, so only a step the step cache
+	// would execute anyway streams: a writer unless --reuse-writes, a
+	// transform when nothing is reused (no step cache or --no-cache).
+	streamable bool
 }
 
 // run is the state of one Engine.Run.
@@ -109,6 +117,16 @@ type run struct {
 	byID       map[string]*stepPlan
 	tmpRoot    string
 	alloc      memory.Allocator
+	// wake tells the scheduler that a stream opened (a consumer may start).
+	wake chan struct{}
+}
+
+// wakeScheduler lets the scheduler look for steps that became ready.
+func (r *run) wakeScheduler() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
 }
 
 func (r *run) mask(s string) string { return r.env.Masker.Mask(s) }
@@ -133,6 +151,7 @@ func (e *Engine) Run(ctx context.Context, m *compile.Manifest, env RunEnv) (*Res
 		batchRows: e.Options.BatchRows,
 		byID:      map[string]*stepPlan{},
 		alloc:     env.Alloc,
+		wake:      make(chan struct{}, 1),
 	}
 	if r.alloc == nil {
 		r.alloc = memory.DefaultAllocator
@@ -238,6 +257,8 @@ func (r *run) prepare(ctx context.Context) (string, error) {
 				relPath:       "artifacts/" + s.ID + "/output.parquet",
 				holding:       r.opts.MemoryBudget != 0 && len(consumers) > 0,
 				consumersLeft: len(consumers),
+				streaming:     r.opts.Streaming && len(consumers) > 0,
+				endedCh:       make(chan struct{}),
 			}
 			r.cache.add(p.out)
 		}
@@ -258,6 +279,15 @@ func (r *run) prepare(ctx context.Context) (string, error) {
 				conns[key] = c
 			}
 			p.conn = c
+		}
+		if r.opts.Streaming && len(s.Needs) > 0 {
+			c := r.env.StepCache
+			switch spec.Role {
+			case component.RoleWrite:
+				p.streamable = c == nil || !c.ReuseWrites
+			case component.RoleTransform:
+				p.streamable = c == nil || c.NoReuse
+			}
 		}
 		r.plans = append(r.plans, p)
 		r.byID[s.ID] = p
@@ -352,9 +382,16 @@ func (r *run) schedule(ctx context.Context, res *Result) {
 
 	ready := func(i int) bool {
 		for _, need := range r.plans[i].step.Needs {
-			if res.Steps[r.byID[need].idx].Status != StatusSuccess {
-				return false
+			up := r.byID[need]
+			if res.Steps[up.idx].Status == StatusSuccess {
+				continue
 			}
+			// Streaming: a running upstream whose stream still has every
+			// batch can be consumed while it runs.
+			if r.plans[i].streamable && state[up.idx] == running && up.out.canSubscribe() {
+				continue
+			}
+			return false
 		}
 		return true
 	}
@@ -365,17 +402,31 @@ func (r *run) schedule(ctx context.Context, res *Result) {
 			cancelRun(fmt.Errorf("%w: %w", ErrCancelled, context.Cause(ctx)))
 		}
 		if !stopping {
+			var starting []int
 			for i := 0; i < n && active < maxPar; i++ {
 				if state[i] == pending && ready(i) {
 					state[i] = running
 					active++
-					// step_start is emitted here, not on the step's goroutine,
-					// so events of steps started together keep manifest order.
-					started := time.Now()
-					s := r.plans[i].step
-					r.em.emit(EventStepStart, s.ID, map[string]any{"component": s.Component, "mode": s.Mode, "needs": append([]string{}, s.Needs...)})
-					go r.execStep(runCtx, r.plans[i], started, doneCh)
+					starting = append(starting, i)
+					// Subscribe to running upstreams now, before any step
+					// started together takes a batch that would then be
+					// let go.
+					if p := r.plans[i]; p.streamable {
+						for _, need := range p.step.Needs {
+							if up := r.byID[need]; state[up.idx] == running {
+								up.out.subscribe(p.step.ID, len(p.step.Needs) == 1)
+							}
+						}
+					}
 				}
+			}
+			for _, i := range starting {
+				// step_start is emitted here, not on the step's goroutine,
+				// so events of steps started together keep manifest order.
+				started := time.Now()
+				s := r.plans[i].step
+				r.em.emit(EventStepStart, s.ID, map[string]any{"component": s.Component, "mode": s.Mode, "needs": append([]string{}, s.Needs...)})
+				go r.execStep(runCtx, r.plans[i], started, doneCh)
 			}
 		}
 		if active == 0 {
@@ -401,6 +452,8 @@ func (r *run) schedule(ctx context.Context, res *Result) {
 					cancelRun(context.Cause(runCtx))
 				}
 			}
+		case <-r.wake:
+			// A stream opened: look for consumers that can start.
 		case <-ctxDone:
 			ctxDone = nil
 			if !stopping {
@@ -471,11 +524,17 @@ func (r *run) execStep(ctx context.Context, p *stepPlan, started time.Time, done
 func (r *run) runStep(ctx context.Context, p *stepPlan, start time.Time) (StepResult, error) {
 	step := p.step
 	sr := StepResult{ID: step.ID, Component: step.Component, Cache: "miss", mono: start}
-	if r.cacheLookup(p, &sr) {
+	// A step started on a running upstream's stream looks its key up once
+	// the inputs' digests exist; it would not reuse anything (streamable).
+	deferLookup := p.streamable && r.anyNeedRunning(p)
+	if !deferLookup && r.cacheLookup(p, &sr) {
 		if sr.Status == StatusSkipped {
 			return r.skipReused(p, sr), nil
 		}
 		sr = r.endStep(ctx, p, sr, ctx, nil)
+		if p.out != nil {
+			p.out.endStream(nil)
+		}
 		r.cacheStore(p, sr)
 		return sr, nil
 	}
@@ -494,7 +553,7 @@ func (r *run) runStep(ctx context.Context, p *stepPlan, start time.Time) (StepRe
 	defer os.RemoveAll(tmp)
 
 	var delivered atomic.Int64
-	inputs, sources, rowsIn, err := r.resolveInputs(p, &delivered)
+	inputs, sources, rowsIn, err := r.resolveInputs(stepCtx, p, &delivered)
 	sr.Inputs, sr.RowsIn = sources, rowsIn
 	if err != nil {
 		return r.endStep(ctx, p, sr, stepCtx, err), nil
@@ -569,12 +628,76 @@ func (r *run) runStep(ctx context.Context, p *stepPlan, start time.Time) (StepRe
 			p.out.mu.Unlock()
 		}
 	}
+	if err == nil {
+		err = r.streamedInputsDone(stepCtx, p, &sr)
+	}
+	if err == nil && deferLookup {
+		r.cacheLookup(p, &sr)
+	}
 	if err != nil {
 		return r.endStep(ctx, p, sr, stepCtx, err), err
 	}
 	sr = r.endStep(ctx, p, sr, stepCtx, nil)
+	if p.out != nil {
+		// Only now may its subscribers see the end of the stream (and a
+		// writer commit): the artifact is committed and recorded.
+		p.out.endStream(nil)
+	}
 	r.cacheStore(p, sr)
 	return sr, nil
+}
+
+// failedStreamedInput is the id of an input of p whose step failed while
+// p was running (only a streamed input can), or "".
+func (r *run) failedStreamedInput(p *stepPlan) string {
+	for _, need := range p.step.Needs {
+		o := r.byID[need].out
+		o.mu.Lock()
+		failed := o.failErr != nil
+		o.mu.Unlock()
+		if failed {
+			return need
+		}
+	}
+	return ""
+}
+
+// anyNeedRunning reports whether an input of p has not ended yet.
+func (r *run) anyNeedRunning(p *stepPlan) bool {
+	for _, need := range p.step.Needs {
+		o := r.byID[need].out
+		o.mu.Lock()
+		running := o.streaming && !o.ended
+		o.mu.Unlock()
+		if running {
+			return true
+		}
+	}
+	return false
+}
+
+// streamedInputsDone waits until every input the step read as a stream
+// has ended successfully (a consumer never succeeds on an upstream that
+// did not) and records the rows it delivered.
+func (r *run) streamedInputsDone(ctx context.Context, p *stepPlan, sr *StepResult) error {
+	for i := range sr.Inputs {
+		in := &sr.Inputs[i]
+		if in.Source != SourceStream {
+			continue
+		}
+		up := r.byID[in.Step].out
+		if err := up.waitEnded(ctx); err != nil {
+			return err
+		}
+		up.mu.Lock()
+		in.Rows = up.rows
+		if up.artifact != nil {
+			in.Bytes = up.artifact.Bytes
+		}
+		up.mu.Unlock()
+		sr.RowsIn += in.Rows
+	}
+	return nil
 }
 
 // writerProgress emits step_progress for a writer (rows it has read) at most
@@ -602,13 +725,31 @@ func (r *run) writerProgress(ctx context.Context, step string, delivered *atomic
 
 // resolveInputs builds the consumer's tables for its needs, fixing each
 // one's source (memory or parquet) now.
-func (r *run) resolveInputs(p *stepPlan, delivered *atomic.Int64) (component.Inputs, []InputSource, int64, error) {
+func (r *run) resolveInputs(ctx context.Context, p *stepPlan, delivered *atomic.Int64) (component.Inputs, []InputSource, int64, error) {
 	step := p.step
 	var inputs component.Inputs
 	var sources []InputSource
 	var rowsIn int64
 	for _, need := range step.Needs {
 		up := r.byID[need].out
+		if up.streaming {
+			if up.subscribe(step.ID, len(step.Needs) == 1) {
+				src := InputSource{Step: need, Names: inputNames(step, need), Source: SourceStream}
+				t := &inputTable{out: up, source: SourceStream, batchRows: r.batchRows, batchBytes: r.batchBytes, alloc: r.alloc, consumer: step.ID}
+				if p.spec.Role == component.RoleWrite {
+					t.delivered = delivered
+				}
+				inputs = append(inputs, component.Input{Names: src.Names, Table: t})
+				sources = append(sources, src)
+				continue
+			}
+			// Started while its upstream runs but too late to get every
+			// batch: wait for the step to end, then read as without
+			// streaming.
+			if err := up.waitEnded(ctx); err != nil {
+				return nil, nil, 0, err
+			}
+		}
 		up.mu.Lock()
 		complete, art, rows := up.complete, up.artifact, up.rows
 		up.mu.Unlock()
@@ -666,6 +807,11 @@ func (r *run) endStep(runCtx context.Context, p *stepPlan, sr StepResult, stepCt
 		case runCtx.Err() != nil:
 			sr.Status = StatusCancelled
 			err = fmt.Errorf("cancelled: %v", context.Cause(runCtx))
+		case r.failedStreamedInput(p) != "":
+			// Its upstream failed mid-stream: that step is the run's
+			// failure, this one stopped because of it.
+			sr.Status = StatusCancelled
+			err = fmt.Errorf("cancelled: input from step %q failed", r.failedStreamedInput(p))
 		default:
 			sr.Status = StatusFailed
 		}
@@ -674,6 +820,7 @@ func (r *run) endStep(runCtx context.Context, p *stepPlan, sr StepResult, stepCt
 		sr.RowsOut = 0
 		if p.out != nil {
 			p.out.releaseMemory()
+			p.out.endStream(errors.New(sr.Error))
 		}
 		r.em.emit(EventStepError, id, map[string]any{"error": sr.Error, "status": sr.Status, "duration_ms": sr.DurationMs})
 	} else {

@@ -20,6 +20,9 @@ const (
 const (
 	SourceMemory  = "memory"
 	SourceParquet = "parquet"
+	// SourceStream: the consumer subscribed to the output while its step
+	// was still producing it ([run] streaming, stream.go).
+	SourceStream = "stream"
 )
 
 // Result is the outcome of one run.

@@ -46,6 +46,11 @@ func (o *stepOutput) consumerFinished(consumer string) {
 	o.finished[consumer] = true
 	o.mu.Unlock()
 	o.consumerDone()
+	if o.streaming {
+		o.mu.Lock()
+		o.unsubscribeLocked(consumer)
+		o.mu.Unlock()
+	}
 }
 
 // DoneReading releases the input's memory copy early when no other
@@ -68,6 +73,10 @@ func (t *inputTable) OpenOnce(ctx context.Context) (array.RecordReader, error) {
 		return nil, err
 	}
 	o := t.out
+	if t.source == SourceStream {
+		// A stream reader already lets each batch go as it moves on.
+		return t.openStreamed(ctx)
+	}
 	if t.source != SourceMemory || t.consumer == "" {
 		return t.Open(ctx)
 	}

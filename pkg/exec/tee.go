@@ -187,9 +187,9 @@ func (r *run) tee(ctx context.Context, step string, out *stepOutput, rdr array.R
 	if err := checkParquetTypes(schema); err != nil {
 		return teeStats{}, err
 	}
-	out.mu.Lock()
-	out.schema = schema
-	out.mu.Unlock()
+	if out.openStream(schema) {
+		r.wakeScheduler()
+	}
 
 	aw, err := newArtifactWriter(out.path, schema, r.codec, r.batchRows, r.batchBytes)
 	if err != nil {
@@ -232,13 +232,25 @@ func (r *run) tee(ctx context.Context, step string, out *stepOutput, rdr array.R
 				return teeStats{}, fmt.Errorf("output column %q is declared non-nullable but holds %d NULLs in the batch at row %d; the driver must declare it nullable", schema.Field(i).Name, n, rows+1)
 			}
 		}
+		// Null counts are computed lazily and cached in the batch: count
+		// them here, once, before two stages read the batch at the same
+		// time (a slice arrives with its count unknown).
+		for _, c := range rec.Columns() {
+			countNulls(c.Data())
+		}
 		if err := parquetStage.send(rec); err != nil {
 			return teeStats{}, err
 		}
 		if err := digestStage.send(rec); err != nil {
 			return teeStats{}, err
 		}
-		out.hold(rec, recordBytes(rec))
+		if out.streaming {
+			if err := out.publish(ctx, rec, recordBytes(rec)); err != nil {
+				return teeStats{}, err
+			}
+		} else {
+			out.hold(rec, recordBytes(rec))
+		}
 		rows += rec.NumRows()
 		if now := time.Now(); now.Sub(lastProgress) >= progressInterval {
 			lastProgress = now
@@ -275,6 +287,19 @@ func (r *run) tee(ctx context.Context, step string, out *stepOutput, rdr array.R
 		Schema:      schemaColumns(schema),
 	}
 	return teeStats{rows: rows, artifact: art}, nil
+}
+
+// countNulls fills in the cached null counts of d and its children.
+func countNulls(d arrow.ArrayData) {
+	a := array.MakeFromData(d) // shares d: the count is cached there
+	a.NullN()
+	a.Release()
+	for _, c := range d.Children() {
+		countNulls(c)
+	}
+	if d.DataType().ID() == arrow.DICTIONARY {
+		countNulls(d.Dictionary())
+	}
 }
 
 // recordBytes is the memory a batch holds: the length of every buffer it

@@ -145,6 +145,12 @@ func layoutTimeline(d Detail) timelineSVG {
 			b.X = tlLabelW + start/total*tlChartW
 			b.W = max(2, float64(s.DurationMs)/total*tlChartW)
 			b.Title = fmt.Sprintf("%s: %s, starts at +%s, takes %s", s.ID, s.Status, fmtDuration(int64(start)), fmtDuration(s.DurationMs))
+			// Streaming: the bar overlaps its upstream's; say why.
+			for _, in := range s.Inputs {
+				if in.Source == exec.SourceStream {
+					b.Title += fmt.Sprintf(", reads %s as it runs (stream)", in.Step)
+				}
+			}
 		} else {
 			b.X, b.W = tlLabelW, 0
 			b.Title = fmt.Sprintf("%s: %s (did not run)", s.ID, s.Status)

@@ -121,7 +121,56 @@ steps:
       primary_key: [item_id]
       create_if_missing: true
 `,
+	// (e) the shape of Osiris-Python's demo (compat): MySQL → DuckDB
+	// aggregate → PostgreSQL replace.
+	"pipelines/e_demo.yaml": `oml_version: "0.1.0"
+name: eq-demo
+steps:
+  - id: ext-items
+    component: mysql.extractor
+    mode: read
+    config:
+      connection: "@mysql.src"
+      query: SELECT i.item_id, i.cat_id, i.price, i.qty, c.label FROM eq_items i LEFT JOIN eq_cats c ON i.cat_id = c.cat_id
+  - id: per-label
+    component: duckdb.processor
+    mode: transform
+    config:
+      query: |
+        SELECT cat_id, label, COUNT(*) AS n, SUM(price) AS total, MAX(qty) AS most
+        FROM input_df GROUP BY cat_id, label ORDER BY cat_id NULLS LAST
+  - id: write-pg
+    component: postgres.writer
+    mode: write
+    config:
+      connection: "@postgres.dst"
+      table: eq_target_demo
+      write_mode: replace
+      create_if_missing: true
+`,
+	// (f) MySQL → PostgreSQL upsert into a table holding other rows.
+	"pipelines/f_upsert.yaml": `oml_version: "0.1.0"
+name: eq-upsert
+steps:
+  - id: ext-items
+    component: mysql.extractor
+    mode: read
+    config:
+      connection: "@mysql.src"
+      table: eq_items
+  - id: write-pg
+    component: postgres.writer
+    mode: write
+    config:
+      connection: "@postgres.dst"
+      table: eq_target_up
+      write_mode: upsert
+      primary_key: [item_id]
+`,
 }
+
+// eqPGTables are the PostgreSQL targets of the equivalence pipelines.
+var eqPGTables = []string{"eq_target", "eq_target_demo", "eq_target_up"}
 
 // eqSalesCSV is the CSV input of pipeline (c): dates, decimals, empty
 // fields, quoted delimiters.
@@ -185,9 +234,11 @@ func loadEquivalenceTables(t *testing.T) {
 }
 
 // Spec 03's equivalence contract through the binary: the same pipelines
-// with memory_budget "0" (every input read back from parquet) and
-// "unlimited" (every input from memory) give identical outputs, rows and
-// table digests, and inputs_resolved says which path was taken.
+// with memory_budget "0" (every input read back from parquet), "64MiB" and
+// "unlimited" (every input from memory), each with [run] streaming off and
+// on (consumers reading their upstream's stream while it runs), give
+// identical outputs, target tables, rows and table digests, and
+// inputs_resolved says which path was taken.
 func TestBudgetEquivalence(t *testing.T) {
 	t.Parallel()
 	loadEquivalenceTables(t)
@@ -197,15 +248,18 @@ func TestBudgetEquivalence(t *testing.T) {
 		status  map[string]e2e.Status
 		csv     map[string][]byte
 		pgTable []string
+		pg      map[string][]string
 	}
-	runAll := func(budget string) outcome {
+	runAll := func(budget, streaming string) outcome {
 		files := map[string]string{"data/eq_sales.csv": eqSalesCSV()}
 		for k, v := range equivalencePipelines {
 			files[k] = v
 		}
-		w := newWorkspace(t, wsConfig{Budget: budget, BatchRows: 512, MySQLDB: dbE2E, PGDB: dbE2E}, files)
-		e2e.PGExec(t, pg, "DROP TABLE IF EXISTS eq_target")
-		o := outcome{status: map[string]e2e.Status{}, csv: map[string][]byte{}}
+		w := newWorkspace(t, wsConfig{Budget: budget, BatchRows: 512, Streaming: streaming, MySQLDB: dbE2E, PGDB: dbE2E}, files)
+		e2e.PGExec(t, pg, "DROP TABLE IF EXISTS eq_target", "DROP TABLE IF EXISTS eq_target_demo", "DROP TABLE IF EXISTS eq_target_up",
+			`CREATE TABLE eq_target_up (item_id int PRIMARY KEY, cat_id int, name text, price numeric(10,2), qty numeric(20,0), made timestamp(3), ok smallint)`,
+			`INSERT INTO eq_target_up (item_id, name) SELECT g, 'kept ' || g FROM generate_series(4990, 6000) g`)
+		o := outcome{status: map[string]e2e.Status{}, csv: map[string][]byte{}, pg: map[string][]string{}}
 		for p := range equivalencePipelines {
 			runDir, st := runOK(t, w, p)
 			o.status[p] = st
@@ -232,6 +286,9 @@ func TestBudgetEquivalence(t *testing.T) {
 					t.Errorf("budget %s, %s step %s: inputs_resolved lists %d inputs, status.json %d", budget, p, s.ID, len(srcs), len(s.Inputs))
 				}
 				for i, src := range srcs {
+					if streaming == "true" && src == osexec.SourceStream {
+						continue
+					}
 					if src != wantSource {
 						t.Errorf("budget %s, %s step %s: input %d read from %q, want %q", budget, p, s.ID, i, src, wantSource)
 					}
@@ -246,11 +303,43 @@ func TestBudgetEquivalence(t *testing.T) {
 			o.csv[name] = b
 		}
 		o.pgTable = pgRows(t, pg, `SELECT t::text FROM eq_target t`)
+		for _, tb := range eqPGTables {
+			o.pg[tb] = pgRows(t, pg, `SELECT t::text FROM `+tb+` t`)
+		}
 		return o
 	}
 
-	disk := runAll("0")
-	mem := runAll("unlimited")
+	disk := runAll("0", "false")
+	mem := runAll("unlimited", "false")
+	for _, c := range []struct{ budget, streaming string }{{"64MiB", "false"}, {"0", "true"}, {"64MiB", "true"}, {"unlimited", "true"}} {
+		o := runAll(c.budget, c.streaming)
+		name := fmt.Sprintf("budget %s streaming %s", c.budget, c.streaming)
+		for p, ds := range disk.status {
+			os := o.status[p]
+			if len(ds.Steps) != len(os.Steps) {
+				t.Fatalf("%s, %s: %d steps vs %d", name, p, len(os.Steps), len(ds.Steps))
+			}
+			for i, d := range ds.Steps {
+				m := os.Steps[i]
+				if d.ID != m.ID || d.Status != m.Status || d.RowsIn != m.RowsIn || d.RowsOut != m.RowsOut {
+					t.Errorf("%s, %s step %s: %s rows in/out %d/%d, want %s %d/%d", name, p, d.ID, m.Status, m.RowsIn, m.RowsOut, d.Status, d.RowsIn, d.RowsOut)
+				}
+				if (d.Artifact == nil) != (m.Artifact == nil) || d.Artifact != nil && d.Artifact.TableDigest != m.Artifact.TableDigest {
+					t.Errorf("%s, %s step %s: artifact %+v, want %+v", name, p, d.ID, m.Artifact, d.Artifact)
+				}
+			}
+		}
+		for f, b := range disk.csv {
+			if !bytes.Equal(b, o.csv[f]) {
+				t.Errorf("%s: out/%s.csv differs from budget 0 without streaming", name, f)
+			}
+		}
+		for _, tb := range eqPGTables {
+			if len(disk.pg[tb]) == 0 || !equalRows(disk.pg[tb], o.pg[tb]) {
+				t.Errorf("%s: %s differs from budget 0 without streaming (%d vs %d rows): %s", name, tb, len(o.pg[tb]), len(disk.pg[tb]), diffRows(o.pg[tb], disk.pg[tb]))
+			}
+		}
+	}
 
 	for p, ds := range disk.status {
 		ms := mem.status[p]

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -105,7 +106,9 @@ func TestMySQLKilledMidExtract(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			marker := fmt.Sprintf("flt_kill_%s_%d", tc.name, time.Now().UnixNano())
-			w := newWorkspace(t, wsConfig{MySQLDB: dbFaults}, map[string]string{
+			// Without streaming the writer never starts; with it, see
+			// TestMySQLKilledWhileWriterStreams.
+			w := newWorkspace(t, wsConfig{MySQLDB: dbFaults, Streaming: "false"}, map[string]string{
 				"pipelines/kill.yaml": endlessPipeline("flt-mysql-kill", marker),
 			})
 			my := testenv.MySQLDB(t, dbFaults)
@@ -154,6 +157,106 @@ func TestMySQLKilledMidExtract(t *testing.T) {
 	}
 }
 
+// The extractor's MariaDB connection killed (KILL <id> from a second
+// connection) while a PostgreSQL writer streams its rows into the target,
+// for write modes replace, append and upsert: exit 1, the extractor is the
+// failed step, the writer read a stream and was stopped without
+// committing, the target holds exactly what it held before, and the run
+// record is complete.
+func TestMySQLKilledWhileWriterStreams(t *testing.T) {
+	t.Parallel()
+	for _, mode := range []string{"replace", "append", "upsert"} {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			table := fmt.Sprintf("flt_stream_%s_%d", mode, os.Getpid())
+			before := prepareTarget(t, table)
+			pg := testenv.PGConn(t, dbFaults)
+			t.Cleanup(func() { e2e.PGExec(t, pg, "DROP TABLE IF EXISTS "+table) })
+			marker := fmt.Sprintf("flt_stream_%s_%d", mode, time.Now().UnixNano())
+			w := newWorkspace(t, wsConfig{MySQLDB: dbFaults, PGDB: dbFaults, Streaming: "true", MaxParallel: 2}, map[string]string{
+				"pipelines/stream_kill.yaml": fmt.Sprintf(`oml_version: "0.1.0"
+name: flt-stream-kill
+steps:
+  - id: extract-rows
+    component: mysql.extractor
+    mode: read
+    config:
+      connection: "@mysql.src"
+      query: "SELECT /* %s */ CAST(seq + 1000000000 AS SIGNED) AS id, CAST(seq * 2 AS SIGNED) AS twice, CONCAT('generated row ', seq) AS label FROM seq_1_to_1000000000"
+  - id: load-rows
+    component: postgres.writer
+    mode: write
+    needs: [extract-rows]
+    config:
+      connection: "@postgres.dst"
+      table: %s
+      write_mode: %s
+      primary_key: [id]
+`, marker, table, mode),
+			})
+			my := testenv.MySQLDB(t, dbFaults)
+
+			run := startOsiris(t, w, "--json", "run", "pipelines/stream_kill.yaml")
+			var runDir string
+			run.waitUntil(t, 2*time.Minute, "the writer streaming past 100000 rows", func() bool {
+				if d := runDirs(w, "run_logs"); len(d) == 1 {
+					runDir = d[0]
+					return writerProgressRows(runDir, "load-rows") > 100_000
+				}
+				return false
+			})
+			id := mysqlQueryID(t, my, marker)
+			if id == 0 {
+				t.Fatalf("the extractor's statement (marker %s) is not in the processlist", marker)
+			}
+			e2e.MySQLExec(t, my, fmt.Sprintf("KILL %d", id))
+
+			res := run.wait(t, time.Minute)
+			if res.ExitCode != 1 {
+				t.Fatalf("exit %d, want 1\nstdout:\n%s\nstderr:\n%s", res.ExitCode, res.Stdout, res.Stderr)
+			}
+			rec := checkRecord(t, w, runDir, osexec.StatusFailed, "extract-rows")
+			var sources []string
+			for _, e := range e2e.EventsNamed(rec.Events, osexec.EventInputsResolved, "load-rows") {
+				for _, in := range e.Fields["inputs"].([]any) {
+					sources = append(sources, fmt.Sprint(in.(map[string]any)["source"]))
+				}
+			}
+			if strings.Join(sources, ",") != osexec.SourceStream {
+				t.Errorf("load-rows read its input from %v, want a stream", sources)
+			}
+			if s := rec.Status.Step(t, "load-rows"); s.Status != osexec.StatusCancelled {
+				t.Errorf("load-rows: status %q (%s), want cancelled", s.Status, s.Error)
+			}
+			noFinalArtifact(t, runDir, "extract-rows")
+			waitNoBackendsOn(t, pg, dbFaults, table, 15*time.Second)
+			if after := pgTableState(t, pg, table); after != before {
+				t.Errorf("target changed by a failed %s: before %s, after %s", mode, before, after)
+			}
+		})
+	}
+}
+
+// writerProgressRows is the highest row count a writer's step_progress
+// events report so far in runDir.
+func writerProgressRows(runDir, step string) int64 {
+	b, err := os.ReadFile(filepath.Join(runDir, "events.jsonl"))
+	if err != nil {
+		return 0
+	}
+	var most int64
+	for _, line := range strings.Split(string(b), "\n") {
+		var e osexec.Event
+		if json.Unmarshal([]byte(line), &e) != nil || e.Event != osexec.EventStepProgress || e.Step != step {
+			continue
+		}
+		if n, err := strconv.ParseInt(fmt.Sprint(e.Fields["rows"]), 10, 64); err == nil && n > most {
+			most = n
+		}
+	}
+	return most
+}
+
 // The writer's PostgreSQL backend stopped in the middle of its COPY —
 // terminated (pg_terminate_backend) or its statement cancelled
 // (pg_cancel_backend): exit 1, the writer is the failed step, and the
@@ -170,7 +273,9 @@ func TestPostgresKilledMidCopy(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			before := prepareTarget(t, tc.table)
-			w := newWorkspace(t, wsConfig{MySQLDB: dbFaults, PGDB: dbFaults}, map[string]string{
+			// Without streaming the extract completes before the COPY
+			// starts (with it, the failed writer cancels its extract).
+			w := newWorkspace(t, wsConfig{MySQLDB: dbFaults, PGDB: dbFaults, Streaming: "false"}, map[string]string{
 				"pipelines/copy_kill.yaml": loadPipeline("flt-copy-kill", 4_000_000, tc.table),
 			})
 			pg := testenv.PGConn(t, dbFaults)
@@ -351,8 +456,9 @@ dsn = "${FLT_DOWN_URL:-postgres://nobody:not-a-real-password@127.0.0.1:1/nowhere
 	}
 }
 
-// SIGINT while the extractor streams (no writer has started): exit 130,
-// status cancelled, no artifact under its final name, no CSV target.
+// SIGINT while the extractor streams (the writer not started, or started
+// on its stream): exit 130, status cancelled, no artifact under its final
+// name, no CSV target.
 func TestSIGINTDuringExtract(t *testing.T) {
 	t.Parallel()
 	marker := fmt.Sprintf("flt_sigint_extract_%d", time.Now().UnixNano())
@@ -376,8 +482,10 @@ func TestSIGINTDuringExtract(t *testing.T) {
 	if s := rec.Status.Step(t, "extract-endless"); s.Status != osexec.StatusCancelled {
 		t.Errorf("extract-endless: status %q, want cancelled", s.Status)
 	}
-	if s := rec.Status.Step(t, "write-csv"); s.Status != osexec.StatusSkipped {
-		t.Errorf("write-csv: status %q, want skipped", s.Status)
+	// With streaming (the default) the writer may have started on the
+	// extract's stream: then it is cancelled with it, and writes nothing.
+	if s := rec.Status.Step(t, "write-csv"); s.Status != osexec.StatusSkipped && s.Status != osexec.StatusCancelled {
+		t.Errorf("write-csv: status %q, want skipped or cancelled", s.Status)
 	}
 	noFinalArtifact(t, rec.Dir, "extract-endless")
 	if _, err := os.Stat(filepath.Join(w.Root, "out", "endless.csv")); err == nil {

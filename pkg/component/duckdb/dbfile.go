@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 )
 
 // MemoryPath is the path that names an in-memory database, as in DuckDB
@@ -23,6 +24,28 @@ const (
 	magicOffset = 8
 	magic       = "DUCK"
 )
+
+// createdWait bounds how long an open waits for a database file that
+// another process is creating (two runs writing the same new
+// warehouse.duckdb): DuckDB writes the file's headers (three 4 KiB blocks)
+// right after creating it.
+const (
+	createdWait  = 5 * time.Second
+	createdBytes = 3 * 4096
+)
+
+// waitCreated waits, up to createdWait, while the file at abs exists but
+// is shorter than below: another process is still writing its headers.
+func waitCreated(abs string, below int64) {
+	deadline := time.Now().Add(createdWait)
+	for time.Now().Before(deadline) {
+		st, err := os.Stat(abs)
+		if err != nil || st.Size() >= below {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
 
 // CheckDatabaseFile reports an existing file at abs that is not a DuckDB
 // database. DuckDB opens some other files (a CSV, say) as an empty

@@ -5,6 +5,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -77,10 +78,20 @@ func open(ctx context.Context, path, dsn string) (*Session, error) {
 func newConnector(ctx context.Context, path, dsn string) (*duckdbdriver.Connector, error) {
 	deadline := time.Now().Add(lockWait)
 	delay := 20 * time.Millisecond
+	retriedShort := false
 	for {
 		connector, err := duckdbdriver.NewConnector(dsn, nil)
 		if err == nil {
 			return connector, nil
+		}
+		if path != "" && strings.Contains(err.Error(), "is not a valid DuckDB database file") && !retriedShort {
+			// Read while another process was still writing its headers:
+			// wait for them, once.
+			if st, serr := os.Stat(path); serr == nil && st.Size() < createdBytes {
+				retriedShort = true
+				waitCreated(path, createdBytes)
+				continue
+			}
 		}
 		if path == "" || !strings.Contains(err.Error(), "Could not set lock on file") || time.Now().After(deadline) {
 			return nil, fmt.Errorf("opening duckdb %s: %w", describePath(path), err)

@@ -234,6 +234,8 @@ func databasePath(req *component.Request) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("step %q: %w", req.StepID, err)
 	}
+	// A file without its header yet is being created by another run.
+	waitCreated(abs, magicOffset+int64(len(magic)))
 	if err := CheckDatabaseFile(abs); err != nil {
 		return "", fmt.Errorf("step %q: duckdb %s %w", req.StepID, req.Files.Rel(abs), err)
 	}

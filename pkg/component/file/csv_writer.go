@@ -152,7 +152,7 @@ func (CSVWriter) Write(ctx context.Context, req *component.Request, in component
 		return component.WriteResult{}, err
 	}
 	rel := req.Files.Rel(target)
-	src, err := in.Open(ctx)
+	src, err := component.OpenOnce(ctx, in)
 	if err != nil {
 		return component.WriteResult{}, fmt.Errorf("step %q: opening input %s: %w", req.StepID, in.StepID(), err)
 	}

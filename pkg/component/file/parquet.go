@@ -318,7 +318,7 @@ func (ParquetWriter) Write(ctx context.Context, req *component.Request, in compo
 		return res, err
 	}
 	rel := req.Files.Rel(target)
-	src, err := in.Open(ctx)
+	src, err := component.OpenOnce(ctx, in)
 	if err != nil {
 		return res, fmt.Errorf("step %q: opening input %s: %w", req.StepID, in.StepID(), err)
 	}

@@ -712,7 +712,7 @@ func (l *loader) loadDataColumns(schema *arrow.Schema) (string, string) {
 }
 
 func (l *loader) loadData(ctx context.Context, ex sqlExecer, table string) (written, received int64, err error) {
-	rr, err := l.in.Open(ctx)
+	rr, err := component.OpenOnce(ctx, l.in)
 	if err != nil {
 		return 0, 0, fmt.Errorf("opening input %q: %w", l.in.StepID(), err)
 	}
@@ -877,7 +877,7 @@ func (l *loader) insertRows(ctx context.Context, ex sqlExecer, table string) (wr
 			limit = int(maxPacket / 2)
 		}
 	}
-	rr, err := l.in.Open(ctx)
+	rr, err := component.OpenOnce(ctx, l.in)
 	if err != nil {
 		return 0, 0, fmt.Errorf("opening input %q: %w", l.in.StepID(), err)
 	}

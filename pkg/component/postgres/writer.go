@@ -307,7 +307,7 @@ func write(ctx context.Context, req *component.Request, in component.Table, opts
 		plan[i] = p
 	}
 
-	src, err := in.Open(ctx)
+	src, err := component.OpenOnce(ctx, in)
 	if err != nil {
 		return 0, fmt.Errorf("opening input %s: %w", in.StepID(), err)
 	}

@@ -25,14 +25,15 @@ type RunOptions struct {
 	MaxParallel  int    `json:"max_parallel"`
 	BatchRows    int    `json:"batch_rows"`
 	Compression  string `json:"compression"`
+	Streaming    bool   `json:"streaming"`
 }
 
 func wireOptions(o exec.Options) RunOptions {
-	return RunOptions{MemoryBudget: o.MemoryBudget, MaxParallel: o.MaxParallel, BatchRows: o.BatchRows, Compression: o.Compression}
+	return RunOptions{MemoryBudget: o.MemoryBudget, MaxParallel: o.MaxParallel, BatchRows: o.BatchRows, Compression: o.Compression, Streaming: o.Streaming}
 }
 
 func (o RunOptions) engine() exec.Options {
-	return exec.Options{MemoryBudget: o.MemoryBudget, MaxParallel: o.MaxParallel, BatchRows: o.BatchRows, Compression: o.Compression}
+	return exec.Options{MemoryBudget: o.MemoryBudget, MaxParallel: o.MaxParallel, BatchRows: o.BatchRows, Compression: o.Compression, Streaming: o.Streaming}
 }
 
 // Value is one connection field with its type stated, so that an integer

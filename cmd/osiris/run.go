@@ -14,7 +14,6 @@ import (
 	"github.com/osiris-go/osiris/pkg/compile"
 	"github.com/osiris-go/osiris/pkg/diag"
 	"github.com/osiris-go/osiris/pkg/exec"
-	"github.com/osiris-go/osiris/pkg/remote"
 	"github.com/osiris-go/osiris/pkg/runlog"
 	"github.com/osiris-go/osiris/workspace"
 )
@@ -49,12 +48,9 @@ func (a *app) cmdRun(args []string) error {
 			return err
 		}
 	}
-	var pre *remote.Prestarted
-	if useRemote && !*dryRun {
-		// The sandbox starts while the pipeline compiles.
-		pre = remote.Prestart(ws, remoteName, "")
-		defer pre.Discard()
-	}
+	// The sandbox starts only once the pipeline has compiled: a refused
+	// pipeline starts nothing, not even a sandbox (remote.Prestart, which
+	// overlapped the two, is not used here for that reason).
 	m, manifestDir, err := a.runTarget(ws, pos, *lastCompile, params)
 	if err != nil {
 		return err
@@ -63,7 +59,7 @@ func (a *app) cmdRun(args []string) error {
 		return a.printPlan(ws, m)
 	}
 	if useRemote {
-		return a.executeRemote(ws, m, manifestDir, *timeout, remoteName, pre)
+		return a.executeRemote(ws, m, manifestDir, *timeout, remoteName, nil)
 	}
 	// SQL names files relative to the workspace root and DuckDB resolves
 	// them against the working directory (a remote worker runs in its ws/).

@@ -33,12 +33,9 @@ func copyArtifact(src, dst, want string) (schema *arrow.Schema, err error) {
 			os.Remove(dst)
 		}
 	}()
-	if err := cloneFile(src, dst); err != nil {
-		return nil, fmt.Errorf("copying cached artifact %s: %w", src, err)
-	}
-	sum, err := filehash.File(dst)
+	sum, err := cloneFile(src, dst)
 	if err != nil {
-		return nil, fmt.Errorf("reading cached artifact %s: %w", src, err)
+		return nil, fmt.Errorf("copying cached artifact %s: %w", src, err)
 	}
 	if sum != want {
 		return nil, fmt.Errorf("cached artifact %s has SHA-256 %s, the entry says %s (changed or corrupted)", src, sum, want)
@@ -55,28 +52,36 @@ func copyArtifact(src, dst, want string) (schema *arrow.Schema, err error) {
 	return fr.Schema()
 }
 
-// cloneFile writes src's bytes to dst under a temporary name, then renames:
-// a reflink when possible, a byte copy otherwise.
-func cloneFile(src, dst string) error {
+// cloneFile writes src's bytes to dst under a temporary name, then renames,
+// and returns the SHA-256 ("sha256:<hex>") of what dst holds: a reflink
+// when possible (then dst is read back to hash it), else a byte copy hashed
+// as it is written (one pass over the data).
+func cloneFile(src, dst string) (string, error) {
 	in, err := os.Open(src)
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer in.Close()
 	tmp := dst + ".tmp"
 	out, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
 	if err != nil {
-		return err
+		return "", err
 	}
-	if reflink(out, in) != nil {
-		_, err = io.Copy(out, in)
+	var sum string
+	if reflink(out, in) == nil {
+		sum, err = filehash.File(tmp)
+	} else {
+		var hex string
+		if hex, _, err = filehash.Reader(io.TeeReader(in, out)); err == nil {
+			sum = "sha256:" + hex
+		}
 	}
 	if cerr := out.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
 		os.Remove(tmp)
-		return err
+		return "", err
 	}
-	return os.Rename(tmp, dst)
+	return sum, os.Rename(tmp, dst)
 }

@@ -1,17 +1,11 @@
 package cache
 
 import (
-	"bufio"
-	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -70,13 +64,13 @@ steps:
 	})
 	p := startWatch(t, w, "--json", "--reuse-writes", "--debounce", "100ms", "pipelines/both.yaml")
 
-	first := p.run(2 * time.Minute)
+	first := p.Run(2 * time.Minute)
 	if first["status"] != "success" || first["writes_skipped"] != float64(0) {
 		t.Fatalf("first run: %v", first)
 	}
 	// The same bytes saved again: a rerun with every key unchanged.
 	w.Write("data/src.csv", srcCSV)
-	second := p.run(2 * time.Minute)
+	second := p.Run(2 * time.Minute)
 	if second["status"] != "success" || second["writes_skipped"] != float64(1) || second["rows"] != float64(2) {
 		t.Errorf("unchanged rerun: %v; want success, 1 write skipped, 2 rows (the append writer's)", second)
 	}
@@ -112,14 +106,14 @@ steps:
 
 	// New input: the replace writer writes again.
 	w.Write("data/src.csv", srcCSV+"6,1,f\n")
-	third := p.run(2 * time.Minute)
+	third := p.Run(2 * time.Minute)
 	if third["status"] != "success" || third["writes_skipped"] != float64(0) {
 		t.Errorf("rerun after an input change: %v", third)
 	}
 	if ids, _ := tg.ids(t, replaceT); ids != "1 2 6" {
 		t.Errorf("replace target after the input changed: %q, want 1 2 6", ids)
 	}
-	p.stop()
+	p.Stop()
 }
 
 // metric returns the value of the metric name of step in metrics.jsonl.
@@ -139,102 +133,8 @@ func metric(t *testing.T, dir, step, name string) float64 {
 	return 0
 }
 
-// watchProc is a running `osiris watch`.
-type watchProc struct {
-	t      *testing.T
-	sig    func(os.Signal) error
-	lines  chan string
-	exited chan error
-	mu     sync.Mutex
-	stderr bytes.Buffer
-}
-
-type lockedWriter struct {
-	mu *sync.Mutex
-	b  *bytes.Buffer
-}
-
-func (l lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func startWatch(t *testing.T, w *e2e.Workspace, args ...string) *watchProc {
+// startWatch starts `osiris watch args...` (e2e.WatchProc).
+func startWatch(t *testing.T, w *e2e.Workspace, args ...string) *e2e.WatchProc {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	t.Cleanup(cancel)
-	p := &watchProc{t: t, lines: make(chan string, 100), exited: make(chan error, 1)}
-	cmd := w.Command(ctx, append([]string{"watch"}, args...)...)
-	cmd.Stderr = lockedWriter{&p.mu, &p.stderr}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p.sig = cmd.Process.Signal
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			p.lines <- sc.Text()
-		}
-		close(p.lines)
-		p.exited <- cmd.Wait()
-	}()
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			_ = cmd.Process.Kill()
-		}
-	})
-	return p
-}
-
-func (p *watchProc) errText() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.stderr.String()
-}
-
-// run waits for the next JSON report of a run.
-func (p *watchProc) run(within time.Duration) map[string]any {
-	p.t.Helper()
-	deadline := time.After(within)
-	for {
-		select {
-		case l, ok := <-p.lines:
-			if !ok {
-				p.t.Fatalf("watch exited\nstderr:\n%s", p.errText())
-			}
-			if !strings.Contains(l, `"event":"run"`) {
-				continue
-			}
-			var m map[string]any
-			if err := json.Unmarshal([]byte(l), &m); err != nil {
-				p.t.Fatal(err)
-			}
-			return m
-		case <-deadline:
-			p.t.Fatalf("no run reported within %s\nstderr:\n%s", within, p.errText())
-		}
-	}
-}
-
-// stop sends Ctrl-C and expects a clean stop: exit 130 (interrupted).
-func (p *watchProc) stop() {
-	p.t.Helper()
-	if err := p.sig(syscall.SIGINT); err != nil {
-		p.t.Fatal(err)
-	}
-	for range p.lines {
-	}
-	select {
-	case err := <-p.exited:
-		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 130 {
-			p.t.Errorf("watch after Ctrl-C: %v, want exit 130\nstderr:\n%s", err, p.errText())
-		}
-	case <-time.After(30 * time.Second):
-		p.t.Fatal("watch did not exit within 30s of Ctrl-C")
-	}
+	return e2e.StartWatch(t, w, args...)
 }

@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -185,29 +184,11 @@ func rawIndex(t *testing.T, w *e2e.Workspace) []map[string]any {
 type bgRun struct {
 	w      *e2e.Workspace
 	cmd    *exec.Cmd
-	out    *syncBuffer
-	errb   *syncBuffer
+	out    *e2e.SyncBuffer
+	errb   *e2e.SyncBuffer
 	done   chan struct{}
 	result e2e.Result
 	err    error
-}
-
-// syncBuffer is a bytes.Buffer safe to read while the process writes it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // startOsiris starts `osiris -C root args...` and returns at once. The
@@ -215,7 +196,7 @@ func (s *syncBuffer) String() string {
 func startOsiris(t *testing.T, w *e2e.Workspace, args ...string) *bgRun {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	b := &bgRun{w: w, cmd: w.Command(ctx, args...), out: &syncBuffer{}, errb: &syncBuffer{}, done: make(chan struct{})}
+	b := &bgRun{w: w, cmd: w.Command(ctx, args...), out: &e2e.SyncBuffer{}, errb: &e2e.SyncBuffer{}, done: make(chan struct{})}
 	b.cmd.Stdout, b.cmd.Stderr = b.out, b.errb
 	if err := b.cmd.Start(); err != nil {
 		cancel()

@@ -43,29 +43,12 @@ func (s *seen) add(what string, v any) {
 	s.mu.Unlock()
 }
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // client is one connected MCP client of `osiris mcp` over stdio.
 type client struct {
 	t       *testing.T
 	session *sdk.ClientSession
 	seen    *seen
-	stderr  *lockedBuffer
+	stderr  *e2e.SyncBuffer
 	stdin   io.WriteCloser // the server's
 	wait    func() error   // waits for the server to exit
 }
@@ -96,7 +79,7 @@ func connect(t *testing.T, w *e2e.Workspace) *client {
 		},
 	})
 	cmd := w.Command(context.Background(), "mcp")
-	stderr := &lockedBuffer{}
+	stderr := &e2e.SyncBuffer{}
 	cmd.Stderr = stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {

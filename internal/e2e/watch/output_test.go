@@ -1,7 +1,6 @@
 package watch
 
 import (
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -11,17 +10,6 @@ import (
 
 	"github.com/osiris-go/osiris/internal/e2e"
 )
-
-// report waits for the next JSON report whose event is one of events.
-func (p *proc) report(within time.Duration, events ...string) map[string]any {
-	p.t.Helper()
-	var m map[string]any
-	l := p.line(`"event":"(`+strings.Join(events, "|")+`)"`, within)
-	if err := json.Unmarshal([]byte(l), &m); err != nil {
-		p.t.Fatal(err)
-	}
-	return m
-}
 
 const duckPipeline = `oml_version: "0.1.0"
 name: duck
@@ -57,20 +45,20 @@ func TestWatchEnvSaveRerunsOnlyUsers(t *testing.T) {
 	})
 	p := startWatch(t, w, "--json", "--debounce", "100ms")
 	for i := 0; i < 2; i++ {
-		if r := p.run(time.Minute); r["status"] != "success" {
+		if r := p.Run(time.Minute); r["status"] != "success" {
 			t.Fatalf("initial run: %v", r)
 		}
 	}
 	w.Write(".env", "WH_FILE=wh1.duckdb\nUNUSED=1\n")
 	for i := 0; i < 2; i++ {
-		if r := p.report(time.Minute, "run", "unchanged"); r["event"] != "unchanged" {
+		if r := p.Report(time.Minute, "run", "unchanged"); r["event"] != "unchanged" {
 			t.Fatalf("after a save of .env that changes nothing used: %v, want no rerun", r)
 		}
 	}
 	w.Write(".env", "WH_FILE=wh2.duckdb\nUNUSED=1\n")
 	got := map[string]string{}
 	for i := 0; i < 2; i++ {
-		r := p.report(time.Minute, "run", "unchanged")
+		r := p.Report(time.Minute, "run", "unchanged")
 		got[r["pipeline"].(string)] = r["event"].(string)
 	}
 	if got["pipelines/duck.yaml"] != "run" || got["pipelines/three.yaml"] != "unchanged" {
@@ -79,7 +67,7 @@ func TestWatchEnvSaveRerunsOnlyUsers(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(w.Root, "wh2.duckdb")); err != nil {
 		t.Errorf("the rerun did not write the new database: %v", err)
 	}
-	p.stop()
+	p.Stop()
 }
 
 // Human output: a line when a run starts, saying what changed; two
@@ -97,7 +85,7 @@ func TestWatchOutputLines(t *testing.T) {
 	ts := `^\d\d:\d\d:\d\d `
 	seen := map[string]bool{}
 	for len(seen) < 4 {
-		l := p.line(ts+`(▶|✓) (x|sub/x)  `, time.Minute)
+		l := p.Line(ts+`(▶|✓) (x|sub/x)  `, time.Minute)
 		seen[regexp.MustCompile(`(▶|✓) (\S+)`).FindString(l)] = true
 	}
 	// Spoil the artifacts the next run would reuse: the step cache ignores
@@ -112,13 +100,13 @@ func TestWatchOutputLines(t *testing.T) {
 		}
 	}
 	w.Write("pipelines/x.yaml", strings.Replace(threeSteps, "total >= 1400", "total >= 1500", 1))
-	p.line(ts+`▶ x  started \(changed: pipelines/x\.yaml\)$`, time.Minute)
-	warn := p.line(ts+`! x  extract: `, time.Minute)
+	p.Line(ts+`▶ x  started \(changed: pipelines/x\.yaml\)$`, time.Minute)
+	warn := p.Line(ts+`! x  extract: `, time.Minute)
 	if strings.Contains(warn, w.Root) || len([]rune(warn)) > 200 || !strings.Contains(warn, "step cache entry ignored") {
 		t.Errorf("warning line (%d characters): %s\nwant a short one with workspace-relative paths", len([]rune(warn)), warn)
 	}
-	p.line(ts+`✓ x  4 steps \(0 cached\)`, time.Minute)
-	p.stop()
+	p.Line(ts+`✓ x  4 steps \(0 cached\)`, time.Minute)
+	p.Stop()
 }
 
 // --retry reruns a failed pipeline after that long, with no change.
@@ -144,11 +132,11 @@ steps:
 `,
 	})
 	p := startWatch(t, w, "--retry", "300ms", "pipelines/bad.yaml")
-	p.line(`✗ bad  step "broken": .*\(retry in 300ms\)$`, time.Minute)
-	p.line(`▶ bad  started \(retry 1 after a failure\)$`, time.Minute)
-	p.line(`✗ bad  step "broken"`, time.Minute)
-	p.line(`▶ bad  started \(retry 2 after a failure\)$`, time.Minute)
-	p.stop()
+	p.Line(`✗ bad  step "broken": .*\(retry in 300ms\)$`, time.Minute)
+	p.Line(`▶ bad  started \(retry 1 after a failure\)$`, time.Minute)
+	p.Line(`✗ bad  step "broken"`, time.Minute)
+	p.Line(`▶ bad  started \(retry 2 after a failure\)$`, time.Minute)
+	p.Stop()
 }
 
 // A pipeline named on the command line, deleted and restored (a branch
@@ -160,12 +148,12 @@ func TestWatchNamedPipelineRestored(t *testing.T) {
 		"pipelines/three.yaml": threeSteps,
 	})
 	p := startWatch(t, w, "--debounce", "100ms", "pipelines/three.yaml")
-	p.line(`✓ three  4 steps`, time.Minute)
+	p.Line(`✓ three  4 steps`, time.Minute)
 	if err := os.Remove(filepath.Join(w.Root, "pipelines", "three.yaml")); err != nil {
 		t.Fatal(err)
 	}
-	p.line(`- three  removed`, time.Minute)
+	p.Line(`- three  removed`, time.Minute)
 	w.Write("pipelines/three.yaml", strings.Replace(threeSteps, "total >= 1400", "total >= 1500", 1))
-	p.line(`✓ three  4 steps \(2 cached\)`, time.Minute)
-	p.stop()
+	p.Line(`✓ three  4 steps \(2 cached\)`, time.Minute)
+	p.Stop()
 }

@@ -38,16 +38,16 @@ steps:
 		return strings.TrimSpace(string(b))
 	}
 	p := startWatch(t, w, "--json", "--poll", "100ms", "--debounce", "100ms")
-	if r := p.run(time.Minute); r["status"] != "success" || out() != "x,parts\n3,10" {
+	if r := p.Run(time.Minute); r["status"] != "success" || out() != "x,parts\n3,10" {
 		t.Fatalf("first run: %v, out/r.csv %q", r, out())
 	}
 	w.Write("data/x.csv", "v\n1\n5\n")
-	if r := p.run(time.Minute); r["status"] != "success" || out() != "x,parts\n6,10" {
+	if r := p.Run(time.Minute); r["status"] != "success" || out() != "x,parts\n6,10" {
 		t.Errorf("after editing data/x.csv: %v, out/r.csv %q", r, out())
 	}
 	w.Write("data/parts/b.csv", "v\n20\n")
-	if r := p.run(time.Minute); r["status"] != "success" || out() != "x,parts\n6,30" {
+	if r := p.Run(time.Minute); r["status"] != "success" || out() != "x,parts\n6,30" {
 		t.Errorf("after adding data/parts/b.csv: %v, out/r.csv %q", r, out())
 	}
-	p.stop()
+	p.Stop()
 }

@@ -1,11 +1,9 @@
 package watch
 
 import (
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -16,41 +14,6 @@ import (
 	"github.com/osiris-go/osiris/internal/testenv"
 	osexec "github.com/osiris-go/osiris/pkg/exec"
 )
-
-// exitCode sends sig and returns watch's exit code once it has exited.
-func (p *proc) exitCode(sig syscall.Signal) int {
-	p.t.Helper()
-	if err := p.cmd.Process.Signal(sig); err != nil {
-		p.t.Fatal(err)
-	}
-	return p.wait()
-}
-
-// wait returns watch's exit code once it has exited; being killed by a
-// signal fails the test.
-func (p *proc) wait() int {
-	p.t.Helper()
-	for range p.lines {
-	}
-	select {
-	case err := <-p.exited:
-		var ee *exec.ExitError
-		switch {
-		case err == nil:
-			return 0
-		case errors.As(err, &ee):
-			if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-				p.t.Fatalf("watch was killed by %s (exit %d); stderr:\n%s", ws.Signal(), 128+int(ws.Signal()), p.errText())
-			}
-			return ee.ExitCode()
-		default:
-			p.t.Fatal(err)
-		}
-	case <-time.After(30 * time.Second):
-		p.t.Fatal("watch did not exit within 30s")
-	}
-	return -1
-}
 
 // SIGHUP (a closed terminal), SIGTERM and Ctrl-C stop watch the same way:
 // the run in progress is cancelled and recorded as such (status.json
@@ -84,15 +47,15 @@ steps:
 				_ = probe.QueryRow(t.Context(), `SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%'||$1||'%' AND pid <> pg_backend_pid()`, marker).Scan(&n)
 				return n > 0
 			})
-			if err := p.cmd.Process.Signal(sig); err != nil {
+			if err := p.Cmd.Process.Signal(sig); err != nil {
 				t.Fatal(err)
 			}
-			r := p.run(time.Minute)
+			r := p.Run(time.Minute)
 			if r["status"] != osexec.StatusCancelled || r["superseded"] != false {
 				t.Errorf("the run in progress at %s: %v, want cancelled", sig, r)
 			}
-			if code := p.wait(); code != 130 {
-				t.Errorf("exit %d after %s, want 130\nstderr:\n%s", code, sig, p.errText())
+			if code := p.Wait(); code != 130 {
+				t.Errorf("exit %d after %s, want 130\nstderr:\n%s", code, sig, p.Stderr())
 			}
 			runDir := filepath.Join(w.Root, filepath.FromSlash(r["run_dir"].(string)))
 			if st := e2e.ReadStatus(t, runDir); st.Status != osexec.StatusCancelled {
@@ -129,8 +92,8 @@ steps:
 `,
 	})
 	p := startWatch(t, w, "pipelines/bad.yaml")
-	p.line(`✗ bad  step "broken"`, time.Minute)
-	if code := p.exitCode(syscall.SIGINT); code != 130 {
+	p.Line(`✗ bad  step "broken"`, time.Minute)
+	if code := p.ExitCode(syscall.SIGINT); code != 130 {
 		t.Errorf("exit %d after Ctrl-C, want 130", code)
 	}
 }
@@ -170,15 +133,15 @@ steps:
 		b, _ := os.ReadFile(filepath.Join(runDir, "events.jsonl"))
 		return strings.Contains(string(b), `"run_start"`)
 	})
-	if err := p.cmd.Process.Signal(syscall.SIGINT); err != nil {
+	if err := p.Cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
 	// Two signals sent at once are one for the kernel: the second is sent
 	// once the first was handled.
 	waitFor(t, time.Minute, "the first Ctrl-C to be handled", func() bool {
-		return strings.Contains(p.errText(), "cancelling the runs in progress")
+		return strings.Contains(p.Stderr(), "cancelling the runs in progress")
 	})
-	if code := p.exitCode(syscall.SIGINT); code != 130 {
+	if code := p.ExitCode(syscall.SIGINT); code != 130 {
 		t.Errorf("exit %d after a second Ctrl-C, want 130", code)
 	}
 	if st := e2e.ReadStatus(t, runDir); st.Status != osexec.StatusCancelled {
@@ -187,7 +150,7 @@ steps:
 	if _, err := os.Stat(filepath.Join(runDir, osexec.RunLockFile)); !os.IsNotExist(err) {
 		t.Errorf("run.lock left behind (%v)", err)
 	}
-	if !strings.Contains(p.errText(), "stopped at once") {
-		t.Errorf("stderr does not say it stopped at once:\n%s", p.errText())
+	if !strings.Contains(p.Stderr(), "stopped at once") {
+		t.Errorf("stderr does not say it stopped at once:\n%s", p.Stderr())
 	}
 }

@@ -1,18 +1,14 @@
 package watch
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -22,98 +18,10 @@ import (
 )
 
 // proc is a running `osiris watch`.
-type proc struct {
-	t      *testing.T
-	cmd    *exec.Cmd
-	lines  chan string
-	mu     sync.Mutex
-	stderr bytes.Buffer
-	exited chan error
-}
-
-type lockedBuf struct {
-	mu *sync.Mutex
-	b  *bytes.Buffer
-}
-
-func (l lockedBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func startWatch(t *testing.T, w *e2e.Workspace, args ...string) *proc {
+// startWatch starts `osiris watch args...` (e2e.WatchProc).
+func startWatch(t *testing.T, w *e2e.Workspace, args ...string) *e2e.WatchProc {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	t.Cleanup(cancel)
-	p := &proc{t: t, lines: make(chan string, 100), exited: make(chan error, 1)}
-	p.cmd = w.Command(ctx, append([]string{"watch"}, args...)...)
-	p.cmd.Stderr = lockedBuf{&p.mu, &p.stderr}
-	out, err := p.cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			p.lines <- sc.Text()
-		}
-		close(p.lines)
-		p.exited <- p.cmd.Wait()
-	}()
-	t.Cleanup(func() {
-		if p.cmd.ProcessState == nil {
-			_ = p.cmd.Process.Kill()
-		}
-	})
-	return p
-}
-
-func (p *proc) errText() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.stderr.String()
-}
-
-// line waits for the next stdout line matching re.
-func (p *proc) line(re string, within time.Duration) string {
-	p.t.Helper()
-	rx := regexp.MustCompile(re)
-	deadline := time.After(within)
-	for {
-		select {
-		case l, ok := <-p.lines:
-			if !ok {
-				p.t.Fatalf("watch exited while waiting for %q\nstderr:\n%s", re, p.errText())
-			}
-			if rx.MatchString(l) {
-				return l
-			}
-		case <-deadline:
-			p.t.Fatalf("no line matching %q within %s\nstderr:\n%s", re, within, p.errText())
-		}
-	}
-}
-
-// run waits for the next JSON report of a run (watch --json).
-func (p *proc) run(within time.Duration) map[string]any {
-	p.t.Helper()
-	var m map[string]any
-	if err := json.Unmarshal([]byte(p.line(`"event":"run"`, within)), &m); err != nil {
-		p.t.Fatal(err)
-	}
-	return m
-}
-
-// stop sends Ctrl-C and expects a clean stop: exit 130 (interrupted).
-func (p *proc) stop() {
-	p.t.Helper()
-	if code := p.exitCode(syscall.SIGINT); code != 130 {
-		p.t.Errorf("watch after Ctrl-C: exit %d, want 130\nstderr:\n%s", code, p.errText())
-	}
+	return e2e.StartWatch(t, w, args...)
 }
 
 func stepCaches(t *testing.T, st e2e.Status) map[string]string {
@@ -172,12 +80,12 @@ func TestWatchEditLastQuery(t *testing.T) {
 		"pipelines/three.yaml": threeSteps,
 	})
 	p := startWatch(t, w, "--json", "--debounce", "100ms", "pipelines/three.yaml")
-	first := p.run(time.Minute)
+	first := p.Run(time.Minute)
 	if first["status"] != "success" || first["cached"] != float64(0) {
 		t.Fatalf("first run: %v", first)
 	}
 	w.Write("pipelines/three.yaml", strings.Replace(threeSteps, "total >= 1400", "total >= 1500", 1))
-	second := p.run(time.Minute)
+	second := p.Run(time.Minute)
 	if second["status"] != "success" || second["steps"] != float64(4) || second["cached"] != float64(2) {
 		t.Fatalf("rerun after editing the last query: %v", second)
 	}
@@ -199,7 +107,7 @@ func TestWatchEditLastQuery(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.stop()
+	p.Stop()
 
 	full := w.MustRun("--no-cache", "pipelines/three.yaml")
 	fst := e2e.ReadStatus(t, full)
@@ -231,22 +139,22 @@ func TestWatchNewBrokenAndFixedPipeline(t *testing.T) {
 		"pipelines/three.yaml": threeSteps,
 	})
 	p := startWatch(t, w, "--debounce", "100ms")
-	p.line(`^\d\d:\d\d:\d\d ✓ three  4 steps \(0 cached\)  .*  run_logs/dev/three/`, time.Minute)
+	p.Line(`^\d\d:\d\d:\d\d ✓ three  4 steps \(0 cached\)  .*  run_logs/dev/three/`, time.Minute)
 
 	good := strings.NewReplacer("name: three", "name: two", "output/top.csv", "output/two.csv").Replace(threeSteps)
 	// A new pipeline: its first three steps are those of three (step_fp
 	// does not depend on the pipeline), only its writer is new.
 	w.Write("pipelines/two.yaml", good)
-	p.line(`^\d\d:\d\d:\d\d ✓ two  4 steps \(3 cached\)  `, time.Minute)
+	p.Line(`^\d\d:\d\d:\d\d ✓ two  4 steps \(3 cached\)  `, time.Minute)
 
 	w.Write("pipelines/two.yaml", strings.Replace(good, "      query: SELECT director, n, total", "      qurey: SELECT director, n, total", 1))
-	p.line(`✗ two  does not validate; watching on`, time.Minute)
+	p.Line(`✗ two  does not validate; watching on`, time.Minute)
 	// stderr is copied by another goroutine: it may lag behind stdout.
 	typo := regexp.MustCompile(`pipelines/two\.yaml:\d+:\d+: error\[unknown-config-key\]: .*"qurey"`)
-	waitFor(t, 10*time.Second, "the file:line:col error for the typo on stderr", func() bool { return typo.MatchString(p.errText()) })
+	waitFor(t, 10*time.Second, "the file:line:col error for the typo on stderr", func() bool { return typo.MatchString(p.Stderr()) })
 
 	w.Write("pipelines/two.yaml", strings.Replace(good, "total >= 1400", "total >= 1000", 1))
-	p.line(`^\d\d:\d\d:\d\d ✓ two  4 steps \(2 cached\)  `, time.Minute)
+	p.Line(`^\d\d:\d\d:\d\d ✓ two  4 steps \(2 cached\)  `, time.Minute)
 	if _, err := os.Stat(filepath.Join(w.Root, "output", "two.csv")); err != nil {
 		t.Error(err)
 	}
@@ -259,16 +167,16 @@ func TestWatchNewBrokenAndFixedPipeline(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.Write("osiris.toml", string(toml)+"\n[watch]\nzzz = 1\n")
-	p.line(`✗ osiris\.toml  cannot be loaded; watching on`, time.Minute)
+	p.Line(`✗ osiris\.toml  cannot be loaded; watching on`, time.Minute)
 	bad := regexp.MustCompile(`osiris\.toml:\d+:\d+: error\[unknown-config-key\]`)
-	waitFor(t, 10*time.Second, "osiris.toml's error on stderr", func() bool { return bad.MatchString(p.errText()) })
+	waitFor(t, 10*time.Second, "osiris.toml's error on stderr", func() bool { return bad.MatchString(p.Stderr()) })
 	if !strings.Contains(string(toml), "\n[run]\n") {
 		t.Fatalf("osiris.toml has no [run] table:\n%s", toml)
 	}
 	w.Write("osiris.toml", strings.Replace(string(toml), "\n[run]\n", "\n[run]\nbatch_rows = 1000\n", 1))
-	p.line(`✓ (three|two)  4 steps`, time.Minute)
-	p.line(`✓ (three|two)  4 steps`, time.Minute)
-	p.stop()
+	p.Line(`✓ (three|two)  4 steps`, time.Minute)
+	p.Line(`✓ (three|two)  4 steps`, time.Minute)
+	p.Stop()
 }
 
 // --poll detects a changed input file with no inotify watch at all.
@@ -279,12 +187,12 @@ func TestWatchPoll(t *testing.T) {
 		"pipelines/three.yaml": threeSteps,
 	})
 	p := startWatch(t, w, "--json", "--poll", "100ms", "--debounce", "100ms")
-	p.run(time.Minute)
-	if n := inotifyInstances(t, p.cmd.Process.Pid); n != 0 {
+	p.Run(time.Minute)
+	if n := inotifyInstances(t, p.Cmd.Process.Pid); n != 0 {
 		t.Errorf("watch --poll holds %d inotify instances", n)
 	}
 	w.Write("data/movies.csv", moviesCSV()+"999,director 99,200\n")
-	r := p.run(time.Minute)
+	r := p.Run(time.Minute)
 	st := e2e.ReadStatus(t, filepath.Join(w.Root, filepath.FromSlash(r["run_dir"].(string))))
 	if r["status"] != "success" || st.Step(t, "extract").Cache != "miss" || st.Step(t, "per-director").Cache != "miss" {
 		t.Errorf("rerun after the CSV changed: %v, steps %v (the extract must rerun)", r, stepCaches(t, st))
@@ -292,7 +200,7 @@ func TestWatchPoll(t *testing.T) {
 	if ps, _ := r["paths"].([]any); len(ps) != 1 || ps[0] != "data/movies.csv" {
 		t.Errorf("rerun caused by %v", r["paths"])
 	}
-	p.stop()
+	p.Stop()
 }
 
 func inotifyInstances(t *testing.T, pid int) int {
@@ -372,7 +280,7 @@ steps:
 	})
 	w.Write("pipelines/cancel.yaml", pipeline(table+"_new"))
 
-	cancelled := p.run(time.Minute)
+	cancelled := p.Run(time.Minute)
 	if cancelled["status"] != osexec.StatusCancelled || cancelled["superseded"] != true {
 		t.Fatalf("the run in progress: %v, want cancelled for the newer change", cancelled)
 	}
@@ -380,11 +288,11 @@ steps:
 	if st.Status != osexec.StatusCancelled || st.Step(t, "write").Status != osexec.StatusCancelled {
 		t.Errorf("cancelled run's record: run %s, writer %s", st.Status, st.Step(t, "write").Status)
 	}
-	next := p.run(time.Minute)
+	next := p.Run(time.Minute)
 	if next["status"] != "success" {
 		t.Fatalf("the new run: %v", next)
 	}
-	p.stop()
+	p.Stop()
 	if err := lock.Rollback(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -421,7 +329,7 @@ func TestWatchRemote(t *testing.T) {
 	})
 	p := startWatch(t, w, "--json", "--debounce", "100ms", "--remote", "box", "pipelines/three.yaml")
 	for i := 0; i < 2; i++ {
-		r := p.run(2 * time.Minute)
+		r := p.Run(2 * time.Minute)
 		if r["status"] != "success" {
 			t.Fatalf("run %d: %v", i+1, r)
 		}
@@ -439,5 +347,5 @@ func TestWatchRemote(t *testing.T) {
 			w.Write("pipelines/three.yaml", strings.Replace(threeSteps, "total >= 1400", "total >= 1450", 1))
 		}
 	}
-	p.stop()
+	p.Stop()
 }

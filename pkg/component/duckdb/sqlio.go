@@ -61,6 +61,17 @@ var parseDB = sync.OnceValues(func() (*sql.DB, error) {
 	return db, nil
 })
 
+// parseStmt is json_serialize_sql prepared once: preparing it again for
+// every query cost as much as the parse itself (a 1,000-step pipeline's
+// validate).
+var parseStmt = sync.OnceValues(func() (*sql.Stmt, error) {
+	db, err := parseDB()
+	if err != nil {
+		return nil, err
+	}
+	return db.Prepare("SELECT json_serialize_sql(?::VARCHAR)::VARCHAR")
+})
+
 type analysis struct {
 	io  QueryIO
 	err error
@@ -110,12 +121,12 @@ func isInternal(err error) bool {
 const maxQueryDepth = 8
 
 func analyzeQuery(query string, depth int) (QueryIO, error) {
-	db, err := parseDB()
+	stmt, err := parseStmt()
 	if err != nil {
 		return QueryIO{}, internalError{fmt.Errorf("duckdb parser: %w", err)}
 	}
 	var text string
-	if err := db.QueryRowContext(context.Background(), "SELECT json_serialize_sql(?::VARCHAR)::VARCHAR", query).Scan(&text); err != nil {
+	if err := stmt.QueryRowContext(context.Background(), query).Scan(&text); err != nil {
 		return QueryIO{}, internalError{fmt.Errorf("duckdb parser: %w", err)}
 	}
 	var doc struct {

@@ -108,6 +108,15 @@ func DoneReading(t Table) {
 	}
 }
 
+// FromParquet reports whether t is read from its committed parquet artifact
+// (ParquetPath) rather than from memory or a running stream. A consumer with
+// a parquet reader of its own (DuckDB) may then read the file directly,
+// with the same rows and types; it still calls DoneReading.
+func FromParquet(t Table) bool {
+	p, ok := t.(interface{ ParquetSource() bool })
+	return ok && p.ParquetSource()
+}
+
 // Table is what a consumer receives for one upstream output: held in memory
 // when the hybrid cache kept it, otherwise backed by the parquet artifact.
 type Table interface {

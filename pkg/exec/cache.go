@@ -203,6 +203,11 @@ func (t *inputTable) Rows() int64 {
 }
 func (t *inputTable) ParquetPath() string { return t.out.path }
 
+// ParquetSource reports whether Open reads the committed parquet artifact
+// (the output is neither held in memory nor streamed to this consumer);
+// see component.FromParquet.
+func (t *inputTable) ParquetSource() bool { return t.source == SourceParquet }
+
 // Open returns a new reader over all rows.
 func (t *inputTable) Open(ctx context.Context) (array.RecordReader, error) {
 	if err := ctx.Err(); err != nil {
